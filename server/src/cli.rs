@@ -1,0 +1,276 @@
+//! The `kefu` command line. Accepts the Go-style `-config=prod.toml` as well as `--config`.
+
+use std::{io::BufRead, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    auth::password,
+    config::{self, Settings, Site},
+    seed,
+    store::{NewAgent, Role},
+};
+
+/// Kefu (客服): self-hosted customer service for retailers.
+#[derive(Debug, Parser)]
+#[command(name = "kefu", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). `KEFU_*` environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Serve with demo data: a demo site, groups and a `demo` admin on an empty database.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// Seed demo data (see `kefu --help`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage agent accounts.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example configuration.
+    Example,
+    /// Load and validate the configuration, then print it.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an account (e.g. the first admin). Reads the password from stdin.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// Name shown to shoppers; defaults to the username.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "agent")]
+        role: Role,
+        /// Group membership; repeat for several.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// Concurrent conversations; defaults to `routing.default_capacity`.
+        #[arg(long)]
+        capacity: Option<i64>,
+    },
+}
+
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Role::Agent, Role::Supervisor, Role::Admin]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }))
+    }
+}
+
+/// Rewrites single-dash long options (`-config=x`, `-config x`, `-demo`) to the double-dash
+/// form clap expects, so Go-style invocations work unchanged.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let is_go_style = i > 0
+                && a.starts_with('-')
+                && !a.starts_with("--")
+                && a.len() > 2
+                && a[1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic());
+            if is_go_style { format!("-{a}") } else { a }
+        })
+        .collect()
+}
+
+/// Parses the process arguments and runs the chosen command.
+pub async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    match cli.command {
+        None => serve(cli.config, cli.demo).await,
+        Some(Command::Serve { demo }) => serve(cli.config, demo || cli.demo).await,
+        Some(Command::Config(ConfigCommand::Example)) => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Some(Command::Config(ConfigCommand::Check)) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            println!("{}", toml_dump(&settings));
+            Ok(())
+        }
+        Some(Command::Agent(AgentCommand::Add {
+            username,
+            name,
+            role,
+            groups,
+            capacity,
+        })) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = crate::open_store(&settings).await?;
+            seed::ensure_groups(store.as_ref()).await?;
+            eprintln!("password for {username} (one line on stdin):");
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading password from stdin")?;
+            let password = line.trim_end_matches(['\r', '\n']).to_string();
+            crate::gateway::admin::check_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let agent = store
+                .create_agent(&NewAgent {
+                    display_name: name.unwrap_or_else(|| username.clone()),
+                    username,
+                    password_hash: password::hash(password).await?,
+                    role,
+                    capacity: capacity.unwrap_or(settings.routing.default_capacity as i64),
+                    groups,
+                })
+                .await?;
+            println!(
+                "created {:?} `{}` ({})",
+                agent.role, agent.username, agent.id
+            );
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+fn toml_dump(s: &Settings) -> String {
+    serde_json::to_string_pretty(s).unwrap_or_default()
+}
+
+async fn serve(config_file: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
+    let mut settings = Settings::load(config_file.as_deref())?;
+    crate::telemetry::init_logging(&settings.log);
+    raise_open_files_limit();
+    if demo && settings.sites.is_empty() {
+        let port = settings
+            .server
+            .listen
+            .rsplit(':')
+            .next()
+            .unwrap_or("8080")
+            .to_string();
+        settings.sites.push(Site {
+            id: "demo".into(),
+            name: "Demo shop".into(),
+            allowed_origins: vec![
+                format!("http://127.0.0.1:{port}"),
+                format!("http://localhost:{port}"),
+            ],
+            identity_secret: "demo-identity-secret".into(),
+            default_group: "pre-sales".into(),
+        });
+    }
+    let store = crate::open_store(&settings).await?;
+    if demo {
+        seed::demo(store.as_ref()).await?;
+    } else {
+        seed::ensure_groups(store.as_ref()).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "listening on {} (config key server.listen)",
+                settings.server.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    println!("kefu listening on http://{addr}");
+    println!("  data directory: {}", settings.server.data_dir.display());
+    if demo {
+        println!(
+            "  demo agent: username `{}`, password `{}`",
+            seed::DEMO_USER,
+            seed::DEMO_PASSWORD
+        );
+        println!(
+            "  demo site id: `demo`  (agents: ws://{addr}/ws/agent, shoppers: ws://{addr}/ws/shopper)"
+        );
+    }
+    crate::run(settings, store, listener, shutdown_signal()).await
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Each socket is a file descriptor: lift the soft limit to the hard one.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::info!(limit = n, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn go_style_flags_are_accepted() {
+        let cli = Cli::parse_from(normalize_args(args(&["kefu", "-config=prod.toml"])));
+        assert_eq!(
+            cli.config.as_deref(),
+            Some(std::path::Path::new("prod.toml"))
+        );
+        let cli = Cli::parse_from(normalize_args(args(&[
+            "kefu", "-config", "a.toml", "-demo",
+        ])));
+        assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("a.toml")));
+        assert!(cli.demo);
+        let cli = Cli::parse_from(normalize_args(args(&["kefu", "--config", "b.toml"])));
+        assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("b.toml")));
+    }
+
+    #[test]
+    fn negative_numbers_and_short_flags_are_left_alone() {
+        assert_eq!(
+            normalize_args(args(&["kefu", "-h", "-1"])),
+            args(&["kefu", "-h", "-1"])
+        );
+    }
+}

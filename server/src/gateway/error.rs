@@ -1,0 +1,113 @@
+//! One error type for every REST handler: JSON `{code, message}` with the right status.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use kefu_proto::v1 as pb;
+use serde::Serialize;
+
+use crate::{sessions::OpError, store::StoreError};
+
+/// A REST failure. 5xx details are logged, and clients only see the code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or a value is out of range.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no credentials, or expired/revoked ones.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing (or not visible to the caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: conflicts with current state (duplicate name, already assigned).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body exceeds a configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: the content type is not accepted.
+    #[error("{0}")]
+    UnsupportedType(String),
+    /// 500: the server failed; detail is logged only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
+            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                "internal error; it has been logged".to_string()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(Body { code, message })).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        use pb::ErrorCode as C;
+        match e.code {
+            C::InvalidArgument | C::MalformedFrame | C::UnknownType => {
+                ApiError::BadRequest(e.message)
+            }
+            C::TooLarge => ApiError::TooLarge(e.message),
+            C::Forbidden => ApiError::Forbidden(e.message),
+            C::NotFound => ApiError::NotFound(e.message),
+            C::Conflict => ApiError::Conflict(e.message),
+            C::Unauthenticated => ApiError::Unauthenticated(e.message),
+            C::RateLimited | C::Internal | C::Unspecified => ApiError::Internal(e.message),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Internal(format!("{e:#}"))
+    }
+}
+
+/// Result of REST handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

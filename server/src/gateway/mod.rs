@@ -1,0 +1,53 @@
+//! The HTTP edge: REST (JSON, `/api/v1`), WebSockets (`/ws/agent`, `/ws/shopper`), health
+//! and metrics. Handlers are thin: they authenticate, decode, and call `Sessions` or the store.
+//!
+//! - `auth`: bearer-token extractors.
+//! - `error`: `ApiError`, the JSON `{code, message}` every failure becomes.
+//! - `account`, `admin`, `conversations`, `visitor`, `attachments`, `ops`: REST routers.
+//! - `ws`: socket I/O (the only module that knows the WebSocket library).
+
+pub mod account;
+pub mod admin;
+pub mod attachments;
+pub mod auth;
+pub mod conversations;
+pub mod error;
+pub mod ops;
+pub mod visitor;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::{Router, extract::DefaultBodyLimit};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::watch;
+
+use crate::{config::Settings, sessions::Sessions, store::Store};
+
+/// Shared state of every handler: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub sessions: Arc<Sessions>,
+    pub metrics: PrometheusHandle,
+    /// Flips to `true` when the server starts shutting down; sockets say goodbye.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let json_limit = state.settings.limits.max_json_bytes;
+    let api = Router::new()
+        .merge(account::router())
+        .merge(admin::router())
+        .merge(conversations::router())
+        .merge(visitor::router())
+        .layer(DefaultBodyLimit::max(json_limit))
+        .merge(attachments::router(state.settings.attachments.max_bytes));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(ws::router())
+        .merge(ops::router())
+        .with_state(state)
+}

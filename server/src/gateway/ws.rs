@@ -1,0 +1,436 @@
+//! WebSocket I/O: one task per connection, `select!` over the socket, the connection's
+//! bounded outbound queue, the hub's kick and server shutdown.
+//!
+//! This is the only module that knows the WebSocket library; frames are binary protobuf
+//! (`ClientEnvelope` in, `ServerEnvelope` out).
+
+use std::{collections::HashMap, num::NonZeroU32, sync::atomic::Ordering, time::Duration};
+
+use axum::{
+    Router,
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket, close_code},
+    },
+    http::HeaderMap,
+    response::Response,
+    routing::get,
+};
+use bytes::Bytes;
+use governor::{Quota, RateLimiter};
+use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
+use prost::Message as _;
+use uuid::Uuid;
+
+use super::{
+    AppState,
+    auth::{AgentAuth, VisitorAuth},
+    error::ApiResult,
+    visitor::{check_origin, site},
+};
+use crate::{
+    sessions::{Caller, OpError, Page, hub::PeerKey, parse_id},
+    store::{ConvState, SenderRole, now_ms},
+    wire,
+};
+
+/// A socket that cannot take a frame for this long is considered dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ws/agent", get(agent_ws))
+        .route("/ws/shopper", get(shopper_ws))
+}
+
+fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+    let l = &state.settings.limits;
+    ws.read_buffer_size(l.ws_read_buffer_bytes)
+        .write_buffer_size(0)
+        .max_write_buffer_size(l.max_frame_bytes.max(64 * 1024) * 4)
+        .max_message_size(l.max_frame_bytes)
+        .max_frame_size(l.max_frame_bytes)
+}
+
+async fn agent_ws(
+    State(state): State<AppState>,
+    auth: AgentAuth,
+    ws: WebSocketUpgrade,
+) -> Response {
+    configure(ws, &state).on_upgrade(move |socket| serve(socket, state, Caller::Agent(auth.agent)))
+}
+
+async fn shopper_ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    VisitorAuth(visitor): VisitorAuth,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    // CORS does not cover WebSockets: the Origin check is ours to make.
+    check_origin(site(&state.settings, &visitor.site_id)?, &headers)?;
+    Ok(configure(ws, &state)
+        .on_upgrade(move |socket| serve(socket, state, Caller::Shopper(visitor))))
+}
+
+/// What this connection has delivered per conversation, so a resume and live traffic
+/// together deliver each message exactly once.
+#[derive(Default)]
+struct Delivered {
+    /// Highest seq sent by a resume replay.
+    resumed_to: i64,
+    /// First seq delivered live; everything from it on arrives live, in order.
+    first_live: Option<i64>,
+}
+
+struct Conn {
+    socket: WebSocket,
+    state: AppState,
+    caller: Caller,
+    conn_id: u64,
+    delivered: HashMap<Uuid, Delivered>,
+    limiter: governor::DefaultDirectRateLimiter,
+}
+
+async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
+    let sessions = state.sessions.clone();
+    let key = match &caller {
+        Caller::Shopper(v) => PeerKey::Visitor(v.id),
+        Caller::Agent(a) => PeerKey::Agent {
+            id: a.id,
+            role: a.role,
+        },
+    };
+    let mut reg = sessions
+        .hub
+        .register(key, state.settings.limits.outbound_queue);
+    if let Caller::Agent(a) = &caller {
+        sessions.router.agent_up(a.clone()).await;
+    }
+    let l = &state.settings.limits;
+    let quota =
+        Quota::per_second(NonZeroU32::new(l.messages_per_second).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(l.messages_burst).unwrap_or(NonZeroU32::MIN));
+    let mut shutdown = state.shutdown.clone();
+    let mut conn = Conn {
+        socket,
+        state,
+        caller,
+        conn_id: reg.id,
+        delivered: HashMap::new(),
+        limiter: RateLimiter::direct(quota),
+    };
+    let hello = hello(&conn.state, &conn.caller).await;
+    let mut open = conn.send(hello).await.is_ok();
+    while open {
+        tokio::select! {
+            biased;
+            _ = reg.kicked.notified() => {
+                conn.go_away("connection too slow or silent; reconnect and resume", 0).await;
+                break;
+            }
+            _ = shutdown.changed() => {
+                conn.go_away("server shutting down; reconnect and resume", 1000).await;
+                break;
+            }
+            out = reg.rx.recv() => match out {
+                Some(out) => open = conn.deliver(out).await,
+                None => break,
+            },
+            incoming = conn.socket.recv() => {
+                reg.last_seen.store(now_ms(), Ordering::Relaxed);
+                open = match incoming {
+                    Some(Ok(Message::Binary(frame))) => conn.handle(frame).await,
+                    Some(Ok(Message::Text(_))) => conn.reply_error(pb::ErrorCode::MalformedFrame, "text frames are not accepted; send binary protobuf ClientEnvelope", "").await,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => true,
+                    Some(Ok(Message::Close(_))) | None => false,
+                    Some(Err(e)) => {
+                        conn.protocol_error(e).await;
+                        false
+                    }
+                };
+            }
+        }
+    }
+    drop(reg);
+    if let Caller::Agent(a) = &conn.caller {
+        conn.state.sessions.router.agent_down(a.id).await;
+    }
+}
+
+/// The first frame: who the client is, how often to heartbeat, the shopper's open chat.
+async fn hello(state: &AppState, caller: &Caller) -> Bytes {
+    let (you, open) = match caller {
+        Caller::Shopper(v) => {
+            let open = match state.store.latest_conversation_of_visitor(v.id).await {
+                Ok(c) if c.state != ConvState::Closed => c.id.to_string(),
+                _ => String::new(),
+            };
+            (
+                wire::participant(SenderRole::Shopper, v.id, &v.display_name),
+                open,
+            )
+        }
+        Caller::Agent(a) => (
+            wire::participant(SenderRole::Agent, a.id, &a.name),
+            String::new(),
+        ),
+    };
+    let l = &state.settings.limits;
+    wire::encode(Out::Hello(pb::Hello {
+        you: Some(you),
+        heartbeat_interval_ms: (l.heartbeat_secs * 1000) as u32,
+        server_time_ms: now_ms(),
+        open_conversation_id: open,
+        max_frame_bytes: l.max_frame_bytes as u32,
+    }))
+}
+
+impl Conn {
+    async fn send(&mut self, frame: Bytes) -> Result<(), ()> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Binary(frame))).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    async fn reply_error(
+        &mut self,
+        code: pb::ErrorCode,
+        message: &str,
+        client_msg_id: &str,
+    ) -> bool {
+        self.send(wire::error(code, message, client_msg_id))
+            .await
+            .is_ok()
+    }
+
+    async fn go_away(&mut self, reason: &str, retry_after_ms: u32) {
+        let frame = wire::encode(Out::GoAway(pb::GoAway {
+            reason: reason.into(),
+            retry_after_ms,
+        }));
+        let _ = self.send(frame).await;
+        let close = CloseFrame {
+            code: close_code::AWAY,
+            reason: "go away".into(),
+        };
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Close(Some(close))))
+            .await;
+    }
+
+    /// The socket broke the protocol (oversize frame, bad UTF-8 in a text frame, garbage):
+    /// say why if we still can, then close.
+    async fn protocol_error(&mut self, e: axum::Error) {
+        let text = e.to_string();
+        tracing::debug!(error = %text, "closing socket after protocol error");
+        let (code, close) = if text.contains("too long")
+            || text.contains("too big")
+            || text.contains("Space limit")
+        {
+            (pb::ErrorCode::TooLarge, close_code::SIZE)
+        } else {
+            (pb::ErrorCode::MalformedFrame, close_code::PROTOCOL)
+        };
+        let _ = self.send(wire::error(code, &text, "")).await;
+        let frame = CloseFrame {
+            code: close,
+            reason: "protocol error".into(),
+        };
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Close(Some(frame))))
+            .await;
+    }
+
+    /// Sends a queued frame unless this connection already delivered that message.
+    async fn deliver(&mut self, out: crate::sessions::hub::Outbound) -> bool {
+        if let Some((conv, seq)) = out.seq {
+            let d = self.delivered.entry(conv).or_default();
+            if seq <= d.resumed_to {
+                return true;
+            }
+            d.first_live.get_or_insert(seq);
+        }
+        self.send(out.frame).await.is_ok()
+    }
+
+    /// Handles one client frame; returns whether the connection stays open.
+    async fn handle(&mut self, frame: Bytes) -> bool {
+        let envelope = match pb::ClientEnvelope::decode(frame) {
+            Ok(e) => e,
+            Err(e) => {
+                return self
+                    .reply_error(
+                        pb::ErrorCode::MalformedFrame,
+                        &format!("not a ClientEnvelope: {e}"),
+                        "",
+                    )
+                    .await;
+            }
+        };
+        let Some(kind) = envelope.kind else {
+            return self
+                .reply_error(
+                    pb::ErrorCode::UnknownType,
+                    "unknown or empty request type",
+                    "",
+                )
+                .await;
+        };
+        let result = match kind {
+            In::Send(send) => return self.send_message(send).await,
+            In::Resume(r) => return self.resume(r).await,
+            In::Heartbeat(h) => {
+                return self
+                    .send(wire::encode(Out::Heartbeat(pb::Heartbeat {
+                        at_ms: h.at_ms,
+                    })))
+                    .await
+                    .is_ok();
+            }
+            In::Typing(t) => {
+                self.state
+                    .sessions
+                    .typing(&self.caller, self.conn_id, t)
+                    .await
+            }
+            In::Read(r) => {
+                self.state
+                    .sessions
+                    .read(&self.caller, self.conn_id, r)
+                    .await
+            }
+            In::Close(c) => match parse_id(&c.conversation_id) {
+                Ok(id) => self.state.sessions.close(Some(&self.caller), id).await,
+                Err(e) => Err(e),
+            },
+            other => self.agent_request(other).await,
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => self.reply_error(e.code, &e.message, "").await,
+        }
+    }
+
+    async fn agent_request(&mut self, kind: In) -> Result<(), OpError> {
+        let Caller::Agent(agent) = &self.caller else {
+            return Err(OpError::new(
+                pb::ErrorCode::Forbidden,
+                "only agents may do this",
+            ));
+        };
+        let router = &self.state.sessions.router;
+        match kind {
+            In::SetStatus(s) => {
+                let status = pb::AgentStatus::try_from(s.status)
+                    .ok()
+                    .filter(|s| *s != pb::AgentStatus::Unspecified)
+                    .ok_or_else(|| {
+                        OpError::new(pb::ErrorCode::InvalidArgument, "unknown status")
+                    })?;
+                router.set_status(agent.id, status).await;
+                Ok(())
+            }
+            In::Accept(a) => Ok(router
+                .accept(parse_id(&a.conversation_id)?, agent.id)
+                .await?),
+            In::Decline(d) => {
+                router
+                    .decline(parse_id(&d.conversation_id)?, agent.id)
+                    .await;
+                Ok(())
+            }
+            In::Transfer(t) => {
+                let to_agent = match t.to_agent_id.as_str() {
+                    "" => None,
+                    s => Some(Uuid::parse_str(s).map_err(|_| {
+                        OpError::new(pb::ErrorCode::InvalidArgument, "to_agent_id is not a UUID")
+                    })?),
+                };
+                let to_group = Some(t.to_group).filter(|g| !g.is_empty());
+                let note = t
+                    .note
+                    .chars()
+                    .take(self.state.settings.limits.max_text_bytes)
+                    .collect();
+                Ok(router
+                    .transfer(
+                        parse_id(&t.conversation_id)?,
+                        agent.clone(),
+                        to_agent,
+                        to_group,
+                        note,
+                    )
+                    .await?)
+            }
+            _ => Err(OpError::new(
+                pb::ErrorCode::UnknownType,
+                "unknown request type",
+            )),
+        }
+    }
+
+    async fn send_message(&mut self, send: pb::SendMessage) -> bool {
+        let id = send.client_msg_id.clone();
+        if self.limiter.check().is_err() {
+            metrics::counter!("kefu_rate_limited_total").increment(1);
+            return self
+                .reply_error(
+                    pb::ErrorCode::RateLimited,
+                    "too many messages; slow down and resend",
+                    &id,
+                )
+                .await;
+        }
+        match self.state.sessions.send(&self.caller, send).await {
+            Ok(ack) => self.send(wire::encode(Out::Ack(ack))).await.is_ok(),
+            Err(e) => self.reply_error(e.code, &e.message, &id).await,
+        }
+    }
+
+    /// Replays what the client missed, page by page, skipping what this connection already
+    /// delivered, then marks the end with `ResumeDone`.
+    async fn resume(&mut self, r: pb::Resume) -> bool {
+        let conv = match parse_id(&r.conversation_id) {
+            Ok(c) => c,
+            Err(e) => return self.reply_error(e.code, &e.message, "").await,
+        };
+        let page_size = self.state.settings.limits.history_page_max;
+        let mut after = i64::try_from(r.last_seq).unwrap_or(i64::MAX);
+        loop {
+            let page = match self
+                .state
+                .sessions
+                .history(&self.caller, conv, Page::After(after), page_size)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => return self.reply_error(e.code, &e.message, "").await,
+            };
+            let full = page.len() == page_size as usize;
+            for m in &page {
+                after = m.seq;
+                let d = self.delivered.entry(conv).or_default();
+                if m.seq <= d.resumed_to {
+                    continue;
+                }
+                if d.first_live.is_some_and(|f| m.seq >= f) {
+                    return self.resume_done(conv, after).await;
+                }
+                d.resumed_to = m.seq;
+                if self.send(wire::message_frame(m)).await.is_err() {
+                    return false;
+                }
+            }
+            if !full {
+                return self.resume_done(conv, after).await;
+            }
+        }
+    }
+
+    async fn resume_done(&mut self, conv: Uuid, last_seq: i64) -> bool {
+        let done = pb::ResumeDone {
+            conversation_id: conv.to_string(),
+            last_seq: last_seq.max(0) as u64,
+        };
+        self.send(wire::encode(Out::ResumeDone(done))).await.is_ok()
+    }
+}

@@ -1,0 +1,95 @@
+//! # Kefu session server
+//!
+//! One binary, `kefu`, that routes shoppers' conversations to agents, stores every message
+//! durably, and speaks protobuf over WebSockets (`kefu-proto`) plus JSON REST.
+//!
+//! # Layout
+//! - [`config`]: settings from defaults, TOML and `KEFU_*` env, with errors that name the key.
+//! - [`cli`]: the command line (`kefu`, `kefu config example`, `kefu agent add`).
+//! - [`auth`]: argon2id passwords, hashed bearer tokens, the shop's signed identity.
+//! - [`store`]: the `Store` trait and its SQLite implementation; migrations in `migrations/`.
+//! - [`sessions`]: the domain core: hub (fan-out), writer (ack after commit), router
+//!   (queues, offers, capacity, presence). No HTTP, no SQL.
+//! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
+//! - [`wire`]: rows ⇄ protobuf.
+//! - [`telemetry`]: tracing and the Prometheus recorder.
+//! - [`seed`]: demo data for the Quick start.
+//!
+//! [`run`] serves on a listener until `shutdown` resolves; `main` and the tests both use it.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod seed;
+pub mod sessions;
+pub mod store;
+pub mod telemetry;
+pub mod wire;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{
+    config::Settings,
+    gateway::AppState,
+    sessions::Sessions,
+    store::{Store, sqlite::SqliteStore},
+};
+
+/// Opens the configured store (creating the data directory) and runs migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&settings.server.data_dir).with_context(|| {
+        format!(
+            "creating data directory {}",
+            settings.server.data_dir.display()
+        )
+    })?;
+    let url = settings.store_url();
+    let store = SqliteStore::open(&url)
+        .await
+        .with_context(|| format!("opening database {url}"))?;
+    Ok(Arc::new(store))
+}
+
+/// Serves Kefu on `listener` until `shutdown` completes, then says goodbye to every socket,
+/// waits for them (bounded by `server.shutdown_grace_secs`) and closes the database.
+pub async fn run(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let sessions = Sessions::start(store.clone(), settings.clone())
+        .await
+        .context("starting sessions")?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = AppState {
+        settings: settings.clone(),
+        store: store.clone(),
+        sessions: sessions.clone(),
+        metrics: telemetry::prometheus(),
+        shutdown: stop_rx,
+    };
+    let app = gateway::router(state);
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: telling clients to reconnect");
+        let _ = stop_tx.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
+        .context("serving")?;
+    let deadline = tokio::time::Instant::now() + grace;
+    while sessions.hub.counts() != (0, 0) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! Live connections and fan-out.
+//!
+//! Every socket registers here and gets a bounded outbound queue. Publishing never waits:
+//! a frame is `try_send`-ed to each target; a connection whose queue is full is dropped from
+//! the hub and told to close, and its client catches up with `Resume`. So one slow reader
+//! can never delay anybody else, and its memory stays bounded by the queue size.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
+};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+
+use crate::store::{Role, now_ms};
+
+/// Identifies one live connection.
+pub type ConnId = u64;
+
+/// One frame queued for a connection.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The encoded `ServerEnvelope`, shared between all recipients.
+    pub frame: Bytes,
+    /// For stored messages: conversation and seq, so the connection can skip what it
+    /// already delivered during a resume.
+    pub seq: Option<(Uuid, i64)>,
+}
+
+impl Outbound {
+    pub fn event(frame: Bytes) -> Self {
+        Self { frame, seq: None }
+    }
+}
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, Copy)]
+pub enum PeerKey {
+    Visitor(Uuid),
+    Agent { id: Uuid, role: Role },
+}
+
+struct Entry {
+    key: PeerKey,
+    tx: mpsc::Sender<Outbound>,
+    kick: Arc<Notify>,
+    last_seen: Arc<AtomicI64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    conns: HashMap<ConnId, Entry>,
+    by_visitor: HashMap<Uuid, Vec<ConnId>>,
+    by_agent: HashMap<Uuid, Vec<ConnId>>,
+    /// Supervisors and admins: they see every conversation's traffic.
+    watchers: Vec<ConnId>,
+}
+
+/// The registry of live connections.
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+}
+
+/// What a connection gets when it registers.
+pub struct Registration {
+    pub id: ConnId,
+    pub rx: mpsc::Receiver<Outbound>,
+    /// Notified when the hub dropped this connection (queue overflow, stale heartbeat).
+    pub kicked: Arc<Notify>,
+    /// Unix ms of the last frame received; the heartbeat sweeper reads it.
+    pub last_seen: Arc<AtomicI64>,
+    /// Unregisters when the registration is dropped.
+    _guard: Unregister,
+}
+
+/// Removes the connection from the hub when dropped, whatever path the task exits by.
+pub struct Unregister {
+    hub: Arc<Hub>,
+    id: ConnId,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        self.hub.remove(self.id);
+    }
+}
+
+fn remove_id(list: &mut Vec<ConnId>, id: ConnId) {
+    list.retain(|c| *c != id);
+}
+
+impl Hub {
+    /// Registers a connection with an outbound queue of `capacity` frames.
+    pub fn register(self: &Arc<Self>, key: PeerKey, capacity: usize) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = mpsc::channel(capacity);
+        let kicked = Arc::new(Notify::new());
+        let last_seen = Arc::new(AtomicI64::new(now_ms()));
+        let mut inner = self.inner.lock().unwrap();
+        match key {
+            PeerKey::Visitor(v) => inner.by_visitor.entry(v).or_default().push(id),
+            PeerKey::Agent { id: a, role } => {
+                inner.by_agent.entry(a).or_default().push(id);
+                if role >= Role::Supervisor {
+                    inner.watchers.push(id);
+                }
+            }
+        }
+        inner.conns.insert(
+            id,
+            Entry {
+                key,
+                tx,
+                kick: kicked.clone(),
+                last_seen: last_seen.clone(),
+            },
+        );
+        drop(inner);
+        self.update_gauges();
+        Registration {
+            id,
+            rx,
+            kicked,
+            last_seen,
+            _guard: Unregister {
+                hub: self.clone(),
+                id,
+            },
+        }
+    }
+
+    fn remove(&self, id: ConnId) {
+        let mut inner = self.inner.lock().unwrap();
+        Self::remove_locked(&mut inner, id);
+        drop(inner);
+        self.update_gauges();
+    }
+
+    fn remove_locked(inner: &mut Inner, id: ConnId) -> Option<Entry> {
+        let entry = inner.conns.remove(&id)?;
+        match entry.key {
+            PeerKey::Visitor(v) => {
+                if let Some(list) = inner.by_visitor.get_mut(&v) {
+                    remove_id(list, id);
+                    if list.is_empty() {
+                        inner.by_visitor.remove(&v);
+                    }
+                }
+            }
+            PeerKey::Agent { id: a, .. } => {
+                if let Some(list) = inner.by_agent.get_mut(&a) {
+                    remove_id(list, id);
+                    if list.is_empty() {
+                        inner.by_agent.remove(&a);
+                    }
+                }
+                remove_id(&mut inner.watchers, id);
+            }
+        }
+        Some(entry)
+    }
+
+    fn update_gauges(&self) {
+        let (shoppers, agents) = self.counts();
+        metrics::gauge!("kefu_connected_shoppers").set(shoppers as f64);
+        metrics::gauge!("kefu_connected_agents").set(agents as f64);
+    }
+
+    /// Connected (shopper sockets, agent sockets).
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap();
+        let agents: usize = inner.by_agent.values().map(Vec::len).sum();
+        (inner.conns.len() - agents, agents)
+    }
+
+    /// Number of live sockets of one agent.
+    pub fn agent_connections(&self, agent: Uuid) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .by_agent
+            .get(&agent)
+            .map_or(0, Vec::len)
+    }
+
+    /// Delivers one frame to a set of recipients; each connection gets it at most once.
+    pub fn publish(&self, to: &Recipients<'_>, out: Outbound) {
+        let mut inner = self.inner.lock().unwrap();
+        let mut ids: Vec<ConnId> = Vec::new();
+        if let Some(v) = to.visitor {
+            ids.extend(inner.by_visitor.get(&v).into_iter().flatten());
+        }
+        for a in to.agents {
+            ids.extend(inner.by_agent.get(a).into_iter().flatten());
+        }
+        if to.watchers {
+            ids.extend(inner.watchers.iter());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if to.except == Some(id) {
+                continue;
+            }
+            let Some(entry) = inner.conns.get(&id) else {
+                continue;
+            };
+            match entry.tx.try_send(out.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // Too slow: cut it off rather than let it hold up everyone else.
+                    metrics::counter!("kefu_slow_connections_dropped_total").increment(1);
+                    if let Some(e) = Self::remove_locked(&mut inner, id) {
+                        e.kick.notify_one();
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    /// Tells every connection whose last frame is older than `before_ms` to close.
+    pub fn sweep_stale(&self, before_ms: i64) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        let stale: Vec<ConnId> = inner
+            .conns
+            .iter()
+            .filter(|(_, e)| e.last_seen.load(Ordering::Relaxed) < before_ms)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &stale {
+            if let Some(e) = Self::remove_locked(&mut inner, *id) {
+                e.kick.notify_one();
+            }
+        }
+        stale.len()
+    }
+}
+
+/// Who a frame goes to.
+#[derive(Debug, Default)]
+pub struct Recipients<'a> {
+    /// All tabs of this shopper.
+    pub visitor: Option<Uuid>,
+    /// All devices of these agents.
+    pub agents: &'a [Uuid],
+    /// Every connected supervisor and admin.
+    pub watchers: bool,
+    /// Skip this connection (e.g. the typist itself).
+    pub except: Option<ConnId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: u8) -> Outbound {
+        Outbound::event(Bytes::from(vec![n]))
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_only_that_connection() {
+        let hub = Arc::new(Hub::default());
+        let a = Uuid::now_v7();
+        let b = Uuid::now_v7();
+        let slow = hub.register(
+            PeerKey::Agent {
+                id: a,
+                role: Role::Agent,
+            },
+            2,
+        );
+        let mut fast = hub.register(
+            PeerKey::Agent {
+                id: b,
+                role: Role::Agent,
+            },
+            2,
+        );
+        let agents = [a, b];
+        for n in 0..5u8 {
+            hub.publish(
+                &Recipients {
+                    agents: &agents,
+                    ..Default::default()
+                },
+                frame(n),
+            );
+            // The fast reader keeps up.
+            assert_eq!(fast.rx.recv().await.unwrap().frame[0], n);
+        }
+        assert_eq!(
+            hub.agent_connections(a),
+            0,
+            "the slow connection was dropped on overflow"
+        );
+        assert_eq!(hub.agent_connections(b), 1, "the fast one stays");
+        // The slow one was told to close.
+        tokio::time::timeout(std::time::Duration::from_secs(5), slow.kicked.notified())
+            .await
+            .expect("kick notified");
+    }
+
+    #[test]
+    fn guard_unregisters_and_watchers_get_each_frame_once() {
+        let hub = Arc::new(Hub::default());
+        let sup = Uuid::now_v7();
+        let mut reg = hub.register(
+            PeerKey::Agent {
+                id: sup,
+                role: Role::Supervisor,
+            },
+            8,
+        );
+        // Addressed both as the agent and as a watcher: still one copy.
+        hub.publish(
+            &Recipients {
+                agents: &[sup],
+                watchers: true,
+                ..Default::default()
+            },
+            frame(1),
+        );
+        assert!(reg.rx.try_recv().is_ok());
+        assert!(reg.rx.try_recv().is_err(), "no duplicate delivery");
+        assert_eq!(hub.counts(), (0, 1));
+        drop(reg);
+        assert_eq!(
+            hub.counts(),
+            (0, 0),
+            "dropping the registration unregisters"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! The one message writer: batches appends into single transactions, then publishes each
+//! newly stored message in commit order before answering its sender.
+//!
+//! Because publishing happens here, in one task, in commit order, every connection sees a
+//! conversation's messages in `seq` order. The sender's `Ack` is sent only after the commit.
+
+use std::{sync::Arc, time::Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::hub::{Hub, Outbound, Recipients};
+use crate::{
+    store::{AppendResult, NewMessage, SenderRole, Store},
+    wire,
+};
+
+/// Most messages committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+struct Job {
+    message: NewMessage,
+    queued_at: Instant,
+    reply: oneshot::Sender<Result<AppendResult, String>>,
+}
+
+/// Handle to the writer task.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer. It stops when every handle is dropped, after draining its queue.
+    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>) -> Self {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(rx, store, hub));
+        Self { tx }
+    }
+
+    /// Stores a message; resolves once it is committed (and published), or with the reason
+    /// it was not.
+    pub async fn append(&self, message: NewMessage) -> Result<AppendResult, String> {
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send(Job {
+                message,
+                queued_at: Instant::now(),
+                reply,
+            })
+            .await
+            .map_err(|_| "server is shutting down".to_string())?;
+        done.await.map_err(|_| "writer stopped".to_string())?
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let batch: Vec<NewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
+        metrics::histogram!("kefu_write_batch_size").record(batch.len() as f64);
+        match store.append_messages(&batch).await {
+            Ok(results) => {
+                for (job, result) in jobs.drain(..).zip(results) {
+                    if let AppendResult::Stored {
+                        message,
+                        duplicate: false,
+                        visitor_id,
+                        agent_id,
+                        ..
+                    } = &result
+                    {
+                        let private = message.body.is_private();
+                        let agents: Vec<_> = agent_id.iter().copied().collect();
+                        hub.publish(
+                            &Recipients {
+                                visitor: (!private).then_some(*visitor_id),
+                                agents: &agents,
+                                watchers: true,
+                                except: None,
+                            },
+                            Outbound {
+                                frame: wire::message_frame(message),
+                                seq: Some((message.conversation_id, message.seq)),
+                            },
+                        );
+                        count_message(message.sender_role, private);
+                    }
+                    metrics::histogram!("kefu_ack_latency_seconds")
+                        .record(job.queued_at.elapsed().as_secs_f64());
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batch = jobs.len(), "storing messages failed");
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(format!("storing failed: {e}")));
+                }
+            }
+        }
+    }
+}
+
+fn count_message(role: SenderRole, private: bool) {
+    let direction = match (role, private) {
+        (_, true) => "note",
+        (SenderRole::Shopper, _) => "from_shopper",
+        (SenderRole::Agent | SenderRole::Bot, _) => "to_shopper",
+        (SenderRole::System, _) => "system",
+    };
+    metrics::counter!("kefu_messages_total", "direction" => direction).increment(1);
+}

@@ -1,0 +1,161 @@
+//! Durable state behind one `Store` trait: accounts, tokens, visitors, conversations,
+//! messages, canned replies and attachments.
+//!
+//! One implementation per backend (`sqlite` now; PostgreSQL later). Everything above this
+//! module talks to `Arc<dyn Store>` and never to sqlx. Ids are UUIDs, times are unix
+//! milliseconds, so the SQL stays portable.
+
+mod model;
+pub mod sqlite;
+
+pub use model::*;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Errors a store reports to its callers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row the caller referenced does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write (e.g. a username already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed; the operation did not happen.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Start-up migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Kefu keeps on disk. Implementations must be safe to call from many tasks.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- accounts -------------------------------------------------------------------
+    /// Creates an agent; `Conflict` if the username is taken.
+    async fn create_agent(&self, agent: &NewAgent) -> StoreResult<Agent>;
+    /// Looks an agent up by id.
+    async fn agent(&self, id: Uuid) -> StoreResult<Agent>;
+    /// Looks an agent up by username (login).
+    async fn agent_by_username(&self, username: &str) -> StoreResult<Agent>;
+    /// All agents, by username.
+    async fn list_agents(&self) -> StoreResult<Vec<Agent>>;
+    /// Applies a partial update.
+    async fn update_agent(&self, id: Uuid, patch: &AgentPatch) -> StoreResult<Agent>;
+    /// Deletes an agent and revokes its tokens.
+    async fn delete_agent(&self, id: Uuid) -> StoreResult<()>;
+    /// Number of agents (to know whether the first admin exists).
+    async fn count_agents(&self) -> StoreResult<i64>;
+
+    /// Creates a group; `Conflict` if the name is taken.
+    async fn create_group(&self, group: &Group) -> StoreResult<Group>;
+    /// All groups with their members.
+    async fn list_groups(&self) -> StoreResult<Vec<Group>>;
+    /// Deletes a group (its members stay).
+    async fn delete_group(&self, name: &str) -> StoreResult<()>;
+
+    // --- tokens ---------------------------------------------------------------------
+    /// Stores the hash of a new agent token.
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    /// Finds a token by its hash, whatever its state (the caller checks expiry/revocation).
+    async fn token(&self, token_hash: &str) -> StoreResult<TokenRecord>;
+    /// Marks a token revoked.
+    async fn revoke_token(&self, token_hash: &str, at: i64) -> StoreResult<()>;
+
+    // --- visitors -------------------------------------------------------------------
+    /// Stores a new visitor.
+    async fn create_visitor(&self, visitor: &Visitor) -> StoreResult<()>;
+    /// Finds a visitor by the hash of its token.
+    async fn visitor_by_token(&self, token_hash: &str) -> StoreResult<Visitor>;
+    /// Finds a visitor by id.
+    async fn visitor(&self, id: Uuid) -> StoreResult<Visitor>;
+    /// Finds the visitor linked to a shop customer.
+    async fn visitor_by_customer(&self, site_id: &str, customer_id: &str) -> StoreResult<Visitor>;
+    /// Replaces a visitor's token hash and expiry (re-identification, refresh).
+    async fn refresh_visitor_token(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Links an anonymous visitor to a verified shop customer.
+    async fn link_customer(&self, id: Uuid, customer_id: &str, name: &str) -> StoreResult<()>;
+
+    // --- conversations --------------------------------------------------------------
+    /// Opens a conversation in state `queued`.
+    async fn create_conversation(&self, conv: &Conversation) -> StoreResult<()>;
+    /// One conversation.
+    async fn conversation(&self, id: Uuid) -> StoreResult<Conversation>;
+    /// The visitor's newest conversation, open or closed.
+    async fn latest_conversation_of_visitor(&self, visitor_id: Uuid) -> StoreResult<Conversation>;
+    /// Conversations matching a filter, newest activity first.
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> StoreResult<Vec<Conversation>>;
+    /// Conversations not closed (used to rebuild routing state at start).
+    async fn open_conversations(&self) -> StoreResult<Vec<Conversation>>;
+    /// Open conversations idle since before `before`.
+    async fn idle_conversations(&self, before: i64) -> StoreResult<Vec<Conversation>>;
+    /// Assigns only if nobody has it (`agent_id is null` or offered to this agent): the SQL
+    /// guard that makes double assignment impossible. Returns whether this call assigned it.
+    async fn assign_if_unassigned(&self, id: Uuid, agent_id: Uuid, at: i64) -> StoreResult<bool>;
+    /// Moves an assigned conversation from one agent to another, only if `from` still has it.
+    async fn reassign(&self, id: Uuid, from: Uuid, to: Uuid, at: i64) -> StoreResult<bool>;
+    /// Puts a conversation (back) into a group's queue, unassigned.
+    async fn requeue(&self, id: Uuid, group: &str, at: i64) -> StoreResult<()>;
+    /// Closes a conversation; returns false if it was already closed.
+    async fn close_conversation(&self, id: Uuid, reason: &str, at: i64) -> StoreResult<bool>;
+    /// Reopens a closed conversation into a queue; false if it was not closed.
+    async fn reopen_conversation(&self, id: Uuid, group: &str, at: i64) -> StoreResult<bool>;
+
+    // --- messages -------------------------------------------------------------------
+    /// Stores a batch in one transaction, assigning each new message the next `seq` of its
+    /// conversation. A message whose `(sender_id, client_msg_id)` exists already yields the
+    /// stored one with `duplicate = true`. Results are in input order.
+    async fn append_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<AppendResult>>;
+    /// Messages with `seq > after_seq`, ascending, at most `limit`.
+    async fn messages_after(
+        &self,
+        conversation_id: Uuid,
+        after_seq: i64,
+        limit: i64,
+        include_private: bool,
+    ) -> StoreResult<Vec<StoredMessage>>;
+
+    /// Up to `limit` messages with `seq < before_seq`, ascending (loading older pages).
+    async fn messages_before(
+        &self,
+        conversation_id: Uuid,
+        before_seq: i64,
+        limit: i64,
+        include_private: bool,
+    ) -> StoreResult<Vec<StoredMessage>>;
+
+    // --- canned replies -------------------------------------------------------------
+    /// All canned replies by shortcut.
+    async fn list_canned(&self) -> StoreResult<Vec<CannedReply>>;
+    /// Creates or replaces a canned reply by id.
+    async fn upsert_canned(&self, reply: &CannedReply) -> StoreResult<()>;
+    /// One canned reply.
+    async fn canned(&self, id: Uuid) -> StoreResult<CannedReply>;
+    /// Deletes one canned reply.
+    async fn delete_canned(&self, id: Uuid) -> StoreResult<()>;
+
+    // --- attachments ----------------------------------------------------------------
+    /// Records an uploaded file (its bytes are already on disk).
+    async fn insert_attachment(&self, attachment: &Attachment) -> StoreResult<()>;
+    /// One attachment's record.
+    async fn attachment(&self, id: Uuid) -> StoreResult<Attachment>;
+
+    /// Cheap liveness probe of the database.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Flushes and closes the database at shutdown.
+    async fn close(&self);
+}

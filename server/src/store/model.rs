@@ -1,0 +1,284 @@
+//! Rows the store reads and writes. Plain data; conversions to the wire format live in
+//! `crate::wire`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An agent account's role. Each role includes the rights of the ones before it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Role {
+    /// Answers conversations.
+    Agent,
+    /// Also sees every conversation, manages canned replies, transfers anything.
+    Supervisor,
+    /// Also manages accounts and groups.
+    Admin,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "agent" => Ok(Self::Agent),
+            "supervisor" => Ok(Self::Supervisor),
+            "admin" => Ok(Self::Admin),
+            other => Err(format!(
+                "unknown role `{other}`: expected agent, supervisor or admin"
+            )),
+        }
+    }
+}
+
+/// An agent account (human or bot operator).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Agent {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    /// argon2id PHC string; never serialised.
+    #[serde(skip)]
+    pub password_hash: String,
+    pub role: Role,
+    /// Most conversations this agent handles at once.
+    pub capacity: i64,
+    pub disabled: bool,
+    pub created_at: i64,
+    /// Groups the agent belongs to (filled from `agent_group_member`).
+    #[sqlx(skip)]
+    pub groups: Vec<String>,
+}
+
+/// What `create_agent` needs.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub capacity: i64,
+    pub groups: Vec<String>,
+}
+
+/// A partial update of an agent; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AgentPatch {
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub role: Option<Role>,
+    pub capacity: Option<i64>,
+    pub disabled: Option<bool>,
+    pub groups: Option<Vec<String>>,
+}
+
+/// A group of agents sharing a queue (e.g. "pre-sales").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub members: Vec<Uuid>,
+}
+
+/// A stored agent token (only its SHA-256 is kept).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRecord {
+    pub token_hash: String,
+    pub agent_id: Uuid,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A shopper as known to one site: anonymous, or linked to the shop's customer record.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Visitor {
+    pub id: Uuid,
+    pub site_id: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    /// The shop's customer id, set only from a correctly signed identity.
+    pub customer_id: Option<String>,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Agent who last handled this visitor (for sticky routing).
+    pub last_agent_id: Option<Uuid>,
+}
+
+/// Conversation state as stored. "Offered" lives only in the router's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum ConvState {
+    Queued,
+    Assigned,
+    Closed,
+}
+
+/// A conversation between one visitor and (at most) one agent at a time.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub site_id: String,
+    pub visitor_id: Uuid,
+    #[sqlx(rename = "group_name")]
+    pub group: String,
+    pub state: ConvState,
+    pub agent_id: Option<Uuid>,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+    pub close_reason: Option<String>,
+}
+
+/// Which conversations a list shows.
+#[derive(Debug, Clone)]
+pub struct ConversationFilter {
+    pub states: Vec<ConvState>,
+    /// Only these groups (`None`: all).
+    pub groups: Option<Vec<String>>,
+    /// Only this agent's (`None`: anyone's).
+    pub agent_id: Option<Uuid>,
+    /// Only activity older than this (paging), unix ms.
+    pub updated_before: Option<i64>,
+    pub limit: i64,
+}
+
+/// Who sent a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum SenderRole {
+    Shopper,
+    Agent,
+    Bot,
+    System,
+}
+
+/// Message content, stored as JSON and mapped one-to-one to `kefu.v1.MessageBody`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    Text {
+        text: String,
+    },
+    Attachment {
+        attachment_id: Uuid,
+        file_name: String,
+        content_type: String,
+        size_bytes: u64,
+    },
+    ProductCard {
+        product_id: String,
+        title: String,
+        price_minor: i64,
+        currency: String,
+        image_url: String,
+        url: String,
+    },
+    OrderCard {
+        order_id: String,
+        status: String,
+        total_minor: i64,
+        currency: String,
+        placed_at_ms: i64,
+        item_count: u32,
+        tracking_url: String,
+    },
+    PrivateNote {
+        text: String,
+    },
+    System {
+        kind: String,
+        text: String,
+    },
+}
+
+impl Body {
+    /// Private bodies never reach a shopper.
+    pub fn is_private(&self) -> bool {
+        matches!(self, Body::PrivateNote { .. })
+    }
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub conversation_id: Uuid,
+    pub client_msg_id: String,
+    pub sender_role: SenderRole,
+    pub sender_id: Uuid,
+    pub sender_name: String,
+    pub body: Body,
+    pub created_at: i64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMessage {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub seq: i64,
+    pub client_msg_id: String,
+    pub sender_role: SenderRole,
+    pub sender_id: Uuid,
+    pub sender_name: String,
+    pub body: Body,
+    pub created_at: i64,
+}
+
+/// The outcome of storing one message of a batch.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // the small variant is the rare error case
+pub enum AppendResult {
+    /// Stored now (`duplicate = false`) or found stored by its idempotency key (`true`).
+    Stored {
+        message: StoredMessage,
+        duplicate: bool,
+        /// The conversation as of this commit (who may see the message).
+        visitor_id: Uuid,
+        agent_id: Option<Uuid>,
+        group: String,
+    },
+    /// The conversation does not exist.
+    NoConversation,
+}
+
+/// A saved answer agents insert with `/shortcut`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CannedReply {
+    pub id: Uuid,
+    pub shortcut: String,
+    pub title: String,
+    pub body: String,
+    pub created_by: Uuid,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An uploaded file's record; the bytes live in the attachment directory under `id`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub uploader_id: Uuid,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+/// Current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,207 @@
+//! Conversions between stored rows and the `kefu.v1` protobuf contract, and frame encoding.
+
+use bytes::Bytes;
+use kefu_proto::v1 as pb;
+use prost::Message as _;
+use uuid::Uuid;
+
+use crate::store::{Body, ConvState, Conversation, SenderRole, StoredMessage, now_ms};
+
+/// Encodes a server frame once; the `Bytes` is then shared by every recipient.
+pub fn encode(kind: pb::server_envelope::Kind) -> Bytes {
+    Bytes::from(pb::ServerEnvelope { kind: Some(kind) }.encode_to_vec())
+}
+
+/// A typed error frame.
+pub fn error(code: pb::ErrorCode, message: impl Into<String>, client_msg_id: &str) -> Bytes {
+    encode(pb::server_envelope::Kind::Error(pb::Error {
+        code: code as i32,
+        message: message.into(),
+        client_msg_id: client_msg_id.to_string(),
+    }))
+}
+
+/// A conversation lifecycle event frame.
+pub fn event(conversation_id: Uuid, kind: pb::conversation_event::Kind) -> Bytes {
+    encode(pb::server_envelope::Kind::Event(pb::ConversationEvent {
+        conversation_id: conversation_id.to_string(),
+        at_ms: now_ms(),
+        kind: Some(kind),
+    }))
+}
+
+pub fn participant(role: SenderRole, id: Uuid, name: &str) -> pb::Participant {
+    let role = match role {
+        SenderRole::Shopper => pb::Role::Shopper,
+        SenderRole::Agent => pb::Role::Agent,
+        SenderRole::Bot => pb::Role::Bot,
+        SenderRole::System => pb::Role::System,
+    };
+    pb::Participant {
+        role: role as i32,
+        id: if id.is_nil() {
+            String::new()
+        } else {
+            id.to_string()
+        },
+        display_name: name.to_string(),
+    }
+}
+
+pub fn message(m: &StoredMessage) -> pb::Message {
+    pb::Message {
+        id: m.id.to_string(),
+        conversation_id: m.conversation_id.to_string(),
+        seq: m.seq as u64,
+        client_msg_id: m.client_msg_id.clone(),
+        sender: Some(participant(m.sender_role, m.sender_id, &m.sender_name)),
+        created_at_ms: m.created_at,
+        body: Some(body_to_pb(&m.body)),
+    }
+}
+
+/// The frame carrying a stored message.
+pub fn message_frame(m: &StoredMessage) -> Bytes {
+    encode(pb::server_envelope::Kind::Message(message(m)))
+}
+
+pub fn conversation(c: &Conversation, shopper: pb::Participant) -> pb::Conversation {
+    let state = match c.state {
+        ConvState::Queued => pb::ConversationState::Queued,
+        ConvState::Assigned => pb::ConversationState::Assigned,
+        ConvState::Closed => pb::ConversationState::Closed,
+    };
+    pb::Conversation {
+        id: c.id.to_string(),
+        site_id: c.site_id.clone(),
+        shopper: Some(shopper),
+        group: c.group.clone(),
+        state: state as i32,
+        agent_id: c.agent_id.map(|a| a.to_string()).unwrap_or_default(),
+        last_seq: c.last_seq as u64,
+        created_at_ms: c.created_at,
+        updated_at_ms: c.updated_at,
+    }
+}
+
+pub fn body_to_pb(b: &Body) -> pb::MessageBody {
+    use pb::message_body::Kind;
+    let kind = match b.clone() {
+        Body::Text { text } => Kind::Text(pb::Text { text }),
+        Body::Attachment {
+            attachment_id,
+            file_name,
+            content_type,
+            size_bytes,
+        } => Kind::Attachment(pb::AttachmentRef {
+            attachment_id: attachment_id.to_string(),
+            file_name,
+            content_type,
+            size_bytes,
+        }),
+        Body::ProductCard {
+            product_id,
+            title,
+            price_minor,
+            currency,
+            image_url,
+            url,
+        } => Kind::ProductCard(pb::ProductCard {
+            product_id,
+            title,
+            price_minor,
+            currency,
+            image_url,
+            url,
+        }),
+        Body::OrderCard {
+            order_id,
+            status,
+            total_minor,
+            currency,
+            placed_at_ms,
+            item_count,
+            tracking_url,
+        } => Kind::OrderCard(pb::OrderCard {
+            order_id,
+            status,
+            total_minor,
+            currency,
+            placed_at_ms,
+            item_count,
+            tracking_url,
+        }),
+        Body::PrivateNote { text } => Kind::PrivateNote(pb::PrivateNote { text }),
+        Body::System { kind, text } => Kind::System(pb::SystemActivity { kind, text }),
+    };
+    pb::MessageBody { kind: Some(kind) }
+}
+
+/// Maps a client-supplied body. Attachment metadata is filled from the store later, never
+/// trusted from the client; `None` means the body was empty or unknown.
+pub fn body_from_pb(b: pb::MessageBody) -> Result<Body, String> {
+    use pb::message_body::Kind;
+    Ok(match b.kind.ok_or("message body is empty")? {
+        Kind::Text(t) => Body::Text { text: t.text },
+        Kind::Attachment(a) => Body::Attachment {
+            attachment_id: Uuid::parse_str(&a.attachment_id)
+                .map_err(|_| "attachment_id is not a UUID".to_string())?,
+            file_name: String::new(),
+            content_type: String::new(),
+            size_bytes: 0,
+        },
+        Kind::ProductCard(p) => Body::ProductCard {
+            product_id: p.product_id,
+            title: p.title,
+            price_minor: p.price_minor,
+            currency: p.currency,
+            image_url: p.image_url,
+            url: p.url,
+        },
+        Kind::OrderCard(o) => Body::OrderCard {
+            order_id: o.order_id,
+            status: o.status,
+            total_minor: o.total_minor,
+            currency: o.currency,
+            placed_at_ms: o.placed_at_ms,
+            item_count: o.item_count,
+            tracking_url: o.tracking_url,
+        },
+        Kind::PrivateNote(n) => Body::PrivateNote { text: n.text },
+        Kind::System(s) => Body::System {
+            kind: s.kind,
+            text: s.text,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_round_trip_through_protobuf() {
+        let bodies = [
+            Body::Text {
+                text: "你好".into(),
+            },
+            Body::PrivateNote { text: "vip".into() },
+            Body::System {
+                kind: "closed".into(),
+                text: "Closed".into(),
+            },
+            Body::ProductCard {
+                product_id: "p1".into(),
+                title: "Kettle".into(),
+                price_minor: 12900,
+                currency: "CNY".into(),
+                image_url: "https://shop.example/k.png".into(),
+                url: "https://shop.example/k".into(),
+            },
+        ];
+        for b in bodies {
+            assert_eq!(body_from_pb(body_to_pb(&b)).unwrap(), b);
+        }
+        assert!(body_from_pb(pb::MessageBody { kind: None }).is_err());
+    }
+}
