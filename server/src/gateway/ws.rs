@@ -36,6 +36,8 @@ use crate::{
 
 /// A socket that cannot take a frame for this long is considered dead.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a goodbye may take before the socket is simply dropped.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -89,6 +91,8 @@ struct Conn {
     conn_id: u64,
     delivered: HashMap<Uuid, Delivered>,
     limiter: governor::DefaultDirectRateLimiter,
+    /// Notified when the hub dropped this connection; interrupts a blocked write.
+    kicked: std::sync::Arc<tokio::sync::Notify>,
 }
 
 async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
@@ -118,13 +122,14 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
         conn_id: reg.id,
         delivered: HashMap::new(),
         limiter: RateLimiter::direct(quota),
+        kicked: reg.kicked.clone(),
     };
     let hello = hello(&conn.state, &conn.caller).await;
     let mut open = conn.send(hello).await.is_ok();
     while open {
         tokio::select! {
             biased;
-            _ = reg.kicked.notified() => {
+            _ = conn.kicked.notified() => {
                 conn.go_away("connection too slow or silent; reconnect and resume", 0).await;
                 break;
             }
@@ -186,10 +191,14 @@ async fn hello(state: &AppState, caller: &Caller) -> Bytes {
 }
 
 impl Conn {
+    /// Writes one frame; fails if the peer does not take it in time or the hub cut us off.
     async fn send(&mut self, frame: Bytes) -> Result<(), ()> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Binary(frame))).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(()),
+        tokio::select! {
+            sent = tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Binary(frame))) => match sent {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(()),
+            },
+            _ = self.kicked.notified() => Err(()),
         }
     }
 
@@ -204,18 +213,21 @@ impl Conn {
             .is_ok()
     }
 
+    /// Says goodbye, best effort: a peer that is not reading gets a short grace only.
     async fn go_away(&mut self, reason: &str, retry_after_ms: u32) {
         let frame = wire::encode(Out::GoAway(pb::GoAway {
             reason: reason.into(),
             retry_after_ms,
         }));
-        let _ = self.send(frame).await;
         let close = CloseFrame {
             code: close_code::AWAY,
             reason: "go away".into(),
         };
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Close(Some(close))))
-            .await;
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+            self.socket.send(Message::Binary(frame)).await?;
+            self.socket.send(Message::Close(Some(close))).await
+        })
+        .await;
     }
 
     /// The socket broke the protocol (oversize frame, bad UTF-8 in a text frame, garbage):
