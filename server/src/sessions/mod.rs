@@ -292,6 +292,8 @@ impl Sessions {
                 .unwrap_or_else(|| "default".into()),
         };
         let now = now_ms();
+        // Read fresh: the socket's copy of the visitor predates its last conversation.
+        let sticky = self.store.visitor(v.id).await?.last_agent_id;
         if let Some(c) = latest {
             if c.state != ConvState::Closed {
                 return Ok(c);
@@ -308,7 +310,7 @@ impl Sessions {
                 );
                 self.publish_conv(&c, None, frame);
                 self.router
-                    .enqueue(c.id, c.group.clone(), v.id, v.last_agent_id)
+                    .enqueue(c.id, c.group.clone(), v.id, sticky)
                     .await;
                 return Ok(self.store.conversation(c.id).await?);
             }
@@ -336,9 +338,7 @@ impl Sessions {
             close_reason: None,
         };
         self.store.create_conversation(&c).await?;
-        self.router
-            .enqueue(c.id, group, v.id, v.last_agent_id)
-            .await;
+        self.router.enqueue(c.id, group, v.id, sticky).await;
         Ok(c)
     }
 

@@ -484,15 +484,21 @@ impl State {
         self.notify_positions(group);
     }
 
+    /// Tells waiting shoppers their position when it changed. Conversations already offered
+    /// to an agent are about to be served and no longer count as ahead of anyone.
     fn notify_positions(&mut self, group: &str) {
         let Some(queue) = self.queues.get(group) else {
             return;
         };
-        for (i, conv) in queue.iter().enumerate() {
-            let position = i as u32 + 1;
+        let mut position = 0;
+        for conv in queue {
             let Some(w) = self.waiting.get_mut(conv) else {
                 continue;
             };
+            if w.offer.is_some() {
+                continue;
+            }
+            position += 1;
             if w.position != position {
                 w.position = position;
                 let frame = wire::event(
