@@ -439,3 +439,132 @@ async fn concurrent_accepts_never_double_assign() {
         assert_eq!(owner.get(c), Some(&who));
     }
 }
+
+#[tokio::test]
+async fn auto_accept_assigns_at_once_and_away_agents_get_nothing_new() {
+    let srv = TestServer::start_with(|s| s.routing.auto_accept = true).await;
+    let ann = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
+    let bob = srv.agent("bob", Role::Agent, &["pre-sales"], 5).await;
+    let sup = srv.agent("sup", Role::Supervisor, &[], 5).await;
+    let mut watcher = srv.agent_ws(&sup).await;
+    let mut a = srv.agent_ws(&ann).await;
+    let mut b = srv.agent_ws(&bob).await;
+
+    // ann steps away: supervisors see her presence change, and new chats go to bob only.
+    a.send(In::SetStatus(pb::SetStatus {
+        status: pb::AgentStatus::Away as i32,
+    }))
+    .await;
+    let ann_id = ann.id.clone();
+    watcher
+        .recv_until(|k| match k {
+            Out::Presence(p)
+                if p.agent_id == ann_id && p.status == pb::AgentStatus::Away as i32 =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    for i in 0..3 {
+        let (_s, _, conv) = shopper_opens(&srv, &format!("auto {i}")).await;
+        let who = b
+            .recv_event(|e| match &e.kind {
+                Some(Ev::Assigned(x)) if e.conversation_id == conv => {
+                    Some(x.agent.clone().unwrap().id)
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(
+            who, bob.id,
+            "auto-accept assigns without an Accept, never to an away agent"
+        );
+        assert_eq!(assigned_agent(&srv, &conv).await, Some(bob.id.clone()));
+    }
+    // Back online: the next chat goes to ann, the least loaded.
+    a.send(In::SetStatus(pb::SetStatus {
+        status: pb::AgentStatus::Online as i32,
+    }))
+    .await;
+    watcher
+        .recv_until(|k| match k {
+            Out::Presence(p)
+                if p.agent_id == ann.id && p.status == pb::AgentStatus::Online as i32 =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    let (_s, _, conv) = shopper_opens(&srv, "welcome back").await;
+    a.recv_event(|e| {
+        (e.conversation_id == conv && matches!(e.kind, Some(Ev::Assigned(_)))).then_some(())
+    })
+    .await;
+    assert_eq!(assigned_agent(&srv, &conv).await, Some(ann.id.clone()));
+}
+
+#[tokio::test]
+async fn silent_sockets_are_closed_by_the_heartbeat_sweeper() {
+    let srv = TestServer::start_with(|s| s.limits.heartbeat_secs = 1).await;
+    let v = srv.visitor().await;
+    let mut talker = srv.shopper_ws(&v).await;
+    let mut silent = srv.shopper_ws(&v).await;
+    assert_eq!(talker.hello.heartbeat_interval_ms, 1000);
+    // The talker heartbeats; the silent one says nothing and is told to go away.
+    let keep_alive = tokio::spawn(async move {
+        for i in 0..40 {
+            talker.send(In::Heartbeat(pb::Heartbeat { at_ms: i })).await;
+            let echoed = talker
+                .recv_until(|k| match k {
+                    Out::Heartbeat(h) => Some(h.at_ms),
+                    _ => None,
+                })
+                .await;
+            assert_eq!(echoed, i, "heartbeats are echoed");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        talker
+    });
+    let frames = silent.drain_until_closed().await;
+    assert!(
+        frames.iter().any(|f| matches!(f, Out::GoAway(_))),
+        "the silent socket is told why: {frames:?}"
+    );
+    let mut talker = keep_alive.await.unwrap();
+    talker.say("", "still-here", "still connected").await;
+}
+
+#[tokio::test]
+async fn metrics_describe_connections_conversations_and_messages() {
+    let srv = TestServer::start().await;
+    let ann = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
+    let mut a = srv.agent_ws(&ann).await;
+    let (_s, _, conv) = shopper_opens(&srv, "hello").await;
+    a.accept_next_offer().await;
+    a.say(&conv, "m1", "hi there").await;
+    let text = srv
+        .http
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "kefu_connected_shoppers",
+        "kefu_connected_agents",
+        "kefu_conversations{state=\"assigned\"}",
+        "kefu_queue_length",
+        "kefu_queue_wait_seconds",
+        "kefu_messages_total{direction=\"from_shopper\"}",
+        "kefu_messages_total{direction=\"to_shopper\"}",
+        "kefu_ack_latency_seconds_bucket",
+    ] {
+        assert!(text.contains(name), "/metrics exposes {name}");
+    }
+    let ready = srv.http.get(srv.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

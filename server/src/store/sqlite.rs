@@ -98,6 +98,13 @@ async fn set_groups(
 }
 
 impl SqliteStore {
+    /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`). A
+    /// deferred one that reads first and writes later fails with SQLITE_BUSY at once when
+    /// another connection committed in between; an immediate one waits its turn instead.
+    async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("begin immediate").await?)
+    }
+
     async fn with_groups(&self, mut agent: Agent) -> StoreResult<Agent> {
         agent.groups = sqlx::query_scalar(
             "select group_name from agent_group_member where agent_id = ? order by group_name",
@@ -188,7 +195,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_agent(&self, a: &NewAgent) -> StoreResult<Agent> {
         let id = Uuid::now_v7();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "insert into agent (id, username, display_name, password_hash, role, capacity, created_at) \
              values (?, ?, ?, ?, ?, ?, ?)",
@@ -236,7 +243,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_agent(&self, id: Uuid, p: &AgentPatch) -> StoreResult<Agent> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "update agent set display_name = coalesce(?, display_name), \
              password_hash = coalesce(?, password_hash), role = coalesce(?, role), \
@@ -535,7 +542,7 @@ impl Store for SqliteStore {
     }
 
     async fn assign_if_unassigned(&self, id: Uuid, agent_id: Uuid, at: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "update conversation set agent_id = ?, state = 'assigned', updated_at = ? \
              where id = ? and agent_id is null and state = 'queued'",
@@ -557,7 +564,7 @@ impl Store for SqliteStore {
     }
 
     async fn reassign(&self, id: Uuid, from: Uuid, to: Uuid, at: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "update conversation set agent_id = ?, updated_at = ? where id = ? and agent_id = ? and state = 'assigned'",
         )
@@ -619,7 +626,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<AppendResult>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(batch.len());
         for m in batch {
             out.push(Self::append_one(&mut tx, m).await?);
