@@ -23,7 +23,9 @@ struct Kefu {
 }
 
 fn kefu(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kefu"));
+    // KEFU_TEST_BIN measures another build (e.g. release) with the same tests.
+    let bin = std::env::var("KEFU_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kefu").into());
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KEFU_SERVER__LISTEN", "127.0.0.1:0")

@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     http::StatusCode,
     routing::{get, post},
@@ -14,6 +14,7 @@ use super::{
     AppState,
     auth::AgentAuth,
     error::{ApiError, ApiResult},
+    extract::Json,
 };
 use crate::{
     auth::{password, token},

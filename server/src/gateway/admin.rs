@@ -2,8 +2,8 @@
 //! changing needs a supervisor (canned replies) or an admin (accounts, groups).
 
 use axum::{
-    Json, Router,
-    extract::{Path, State},
+    Router,
+    extract::State,
     http::StatusCode,
     routing::{get, patch},
 };
@@ -14,6 +14,7 @@ use super::{
     AppState,
     auth::AgentAuth,
     error::{ApiError, ApiResult},
+    extract::{Json, Path},
 };
 use crate::{
     auth::password,

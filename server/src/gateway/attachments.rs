@@ -6,9 +6,9 @@
 //! conversation's participants, with `nosniff`, a sandboxing CSP and a `Content-Disposition`.
 
 use axum::{
-    Json, Router,
+    Router,
     body::Body,
-    extract::{DefaultBodyLimit, Path, Query, Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -23,6 +23,7 @@ use super::{
     AppState,
     auth::AnyAuth,
     error::{ApiError, ApiResult},
+    extract::{Json, Path, Query},
 };
 use crate::{
     sessions::Caller,

@@ -1,8 +1,8 @@
 //! Conversation lists by view, one conversation, its history paged by `seq`, and close.
 
 use axum::{
-    Json, Router,
-    extract::{Path, Query, State},
+    Router,
+    extract::State,
     http::StatusCode,
     routing::{get, post},
 };
@@ -13,6 +13,7 @@ use super::{
     AppState,
     auth::{AgentAuth, AnyAuth},
     error::{ApiError, ApiResult},
+    extract::{Json, Path, Query},
 };
 use crate::{
     sessions::Page,

@@ -3,6 +3,7 @@
 //!
 //! - `auth`: bearer-token extractors.
 //! - `error`: `ApiError`, the JSON `{code, message}` every failure becomes.
+//! - `extract`: `Json`/`Query`/`Path` whose rejections are `ApiError`s too.
 //! - `account`, `admin`, `conversations`, `visitor`, `attachments`, `ops`: REST routers.
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 
@@ -12,6 +13,7 @@ pub mod attachments;
 pub mod auth;
 pub mod conversations;
 pub mod error;
+pub mod extract;
 pub mod ops;
 pub mod visitor;
 pub mod ws;

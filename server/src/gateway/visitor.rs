@@ -4,13 +4,14 @@
 //! (`customer_id` + `signature = hex(HMAC-SHA256(site secret, customer_id))`) to link the
 //! shopper to its customer record; an unsigned or wrongly signed identity is refused.
 
-use axum::{Json, Router, extract::State, http::HeaderMap, routing::post};
+use axum::{Router, extract::State, http::HeaderMap, routing::post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
     AppState,
     error::{ApiError, ApiResult},
+    extract::Json,
 };
 use crate::{
     auth::{identity, token},

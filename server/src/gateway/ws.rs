@@ -124,7 +124,7 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
         limiter: RateLimiter::direct(quota),
         kicked: reg.kicked.clone(),
     };
-    let hello = hello(&conn.state, &conn.caller).await;
+    let hello = Box::pin(hello(&conn.state, &conn.caller)).await;
     let mut open = conn.send(hello).await.is_ok();
     while open {
         tokio::select! {
@@ -144,7 +144,9 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
             incoming = conn.socket.recv() => {
                 reg.last_seen.store(now_ms(), Ordering::Relaxed);
                 open = match incoming {
-                    Some(Ok(Message::Binary(frame))) => conn.handle(frame).await,
+                    // Boxed: the handler's future is large and only exists while a frame is handled,
+                    // so idle connections do not carry its size.
+                    Some(Ok(Message::Binary(frame))) => Box::pin(conn.handle(frame)).await,
                     Some(Ok(Message::Text(_))) => conn.reply_error(pb::ErrorCode::MalformedFrame, "text frames are not accepted; send binary protobuf ClientEnvelope", "").await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => true,
                     Some(Ok(Message::Close(_))) | None => false,
@@ -253,7 +255,7 @@ impl Conn {
     }
 
     /// Sends a queued frame unless this connection already delivered that message.
-    async fn deliver(&mut self, out: crate::sessions::hub::Outbound) -> bool {
+    async fn deliver(&mut self, out: std::sync::Arc<crate::sessions::hub::Outbound>) -> bool {
         if let Some((conv, seq)) = out.seq {
             let d = self.delivered.entry(conv).or_default();
             if seq <= d.resumed_to {
@@ -261,7 +263,7 @@ impl Conn {
             }
             d.first_live.get_or_insert(seq);
         }
-        self.send(out.frame).await.is_ok()
+        self.send(out.frame.clone()).await.is_ok()
     }
 
     /// Handles one client frame; returns whether the connection stays open.
@@ -405,8 +407,19 @@ impl Conn {
             Ok(c) => c,
             Err(e) => return self.reply_error(e.code, &e.message, "").await,
         };
+        // The position reported at the end never exceeds what the server has: a client that
+        // claims more than exists is told the real last seq.
+        let known = match self
+            .state
+            .sessions
+            .authorize(&self.caller, conv, false)
+            .await
+        {
+            Ok(c) => c.last_seq,
+            Err(e) => return self.reply_error(e.code, &e.message, "").await,
+        };
         let page_size = self.state.settings.limits.history_page_max;
-        let mut after = i64::try_from(r.last_seq).unwrap_or(i64::MAX);
+        let mut after = i64::try_from(r.last_seq).unwrap_or(i64::MAX).min(known);
         loop {
             let page = match self
                 .state

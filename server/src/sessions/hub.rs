@@ -47,7 +47,7 @@ pub enum PeerKey {
 
 struct Entry {
     key: PeerKey,
-    tx: mpsc::Sender<Outbound>,
+    tx: mpsc::Sender<Arc<Outbound>>,
     kick: Arc<Notify>,
     last_seen: Arc<AtomicI64>,
 }
@@ -71,7 +71,10 @@ pub struct Hub {
 /// What a connection gets when it registers.
 pub struct Registration {
     pub id: ConnId,
-    pub rx: mpsc::Receiver<Outbound>,
+    /// Frames are shared behind an `Arc`: one allocation per publish whatever the number
+    /// of recipients, and small channel slots (tokio allocates 32 of them per channel up
+    /// front, so the slot size is paid by every idle connection).
+    pub rx: mpsc::Receiver<Arc<Outbound>>,
     /// Notified when the hub dropped this connection (queue overflow, stale heartbeat).
     pub kicked: Arc<Notify>,
     /// Unix ms of the last frame received; the heartbeat sweeper reads it.
@@ -192,6 +195,7 @@ impl Hub {
 
     /// Delivers one frame to a set of recipients; each connection gets it at most once.
     pub fn publish(&self, to: &Recipients<'_>, out: Outbound) {
+        let out = Arc::new(out);
         let mut inner = self.inner.lock().unwrap();
         let mut ids: Vec<ConnId> = Vec::new();
         if let Some(v) = to.visitor {
