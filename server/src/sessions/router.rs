@@ -585,6 +585,12 @@ impl State {
         if let Some(slot) = self.agents.get_mut(&agent) {
             slot.offers = slot.offers.saturating_sub(1);
         }
+        self.tell_withdrawn(conv, agent);
+        self.dispatch(&group).await;
+    }
+
+    /// Tells an agent its offer for `conv` is gone (lapsed, declined, taken or closed).
+    fn tell_withdrawn(&self, conv: Uuid, agent: Uuid) {
         let frame = wire::event(
             conv,
             Ev::OfferWithdrawn(pb::OfferWithdrawn {
@@ -598,7 +604,6 @@ impl State {
             },
             Outbound::event(frame),
         );
-        self.dispatch(&group).await;
     }
 
     async fn withdraw_offers_to(&mut self, agent: Uuid, exclude: bool) {
@@ -663,19 +668,7 @@ impl State {
         if let Some((offered, _)) = w.offer
             && offered != agent
         {
-            let frame = wire::event(
-                conv,
-                Ev::OfferWithdrawn(pb::OfferWithdrawn {
-                    agent_id: offered.to_string(),
-                }),
-            );
-            self.hub.publish(
-                &Recipients {
-                    agents: &[offered],
-                    ..Default::default()
-                },
-                Outbound::event(frame),
-            );
+            self.tell_withdrawn(conv, offered);
         }
         let slot = self.agents.get_mut(&agent).expect("assignee has a slot");
         slot.active.insert(conv);
@@ -834,19 +827,7 @@ impl State {
     async fn release(&mut self, conv: Uuid) {
         if let Some(w) = self.remove_waiting(conv) {
             if let Some((agent, _)) = w.offer {
-                let frame = wire::event(
-                    conv,
-                    Ev::OfferWithdrawn(pb::OfferWithdrawn {
-                        agent_id: agent.to_string(),
-                    }),
-                );
-                self.hub.publish(
-                    &Recipients {
-                        agents: &[agent],
-                        ..Default::default()
-                    },
-                    Outbound::event(frame),
-                );
+                self.tell_withdrawn(conv, agent);
             }
             self.notify_positions(&w.group);
         }

@@ -97,6 +97,20 @@ async fn set_groups(
     Ok(())
 }
 
+/// Records the visitor's agent for sticky routing, in the transaction that assigned it.
+async fn remember_agent(
+    tx: &mut Transaction<'_, Sqlite>,
+    conv: Uuid,
+    agent: Uuid,
+) -> StoreResult<()> {
+    sqlx::query("update visitor set last_agent_id = ? where id = (select visitor_id from conversation where id = ?)")
+        .bind(agent)
+        .bind(conv)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`). A
     /// deferred one that reads first and writes later fails with SQLITE_BUSY at once when
@@ -553,11 +567,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
-            sqlx::query("update visitor set last_agent_id = ? where id = (select visitor_id from conversation where id = ?)")
-                .bind(agent_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            remember_agent(&mut tx, id, agent_id).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -575,11 +585,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
-            sqlx::query("update visitor set last_agent_id = ? where id = (select visitor_id from conversation where id = ?)")
-                .bind(to)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            remember_agent(&mut tx, id, to).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
