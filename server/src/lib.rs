@@ -73,6 +73,7 @@ pub async fn run(
         sessions: sessions.clone(),
         metrics: telemetry::prometheus(),
         shutdown: stop_rx,
+        login_limiter: gateway::login_limiter(),
     };
     let app = gateway::router(state);
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);

@@ -56,6 +56,15 @@ async fn login(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let wrong = || ApiError::Unauthenticated("wrong username or password".into());
+    if state
+        .login_limiter
+        .check_key(&req.username.trim().to_lowercase())
+        .is_err()
+    {
+        return Err(ApiError::RateLimited(
+            "too many sign-in attempts for this user; wait a minute".into(),
+        ));
+    }
     let agent = match state.store.agent_by_username(req.username.trim()).await {
         Ok(a) => Some(a),
         Err(StoreError::NotFound) => None,

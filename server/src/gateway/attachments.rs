@@ -75,7 +75,11 @@ fn magic_matches(content_type: &str, head: &[u8]) -> bool {
         "image/gif" => head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a"),
         "image/webp" => head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP",
         "application/pdf" => head.starts_with(b"%PDF-"),
-        "text/plain" => std::str::from_utf8(head).is_ok() || head.len() >= 4,
+        // UTF-8 without NULs; a character cut off by the 16-byte window is fine.
+        "text/plain" => {
+            !head.contains(&0)
+                && std::str::from_utf8(head).map_or_else(|e| e.error_len().is_none(), |_| true)
+        }
         _ => true,
     }
 }
@@ -272,5 +276,14 @@ mod tests {
         assert!(magic_matches("image/png", b"\x89PNG\r\n\x1a\n...."));
         assert!(!magic_matches("image/png", b"<html><script>"));
         assert!(!magic_matches("application/pdf", b"<svg"));
+        assert!(magic_matches("text/plain", "订单号 12345".as_bytes()));
+        assert!(
+            magic_matches("text/plain", &"订单".as_bytes()[..4]),
+            "a cut character is fine"
+        );
+        assert!(
+            !magic_matches("text/plain", b"\x89PNG\r\n\x1a\n\0\0"),
+            "binary is not text"
+        );
     }
 }

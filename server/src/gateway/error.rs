@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 415: the content type is not accepted.
     #[error("{0}")]
     UnsupportedType(String),
+    /// 429: too many attempts; retry later.
+    #[error("{0}")]
+    RateLimited(String),
     /// 500: the server failed; detail is logged only.
     #[error("internal error")]
     Internal(String),
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::UnsupportedType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
             }
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -98,7 +102,8 @@ impl From<OpError> for ApiError {
             C::NotFound => ApiError::NotFound(e.message),
             C::Conflict => ApiError::Conflict(e.message),
             C::Unauthenticated => ApiError::Unauthenticated(e.message),
-            C::RateLimited | C::Internal | C::Unspecified => ApiError::Internal(e.message),
+            C::RateLimited => ApiError::RateLimited(e.message),
+            C::Internal | C::Unspecified => ApiError::Internal(e.message),
         }
     }
 }

@@ -35,6 +35,14 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Flips to `true` when the server starts shutting down; sockets say goodbye.
     pub shutdown: watch::Receiver<bool>,
+    /// Sign-in attempts per username: slows password guessing against one account.
+    pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+}
+
+/// Sign-in attempts allowed per username: a burst of 10, then one every 6 seconds.
+pub fn login_limiter() -> Arc<governor::DefaultKeyedRateLimiter<String>> {
+    let quota = governor::Quota::per_minute(std::num::NonZeroU32::new(10).expect("non-zero"));
+    Arc::new(governor::RateLimiter::keyed(quota))
 }
 
 /// All routes.
