@@ -387,3 +387,23 @@ async fn idle_shopper_connections_are_cheap() {
         "the server counts every connected shopper"
     );
 }
+
+#[test]
+fn logs_can_be_json_for_log_shippers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = kefu(dir.path())
+        .env("KEFU_LOG__FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("kefu logs at start").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: Value =
+        serde_json::from_str(&first).unwrap_or_else(|e| panic!("not JSON ({e}): {first}"));
+    assert_eq!(v["level"], "INFO", "structured fields: {v}");
+    assert!(v["fields"].is_object(), "structured fields: {v}");
+}
