@@ -27,6 +27,7 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub limits: LimitSettings,
     pub attachments: AttachmentSettings,
+    pub integrations: IntegrationSettings,
     /// The shops this deployment serves.
     pub sites: Vec<Site>,
 }
@@ -118,6 +119,18 @@ pub struct AttachmentSettings {
     pub allowed_types: Vec<String>,
 }
 
+/// The retailer's back office (`[integrations]`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationSettings {
+    /// Timeouts, retries and caching of back-office lookups.
+    #[serde(default)]
+    pub cache: crate::integrations::view::ViewSettings,
+    /// The generic REST connector; absent means no customer view.
+    #[serde(default)]
+    pub backoffice: Option<crate::integrations::rest::RestSettings>,
+}
+
 /// One shop served by this deployment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +199,7 @@ impl Default for Settings {
                 .map(String::from)
                 .to_vec(),
             },
+            integrations: IntegrationSettings::default(),
             sites: Vec::new(),
         }
     }
@@ -301,6 +315,14 @@ impl Settings {
                     "expected a content type such as image/png; HTML and SVG are never served",
                 );
             }
+        }
+        if let Some(b) = &self.integrations.backoffice
+            && let Err((k, e)) = b.validate()
+        {
+            return bad(&format!("integrations.backoffice.{k}"), &e);
+        }
+        if self.integrations.cache.timeout_ms == 0 {
+            return bad("integrations.cache.timeout_ms", "expected at least 1");
         }
         let mut ids = std::collections::HashSet::new();
         for (i, s) in self.sites.iter().enumerate() {
@@ -490,6 +512,30 @@ mod tests {
             assert!(
                 err.contains("ofer_timeout_secs") && err.contains("unknown key"),
                 "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_backoffice_url_names_its_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "kefu.toml",
+                "[integrations.backoffice]\nbase_url = \"erp.local\"\n",
+            )?;
+            let err = Settings::load(Some("kefu.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("integrations.backoffice.base_url"), "{err}");
+            jail.create_file(
+                "ok.toml",
+                "[integrations.backoffice]\nbase_url = \"http://127.0.0.1:8090\"\n",
+            )?;
+            let s = Settings::load(Some("ok.toml".as_ref())).map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.integrations.backoffice.unwrap().paths.orders_by_customer,
+                "/customers/{customer_id}/orders"
             );
             Ok(())
         });

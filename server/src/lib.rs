@@ -11,6 +11,7 @@
 //! - [`sessions`]: the domain core: hub (fan-out), writer (ack after commit), router
 //!   (queues, offers, capacity, presence). No HTTP, no SQL.
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
+//! - [`integrations`]: the retailer's back office (CRM, orders, returns) → one customer view.
 //! - [`wire`]: rows ⇄ protobuf.
 //! - [`telemetry`]: tracing and the Prometheus recorder.
 //! - [`seed`]: demo data for the Quick start.
@@ -21,10 +22,12 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod gateway;
+pub mod integrations;
 pub mod seed;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
+pub mod util;
 pub mod wire;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -54,6 +57,15 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
+/// The configured back-office connector, if any.
+fn connector(settings: &Settings) -> Option<Arc<dyn integrations::Connector>> {
+    let b = settings.integrations.backoffice.clone()?;
+    let http = integrations::rest::http_client(Duration::from_millis(
+        settings.integrations.cache.timeout_ms,
+    ));
+    Some(Arc::new(integrations::rest::RestConnector::new(b, http)))
+}
+
 /// Serves Kefu on `listener` until `shutdown` completes, then says goodbye to every socket,
 /// waits for them (bounded by `server.shutdown_grace_secs`) and closes the database.
 pub async fn run(
@@ -74,6 +86,10 @@ pub async fn run(
         metrics: telemetry::prometheus(),
         shutdown: stop_rx,
         login_limiter: gateway::login_limiter(),
+        views: integrations::view::Views::new(
+            connector(&settings),
+            settings.integrations.cache.clone(),
+        ),
     };
     let app = gateway::router(state);
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);

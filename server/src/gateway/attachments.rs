@@ -224,7 +224,7 @@ async fn download(
         .await
         .map_err(|e| ApiError::Internal(format!("reading attachment {id}: {e}")))?;
     let inline = a.content_type.starts_with("image/");
-    let encoded: String = url_encode(&a.file_name);
+    let encoded = crate::util::percent_encode(&a.file_name);
     let disposition = format!(
         "{}; filename=\"{}\"; filename*=UTF-8''{encoded}",
         if inline { "inline" } else { "attachment" },
@@ -247,16 +247,6 @@ async fn download(
         bytes,
     )
         .into_response())
-}
-
-/// Percent-encodes a file name for RFC 6266 `filename*`.
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 415: the content type is not accepted.
     #[error("{0}")]
     UnsupportedType(String),
+    /// 502: the retailer's back office failed or answered badly.
+    #[error("{0}")]
+    BadGateway(String),
     /// 429: too many attempts; retry later.
     #[error("{0}")]
     RateLimited(String),
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::UnsupportedType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
             }
+            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "backoffice_failed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

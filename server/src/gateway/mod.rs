@@ -4,7 +4,8 @@
 //! - `auth`: bearer-token extractors.
 //! - `error`: `ApiError`, the JSON `{code, message}` every failure becomes.
 //! - `extract`: `Json`/`Query`/`Path` whose rejections are `ApiError`s too.
-//! - `account`, `admin`, `conversations`, `visitor`, `attachments`, `ops`: REST routers.
+//! - `account`, `admin`, `conversations`, `customers`, `visitor`, `attachments`, `ops`:
+//!   REST routers.
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 
 pub mod account;
@@ -12,6 +13,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod conversations;
+pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod ops;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Sign-in attempts per username: slows password guessing against one account.
     pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Customer views from the retailer's back office.
+    pub views: Arc<crate::integrations::view::Views>,
 }
 
 /// Sign-in attempts allowed per username: a burst of 10, then one every 6 seconds.
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(admin::router())
         .merge(conversations::router())
+        .merge(customers::router())
         .merge(visitor::router())
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(attachments::router(state.settings.attachments.max_bytes));

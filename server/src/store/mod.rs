@@ -93,6 +93,12 @@ pub trait Store: Send + Sync + 'static {
     async fn conversation(&self, id: Uuid) -> StoreResult<Conversation>;
     /// The visitor's newest conversation, open or closed.
     async fn latest_conversation_of_visitor(&self, visitor_id: Uuid) -> StoreResult<Conversation>;
+    /// A visitor's conversations, newest first (earlier chats in the customer view).
+    async fn conversations_of_visitor(
+        &self,
+        visitor_id: Uuid,
+        limit: i64,
+    ) -> StoreResult<Vec<Conversation>>;
     /// Conversations matching a filter, newest activity first.
     async fn list_conversations(
         &self,

@@ -508,6 +508,20 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn conversations_of_visitor(
+        &self,
+        visitor_id: Uuid,
+        limit: i64,
+    ) -> StoreResult<Vec<Conversation>> {
+        Ok(sqlx::query_as(
+            "select * from conversation where visitor_id = ? order by created_at desc limit ?",
+        )
+        .bind(visitor_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn list_conversations(&self, f: &ConversationFilter) -> StoreResult<Vec<Conversation>> {
         let mut qb =
             sqlx::QueryBuilder::<Sqlite>::new("select * from conversation where state in (");

@@ -1,0 +1,104 @@
+//! The retailer's own systems: CRM profile, orders and returns, gathered into one customer
+//! view beside the chat.
+//!
+//! - `model`: the customer, order and return types agents see.
+//! - `rest`: the generic REST/JSON connector configured in `kefu.toml`.
+//! - `view`: fan-out to the sources in parallel, per-source timeout and retry, a cache that
+//!   serves stale data while it refreshes, and honest per-source status.
+
+pub mod model;
+pub mod rest;
+pub mod view;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use model::*;
+
+/// How to find a customer in the back office.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CustomerKey {
+    /// The shop's customer id (from a signed identity or a manual link).
+    Id(String),
+    Email(String),
+    Phone(String),
+}
+
+/// A return to create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewReturn {
+    pub order_id: String,
+    pub items: Vec<NewReturnItem>,
+    pub reason: String,
+}
+
+/// One item of a return to create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewReturnItem {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+/// Why a source call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SourceError {
+    #[error("timed out")]
+    Timeout,
+    #[error("answered {code}: {reason}")]
+    Status { code: u16, reason: String },
+    #[error("answer is not in the expected format: {0}")]
+    Malformed(String),
+    #[error("answer larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("unreachable: {0}")]
+    Transport(String),
+}
+
+impl SourceError {
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            SourceError::Timeout
+        } else {
+            SourceError::Transport(e.to_string())
+        }
+    }
+
+    /// Whether retrying an idempotent lookup may help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SourceError::Timeout | SourceError::Transport(_) => true,
+            SourceError::Status { code, .. } => *code >= 500 || *code == 429,
+            SourceError::Malformed(_) | SourceError::TooLarge(_) => false,
+        }
+    }
+
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceError::Timeout => "timeout",
+            SourceError::Status { .. } => "status",
+            SourceError::Malformed(_) => "malformed",
+            SourceError::TooLarge(_) => "too_large",
+            SourceError::Transport(_) => "transport",
+        }
+    }
+}
+
+/// A back office Kefu can read from and act in.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Name for metrics and source status.
+    fn name(&self) -> &str;
+    /// One customer, or `None` if unknown.
+    async fn find_customer(&self, key: &CustomerKey) -> Result<Option<Customer>, SourceError>;
+    /// Customers matching free text (name, email, phone).
+    async fn search_customers(&self, q: &str) -> Result<Vec<Customer>, SourceError>;
+    /// The customer's orders, newest first.
+    async fn orders(&self, customer_id: &str) -> Result<Vec<Order>, SourceError>;
+    /// The customer's returns, newest first.
+    async fn returns(&self, customer_id: &str) -> Result<Vec<Return>, SourceError>;
+    /// Creates a return; not retried (not idempotent).
+    async fn create_return(&self, r: &NewReturn) -> Result<Return, SourceError>;
+    /// Cancels an unfulfilled order; not retried.
+    async fn cancel_order(&self, order_id: &str, reason: &str) -> Result<Order, SourceError>;
+}
