@@ -75,7 +75,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
-    let sessions = Sessions::start(store.clone(), settings.clone())
+    let views =
+        integrations::view::Views::new(connector(&settings), settings.integrations.cache.clone());
+    let sessions = Sessions::start(store.clone(), settings.clone(), views.clone())
         .await
         .context("starting sessions")?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -86,10 +88,7 @@ pub async fn run(
         metrics: telemetry::prometheus(),
         shutdown: stop_rx,
         login_limiter: gateway::login_limiter(),
-        views: integrations::view::Views::new(
-            connector(&settings),
-            settings.integrations.cache.clone(),
-        ),
+        views,
     };
     let app = gateway::router(state);
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);

@@ -218,6 +218,38 @@ fn quick() -> ViewSettings {
     }
 }
 
+/// A signed-in customer opens a chat (not yet accepted).
+async fn open_signed_chat(s: &Setup, customer_id: &str) -> (Ws, String) {
+    let v = s
+        .srv
+        .visitor_with(json!({"site_id": SITE, "customer_id": customer_id, "signature": identity::sign(SECRET, customer_id)}))
+        .await;
+    let mut ws = s.srv.shopper_ws(&v).await;
+    let conv = ws
+        .say("", "hello", "where is my parcel?")
+        .await
+        .conversation_id;
+    (ws, conv)
+}
+
+/// Waits for the customer view pushed to the offered agent.
+async fn pushed_view(s: &mut Setup, conv: &str) -> Value {
+    let ready = s
+        .agent_ws
+        .recv_event(|e| match &e.kind {
+            Some(kefu_proto::v1::conversation_event::Kind::CustomerViewReady(r))
+                if e.conversation_id == conv =>
+            {
+                Some(r.clone())
+            }
+            _ => None,
+        })
+        .await;
+    let mut v: Value = serde_json::from_str(&ready.view_json).unwrap();
+    v["matched_by_event"] = ready.matched_by.into();
+    v
+}
+
 /// A signed-in customer opens a chat; the agent accepts it. Returns the conversation id.
 async fn customer_chat(s: &mut Setup, customer_id: &str) -> String {
     let v = s
@@ -330,8 +362,9 @@ async fn server_errors_are_retried_client_errors_are_not() {
         },
     )
     .await;
-    let conv = customer_chat(&mut s, "C1").await;
-    let v = view(&s, &conv).await;
+    // The offer's prefetch is exactly one lookup per source: count its calls.
+    let (_ws, conv) = open_signed_chat(&s, "C1").await;
+    let v = pushed_view(&mut s, &conv).await;
     assert_eq!(v["orders"]["state"], "error");
     assert!(
         v["orders"]["error"]
@@ -541,4 +574,26 @@ async fn agents_search_and_link_a_customer_by_hand() {
         )
         .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_view_is_prefetched_on_offer_and_pushed_to_the_agent() {
+    let mut s = setup(happy_mock(), quick()).await;
+    let (_ws, conv) = open_signed_chat(&s, "C1").await;
+    // Before accepting, the offered agent receives the view.
+    let pushed = pushed_view(&mut s, &conv).await;
+    assert_eq!(pushed["matched_by_event"], "customer_id");
+    assert_eq!(pushed["customer"]["data"]["name"], "王芳 🌸 Fang");
+    assert_eq!(pushed["orders"]["data"][0]["id"], "SO-1");
+    // Accepting and opening the panel is served from the warmed cache.
+    s.agent_ws
+        .send(kefu_proto::v1::client_envelope::Kind::Accept(
+            kefu_proto::v1::AcceptOffer {
+                conversation_id: conv.clone(),
+            },
+        ))
+        .await;
+    let v = view(&s, &conv).await;
+    assert_eq!(v["orders"]["state"], "ok");
+    assert_eq!(s.mock.hits("orders"), 1, "the prefetch warmed the cache");
 }

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     integrations::{Customer, CustomerKey, view::CustomerView},
     sessions::Caller,
-    store::{Conversation, Visitor},
+    store::Conversation,
 };
 
 pub fn router() -> Router<AppState> {
@@ -41,17 +41,6 @@ pub struct ConversationCustomer {
     pub conversations: Vec<Conversation>,
 }
 
-/// How to look a visitor up in the back office: its verified customer id first, else the
-/// email it gave.
-pub fn customer_key(v: &Visitor) -> Option<(CustomerKey, &'static str)> {
-    if let Some(id) = &v.customer_id {
-        return Some((CustomerKey::Id(id.clone()), "customer_id"));
-    }
-    v.email
-        .as_ref()
-        .map(|e| (CustomerKey::Email(e.clone()), "email"))
-}
-
 async fn view(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -63,7 +52,7 @@ async fn view(
         .await?;
     let visitor = state.store.visitor(conv.visitor_id).await?;
     let conversations = state.store.conversations_of_visitor(visitor.id, 20).await?;
-    let (view, matched_by) = match customer_key(&visitor) {
+    let (view, matched_by) = match CustomerKey::for_visitor(&visitor) {
         Some((key, how)) => (state.views.view(key).await, how),
         None => (state.views.unidentified(), "none"),
     };

@@ -24,6 +24,19 @@ pub enum CustomerKey {
     Phone(String),
 }
 
+impl CustomerKey {
+    /// How to find a visitor in the back office: its verified customer id first, else the
+    /// email it gave; with the name of the way it was matched.
+    pub fn for_visitor(v: &crate::store::Visitor) -> Option<(Self, &'static str)> {
+        if let Some(id) = &v.customer_id {
+            return Some((CustomerKey::Id(id.clone()), "customer_id"));
+        }
+        v.email
+            .as_ref()
+            .map(|e| (CustomerKey::Email(e.clone()), "email"))
+    }
+}
+
 /// A return to create.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewReturn {

@@ -100,6 +100,9 @@ struct Entry {
     refreshing: bool,
 }
 
+/// Cache and in-flight maps are keyed by (operation, lookup key).
+type Key = (&'static str, String);
+
 /// Most cached answers kept; past it, expired ones are dropped.
 const MAX_ENTRIES: usize = 50_000;
 
@@ -107,7 +110,10 @@ const MAX_ENTRIES: usize = 50_000;
 pub struct Views {
     connector: Option<Arc<dyn Connector>>,
     cfg: ViewSettings,
-    cache: Mutex<HashMap<(&'static str, String), Entry>>,
+    cache: Mutex<HashMap<Key, Entry>>,
+    /// Lookups under way, shared by everyone asking for the same thing meanwhile (an offer's
+    /// prefetch and the agent opening the panel cause one back-office call, not two).
+    inflight: Mutex<HashMap<Key, Box<dyn Any + Send + Sync>>>,
 }
 
 impl Views {
@@ -116,6 +122,7 @@ impl Views {
             connector,
             cfg,
             cache: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
         })
     }
 
@@ -277,17 +284,14 @@ impl Views {
             };
         }
         metrics::counter!("kefu_source_cache_total", "source" => source.to_string(), "op" => op, "result" => "miss").increment(1);
-        match self.fetch(source, op, &fetch).await {
-            Ok(v) => {
-                let at = self.store(op, key, Some(v.clone()));
-                Section {
-                    state: SourceState::Ok,
-                    source: source.into(),
-                    data: Some(v),
-                    error: None,
-                    fetched_at_ms: at,
-                }
-            }
+        match self.fetch_shared(source, op, &key, fetch).await {
+            Ok((v, at)) => Section {
+                state: SourceState::Ok,
+                source: source.into(),
+                data: Some(v),
+                error: None,
+                fetched_at_ms: at,
+            },
             Err(e) => Section {
                 state: if matches!(e, SourceError::Timeout) {
                     SourceState::TimedOut
@@ -300,6 +304,39 @@ impl Views {
                 fetched_at_ms: None,
             },
         }
+    }
+
+    /// Joins a lookup of the same thing already under way, or starts one and caches its
+    /// result. Returns the value and when it was fetched.
+    async fn fetch_shared<T: Clone + Send + Sync + 'static>(
+        self: &Arc<Self>,
+        source: &str,
+        op: &'static str,
+        key: &str,
+        fetch: Fetch<T>,
+    ) -> Result<(T, Option<i64>), SourceError> {
+        type Shared<T> = futures_util::future::Shared<BoxFut<(T, Option<i64>)>>;
+        let k = (op, key.to_string());
+        let shared = {
+            let mut inflight = self.inflight.lock().unwrap();
+            match inflight.get(&k).and_then(|a| a.downcast_ref::<Shared<T>>()) {
+                Some(s) => s.clone(),
+                None => {
+                    let (me, source, key) = (self.clone(), source.to_string(), key.to_string());
+                    let fut: BoxFut<(T, Option<i64>)> = Box::pin(async move {
+                        let result = me.fetch(&source, op, &fetch).await;
+                        me.inflight.lock().unwrap().remove(&(op, key.clone()));
+                        let v = result?;
+                        let at = me.store(op, key, Some(v.clone()));
+                        Ok((v, at))
+                    });
+                    let s = futures_util::FutureExt::shared(fut);
+                    inflight.insert(k, Box::new(s.clone()));
+                    s
+                }
+            }
+        };
+        shared.await
     }
 
     /// One lookup with the retry and timeout policy, measured.

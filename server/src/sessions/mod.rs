@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
+    integrations::view::Views,
     store::{
         AppendResult, Body, ConvState, Conversation, NewMessage, Role, SenderRole, Store,
         StoreError, StoredMessage, Visitor, now_ms,
@@ -102,6 +103,7 @@ impl Sessions {
     pub async fn start(
         store: Arc<dyn Store>,
         settings: Arc<Settings>,
+        views: Arc<Views>,
     ) -> anyhow::Result<Arc<Self>> {
         let hub = Arc::new(Hub::default());
         let writer = Writer::spawn(store.clone(), hub.clone());
@@ -110,6 +112,7 @@ impl Sessions {
             hub.clone(),
             writer.clone(),
             settings.routing.clone(),
+            views,
         )
         .await?;
         let sessions = Arc::new(Self {

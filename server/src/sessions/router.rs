@@ -21,7 +21,8 @@ use super::{
 };
 use crate::{
     config::RoutingSettings,
-    store::{ConvState, NewMessage, Role, SenderRole, Store, now_ms},
+    integrations::{CustomerKey, view::Views},
+    store::{ConvState, NewMessage, Role, SenderRole, Store, Visitor, now_ms},
     wire,
 };
 
@@ -127,6 +128,8 @@ struct Waiting {
 }
 
 struct State {
+    /// Customer views to prefetch when a conversation is offered.
+    views: Arc<Views>,
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     writer: Writer,
@@ -143,8 +146,10 @@ impl Router {
         hub: Arc<Hub>,
         writer: Writer,
         cfg: RoutingSettings,
+        views: Arc<Views>,
     ) -> anyhow::Result<Self> {
         let mut state = State {
+            views,
             store: store.clone(),
             hub,
             writer,
@@ -520,6 +525,17 @@ impl State {
     }
 
     async fn offer(&mut self, conv: Uuid, agent: Uuid) {
+        let loaded = self.conversation_pb(conv).await;
+        if let Err(e) = &loaded {
+            tracing::warn!(%conv, error = %e, "loading offered conversation");
+        }
+        let (conversation, visitor) = match loaded {
+            Ok((c, v)) => (Some(c), Some(v)),
+            Err(_) => (None, None),
+        };
+        if let Some(v) = visitor {
+            self.push_customer_view(conv, agent, &v);
+        }
         if self.cfg.auto_accept {
             if let Err(e) = self.assign(conv, agent).await {
                 tracing::warn!(%conv, %agent, error = %e, "auto-assign failed");
@@ -534,13 +550,6 @@ impl State {
         if let Some(slot) = self.agents.get_mut(&agent) {
             slot.offers += 1;
         }
-        let conversation = match self.conversation_pb(conv).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(%conv, error = %e, "loading offered conversation");
-                None
-            }
-        };
         let frame = wire::event(
             conv,
             Ev::Offered(pb::Offered {
@@ -558,16 +567,40 @@ impl State {
         );
     }
 
+    /// Fetches the shopper's customer view in the background (warming the cache) and pushes
+    /// it to the agent being offered the conversation. Routing never waits for it.
+    fn push_customer_view(&self, conv: Uuid, agent: Uuid, visitor: &Visitor) {
+        let Some((key, matched_by)) = CustomerKey::for_visitor(visitor) else {
+            return;
+        };
+        let (views, hub) = (self.views.clone(), self.hub.clone());
+        tokio::spawn(async move {
+            let view = views.view(key).await;
+            let mut json = serde_json::to_value(&view).unwrap_or_default();
+            json["matched_by"] = matched_by.into();
+            let ready = pb::CustomerViewReady {
+                matched_by: matched_by.into(),
+                view_json: json.to_string(),
+            };
+            let frame = wire::event(conv, Ev::CustomerViewReady(ready));
+            hub.publish(
+                &Recipients {
+                    agents: &[agent],
+                    ..Default::default()
+                },
+                Outbound::event(frame),
+            );
+        });
+    }
+
     async fn conversation_pb(
         &self,
         conv: Uuid,
-    ) -> Result<pb::Conversation, crate::store::StoreError> {
+    ) -> Result<(pb::Conversation, Visitor), crate::store::StoreError> {
         let c = self.store.conversation(conv).await?;
         let v = self.store.visitor(c.visitor_id).await?;
-        Ok(wire::conversation(
-            &c,
-            wire::participant(SenderRole::Shopper, v.id, &v.display_name),
-        ))
+        let shopper = wire::participant(SenderRole::Shopper, v.id, &v.display_name);
+        Ok((wire::conversation(&c, shopper), v))
     }
 
     /// Withdraws the pending offer of `conv`; `exclude` keeps it from going straight back.
