@@ -129,6 +129,26 @@ pub struct IntegrationSettings {
     /// The generic REST connector; absent means no customer view.
     #[serde(default)]
     pub backoffice: Option<crate::integrations::rest::RestSettings>,
+    /// Limits on actions agents take from the chat.
+    #[serde(default)]
+    pub actions: ActionSettings,
+}
+
+/// Limits on actions from the chat (`[integrations.actions]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActionSettings {
+    /// Largest return or cancellation an agent may make, in minor units of the order's
+    /// currency (100000 = 1,000.00); above it, supervisors only.
+    pub agent_limit_minor: i64,
+}
+
+impl Default for ActionSettings {
+    fn default() -> Self {
+        Self {
+            agent_limit_minor: 100_000,
+        }
+    }
 }
 
 /// One shop served by this deployment.

@@ -11,6 +11,7 @@
 //! - [`sessions`]: the domain core: hub (fan-out), writer (ack after commit), router
 //!   (queues, offers, capacity, presence). No HTTP, no SQL.
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
+//! - [`actions`]: returns, cancellations and order cards from the chat, audited.
 //! - [`integrations`]: the retailer's back office (CRM, orders, returns) → one customer view.
 //! - [`wire`]: rows ⇄ protobuf.
 //! - [`telemetry`]: tracing and the Prometheus recorder.
@@ -18,6 +19,7 @@
 //!
 //! [`run`] serves on a listener until `shutdown` resolves; `main` and the tests both use it.
 
+pub mod actions;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -88,6 +90,11 @@ pub async fn run(
         metrics: telemetry::prometheus(),
         shutdown: stop_rx,
         login_limiter: gateway::login_limiter(),
+        actions: Arc::new(actions::Actions {
+            sessions: sessions.clone(),
+            views: views.clone(),
+            settings: settings.clone(),
+        }),
         views,
     };
     let app = gateway::router(state);

@@ -131,6 +131,21 @@ pub fn body_to_pb(b: &Body) -> pb::MessageBody {
             item_count,
             tracking_url,
         }),
+        Body::ReturnCard {
+            return_id,
+            order_id,
+            status,
+            item_count,
+            refund_minor,
+            currency,
+        } => Kind::ReturnCard(pb::ReturnCard {
+            return_id,
+            order_id,
+            status,
+            item_count,
+            refund_minor,
+            currency,
+        }),
         Body::PrivateNote { text } => Kind::PrivateNote(pb::PrivateNote { text }),
         Body::System { kind, text } => Kind::System(pb::SystemActivity { kind, text }),
     };
@@ -166,6 +181,14 @@ pub fn body_from_pb(b: pb::MessageBody) -> Result<Body, String> {
             placed_at_ms: o.placed_at_ms,
             item_count: o.item_count,
             tracking_url: o.tracking_url,
+        },
+        Kind::ReturnCard(r) => Body::ReturnCard {
+            return_id: r.return_id,
+            order_id: r.order_id,
+            status: r.status,
+            item_count: r.item_count,
+            refund_minor: r.refund_minor,
+            currency: r.currency,
         },
         Kind::PrivateNote(n) => Body::PrivateNote { text: n.text },
         Kind::System(s) => Body::System {

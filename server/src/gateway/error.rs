@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 415: the content type is not accepted.
     #[error("{0}")]
     UnsupportedType(String),
+    /// 422: the request was understood but the retailer's back office refused it.
+    #[error("{0}")]
+    Unprocessable(String),
     /// 502: the retailer's back office failed or answered badly.
     #[error("{0}")]
     BadGateway(String),
@@ -62,6 +65,9 @@ impl ApiError {
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
+            }
+            ApiError::Unprocessable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "refused_by_backoffice")
             }
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "backoffice_failed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

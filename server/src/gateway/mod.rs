@@ -9,6 +9,7 @@
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 
 pub mod account;
+pub mod actions;
 pub mod admin;
 pub mod attachments;
 pub mod auth;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
     /// Customer views from the retailer's back office.
     pub views: Arc<crate::integrations::view::Views>,
+    /// Actions in the back office from the chat.
+    pub actions: Arc<crate::actions::Actions>,
 }
 
 /// Sign-in attempts allowed per username: a burst of 10, then one every 6 seconds.
@@ -57,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(conversations::router())
         .merge(customers::router())
+        .merge(actions::router())
         .merge(visitor::router())
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(attachments::router(state.settings.attachments.max_bytes));

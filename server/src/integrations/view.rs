@@ -126,6 +126,14 @@ impl Views {
         })
     }
 
+    /// Forgets cached orders and returns of a customer after an action changed them.
+    pub fn invalidate(&self, customer_id: &str) {
+        let mut cache = self.cache.lock().unwrap();
+        for op in ["orders", "returns"] {
+            cache.remove(&(op, customer_id.to_string()));
+        }
+    }
+
     /// The connector, for actions and search.
     pub fn connector(&self) -> Option<&Arc<dyn Connector>> {
         self.connector.as_ref()

@@ -159,6 +159,16 @@ pub trait Store: Send + Sync + 'static {
     /// One attachment's record.
     async fn attachment(&self, id: Uuid) -> StoreResult<Attachment>;
 
+    // --- audit -----------------------------------------------------------------------
+    /// Records an action taken (or refused) in the retailer's systems.
+    async fn insert_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Newest first, optionally for one conversation.
+    async fn list_audit(
+        &self,
+        conversation_id: Option<Uuid>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>>;
+
     /// Cheap liveness probe of the database.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -174,6 +174,14 @@ pub enum Body {
         content_type: String,
         size_bytes: u64,
     },
+    ReturnCard {
+        return_id: String,
+        order_id: String,
+        status: String,
+        item_count: u32,
+        refund_minor: i64,
+        currency: String,
+    },
     ProductCard {
         product_id: String,
         title: String,
@@ -273,6 +281,25 @@ pub struct Attachment {
     pub size_bytes: i64,
     pub sha256: String,
     pub created_at: i64,
+}
+
+/// One action taken in the retailer's systems from a chat (or refused).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub at: i64,
+    pub actor_id: Uuid,
+    pub actor_role: Role,
+    /// e.g. `create_return`, `cancel_order`, `send_order_card`.
+    pub action: String,
+    pub conversation_id: Option<Uuid>,
+    /// What was acted on, e.g. the order id.
+    pub target: String,
+    /// The request, as JSON text.
+    pub details: String,
+    /// `ok`, `failed` (the back office refused or failed) or `refused` (Kefu's own checks).
+    pub result: String,
+    pub error: Option<String>,
 }
 
 /// Current time in unix milliseconds.

@@ -770,6 +770,41 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn insert_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "insert into audit_log (id, at, actor_id, actor_role, action, conversation_id, target, details, result, error) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.id)
+        .bind(e.at)
+        .bind(e.actor_id)
+        .bind(e.actor_role)
+        .bind(&e.action)
+        .bind(e.conversation_id)
+        .bind(&e.target)
+        .bind(&e.details)
+        .bind(&e.result)
+        .bind(&e.error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        conversation_id: Option<Uuid>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        Ok(sqlx::query_as(
+            "select * from audit_log where (? is null or conversation_id = ?) order by at desc, id desc limit ?",
+        )
+        .bind(conversation_id)
+        .bind(conversation_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("select 1").execute(&self.pool).await?;
         Ok(())

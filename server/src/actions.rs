@@ -1,0 +1,389 @@
+//! Actions agents take in the retailer's systems from the chat: create a return, cancel an
+//! unfulfilled order, send an order (tracking) card.
+//!
+//! Every action is checked before the back office is touched (the agent may act in the
+//! conversation, the order is this shopper's, the amount is within the agent's limit), is
+//! recorded in the audit log whatever its outcome, and on success leaves an activity entry
+//! in the conversation and a card the shopper sees. A refused or failed action changes
+//! nothing.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{
+    config::Settings,
+    integrations::{Connector, CustomerKey, NewReturn, Order, Return, SourceError, view::Views},
+    sessions::{Caller, OpError, Sessions, router::AgentInfo},
+    store::{AuditEntry, Body, ConvState, NewMessage, Role, SenderRole, now_ms},
+};
+
+/// Why an action did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// Kefu's own checks refused it (role, amount limit, state); nothing was sent.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// The back office refused or failed; it says why.
+    #[error("the back office {0}")]
+    BackOffice(SourceError),
+    #[error("{}", .0.message)]
+    Session(OpError),
+}
+
+impl From<OpError> for ActionError {
+    fn from(e: OpError) -> Self {
+        ActionError::Session(e)
+    }
+}
+
+/// What the action services need.
+pub struct Actions {
+    pub sessions: Arc<Sessions>,
+    pub views: Arc<Views>,
+    pub settings: Arc<Settings>,
+}
+
+/// The outcome of a successful action.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Done {
+    Return(Box<Return>),
+    Order(Box<Order>),
+}
+
+/// Everything an action on one order starts from.
+struct Target {
+    connector: Arc<dyn Connector>,
+    customer_id: String,
+    order: Order,
+}
+
+impl Actions {
+    /// Creates a return for items of one of the shopper's orders.
+    pub async fn create_return(
+        &self,
+        agent: &AgentInfo,
+        conv: Uuid,
+        req: NewReturn,
+    ) -> Result<Done, ActionError> {
+        let details = serde_json::to_string(&req).unwrap_or_default();
+        let result = self.create_return_inner(agent, conv, &req).await;
+        self.audit(
+            agent,
+            conv,
+            "create_return",
+            &req.order_id,
+            details,
+            &result,
+        )
+        .await;
+        result
+    }
+
+    async fn create_return_inner(
+        &self,
+        agent: &AgentInfo,
+        conv: Uuid,
+        req: &NewReturn,
+    ) -> Result<Done, ActionError> {
+        if req.items.is_empty() || req.items.iter().any(|i| i.quantity == 0) {
+            return Err(ActionError::Invalid(
+                "choose at least one item, each with a quantity of 1 or more".into(),
+            ));
+        }
+        if req.reason.trim().is_empty() {
+            return Err(ActionError::Invalid("give a reason for the return".into()));
+        }
+        let t = self.target(agent, conv, &req.order_id).await?;
+        let mut amount = 0i64;
+        let mut currency = t.order.currency.clone().unwrap_or_default();
+        for item in &req.items {
+            let line = t
+                .order
+                .items
+                .iter()
+                .find(|l| l.sku == item.sku)
+                .ok_or_else(|| {
+                    ActionError::Invalid(format!("order {} has no item {}", t.order.id, item.sku))
+                })?;
+            if item.quantity > line.quantity {
+                return Err(ActionError::Invalid(format!(
+                    "only {} × {} were ordered",
+                    line.quantity, item.sku
+                )));
+            }
+            if let Some(price) = &line.unit_price {
+                amount += price.minor_units().unwrap_or(0) * item.quantity as i64;
+                currency = price.currency.clone();
+            }
+        }
+        self.check_limit(agent, amount)?;
+        let ret = t
+            .connector
+            .create_return(req)
+            .await
+            .map_err(ActionError::BackOffice)?;
+        self.views.invalidate(&t.customer_id);
+        let refund_minor = ret
+            .refund
+            .as_ref()
+            .and_then(|r| r.amount.as_ref())
+            .and_then(|m| m.minor_units())
+            .unwrap_or(amount);
+        let card = Body::ReturnCard {
+            return_id: ret.id.clone(),
+            order_id: ret.order_id.clone(),
+            status: ret.status.clone(),
+            item_count: ret.items.iter().map(|i| i.quantity).sum(),
+            refund_minor,
+            currency,
+        };
+        let text = format!(
+            "{} created return {} for order {}",
+            agent.name, ret.id, ret.order_id
+        );
+        self.post(agent, conv, "return_created", text, card).await;
+        Ok(Done::Return(Box::new(ret)))
+    }
+
+    /// Cancels one of the shopper's orders that has not been fulfilled.
+    pub async fn cancel_order(
+        &self,
+        agent: &AgentInfo,
+        conv: Uuid,
+        order_id: &str,
+        reason: &str,
+    ) -> Result<Done, ActionError> {
+        let details = serde_json::json!({ "order_id": order_id, "reason": reason }).to_string();
+        let result = self.cancel_order_inner(agent, conv, order_id, reason).await;
+        self.audit(agent, conv, "cancel_order", order_id, details, &result)
+            .await;
+        result
+    }
+
+    async fn cancel_order_inner(
+        &self,
+        agent: &AgentInfo,
+        conv: Uuid,
+        order_id: &str,
+        reason: &str,
+    ) -> Result<Done, ActionError> {
+        let t = self.target(agent, conv, order_id).await?;
+        let fulfilled = !matches!(
+            t.order.fulfillment_status.as_deref(),
+            None | Some("unfulfilled")
+        );
+        if fulfilled
+            || matches!(
+                t.order.status.as_str(),
+                "shipped" | "delivered" | "cancelled" | "refunded"
+            )
+        {
+            return Err(ActionError::Refused(format!(
+                "order {} is {}; only unfulfilled orders can be cancelled",
+                t.order.id, t.order.status
+            )));
+        }
+        let total = t
+            .order
+            .total
+            .as_ref()
+            .and_then(|m| m.minor_units())
+            .unwrap_or(0);
+        self.check_limit(agent, total)?;
+        let order = t
+            .connector
+            .cancel_order(order_id, reason)
+            .await
+            .map_err(ActionError::BackOffice)?;
+        self.views.invalidate(&t.customer_id);
+        let text = format!("{} cancelled order {}", agent.name, order.id);
+        self.post(agent, conv, "order_cancelled", text, order_card(&order))
+            .await;
+        Ok(Done::Order(Box::new(order)))
+    }
+
+    /// Sends the shopper a card of one of their orders, with tracking when shipped.
+    pub async fn send_order_card(
+        &self,
+        agent: &AgentInfo,
+        conv: Uuid,
+        order_id: &str,
+    ) -> Result<Done, ActionError> {
+        let details = serde_json::json!({ "order_id": order_id }).to_string();
+        let result = async {
+            let t = self.target(agent, conv, order_id).await?;
+            let text = format!("{} sent the card of order {}", agent.name, t.order.id);
+            self.post(agent, conv, "order_card_sent", text, order_card(&t.order))
+                .await;
+            Ok(Done::Order(Box::new(t.order)))
+        }
+        .await;
+        self.audit(agent, conv, "send_order_card", order_id, details, &result)
+            .await;
+        result
+    }
+
+    fn check_limit(&self, agent: &AgentInfo, amount_minor: i64) -> Result<(), ActionError> {
+        let limit = self.settings.integrations.actions.agent_limit_minor;
+        if amount_minor > limit && agent.role < Role::Supervisor {
+            return Err(ActionError::Refused(format!(
+                "the amount ({}) is above the agent limit ({}); a supervisor must do this",
+                amount_minor as f64 / 100.0,
+                limit as f64 / 100.0
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the agent may act in the conversation and finds the order among the
+    /// shopper's own (fresh from the back office, not from cache).
+    async fn target(
+        &self,
+        agent: &AgentInfo,
+        conv: Uuid,
+        order_id: &str,
+    ) -> Result<Target, ActionError> {
+        let c = self
+            .sessions
+            .authorize(&Caller::Agent(agent.clone()), conv, true)
+            .await?;
+        if c.state == ConvState::Closed {
+            return Err(ActionError::Refused("the conversation is closed".into()));
+        }
+        let connector = self
+            .views
+            .connector()
+            .cloned()
+            .ok_or_else(|| ActionError::Refused("no back office is configured".into()))?;
+        let visitor = self
+            .sessions
+            .store
+            .visitor(c.visitor_id)
+            .await
+            .map_err(OpError::from)?;
+        let customer_id = match CustomerKey::for_visitor(&visitor) {
+            Some((CustomerKey::Id(id), _)) => id,
+            Some((key, _)) => {
+                let found = connector
+                    .find_customer(&key)
+                    .await
+                    .map_err(ActionError::BackOffice)?;
+                found.map(|c| c.id).ok_or_else(|| {
+                    ActionError::NotFound("the shopper is not a known customer".into())
+                })?
+            }
+            None => {
+                return Err(ActionError::Refused(
+                    "identify the shopper first (link a customer)".into(),
+                ));
+            }
+        };
+        let orders = connector
+            .orders(&customer_id)
+            .await
+            .map_err(ActionError::BackOffice)?;
+        let order = orders
+            .into_iter()
+            .find(|o| o.id == order_id)
+            .ok_or_else(|| {
+                ActionError::NotFound(format!(
+                    "order {order_id} is not one of this customer's orders"
+                ))
+            })?;
+        Ok(Target {
+            connector,
+            customer_id,
+            order,
+        })
+    }
+
+    /// Writes the activity entry and the card the shopper sees.
+    async fn post(&self, agent: &AgentInfo, conv: Uuid, kind: &str, text: String, card: Body) {
+        let messages = [
+            (
+                SenderRole::System,
+                Uuid::nil(),
+                "Kefu".to_string(),
+                Body::System {
+                    kind: kind.into(),
+                    text,
+                },
+            ),
+            (SenderRole::Agent, agent.id, agent.name.clone(), card),
+        ];
+        for (role, id, name, body) in messages {
+            let m = NewMessage {
+                conversation_id: conv,
+                client_msg_id: format!("action-{}", Uuid::now_v7()),
+                sender_role: role,
+                sender_id: id,
+                sender_name: name,
+                body,
+                created_at: now_ms(),
+            };
+            if let Err(e) = self.sessions.writer.append(m).await {
+                tracing::error!(%conv, error = %e, "writing the action's activity");
+            }
+        }
+    }
+
+    async fn audit(
+        &self,
+        agent: &AgentInfo,
+        conv: Uuid,
+        action: &str,
+        target: &str,
+        details: String,
+        result: &Result<Done, ActionError>,
+    ) {
+        let (outcome, error) = match result {
+            Ok(_) => ("ok", None),
+            Err(ActionError::BackOffice(e)) => ("failed", Some(format!("back office: {e}"))),
+            Err(e) => ("refused", Some(e.to_string())),
+        };
+        let entry = AuditEntry {
+            id: Uuid::now_v7(),
+            at: now_ms(),
+            actor_id: agent.id,
+            actor_role: agent.role,
+            action: action.into(),
+            conversation_id: Some(conv),
+            target: target.into(),
+            details,
+            result: outcome.into(),
+            error,
+        };
+        if let Err(e) = self.sessions.store.insert_audit(&entry).await {
+            tracing::error!(error = %e, ?entry, "writing the audit log failed");
+        }
+        metrics::counter!("kefu_actions_total", "action" => action.to_string(), "result" => outcome).increment(1);
+    }
+}
+
+fn order_card(o: &Order) -> Body {
+    let total = o.total.clone().unwrap_or_default();
+    Body::OrderCard {
+        order_id: o.id.clone(),
+        status: o.status.clone(),
+        total_minor: total.minor_units().unwrap_or(0),
+        currency: if total.currency.is_empty() {
+            o.currency.clone().unwrap_or_default()
+        } else {
+            total.currency
+        },
+        placed_at_ms: 0,
+        item_count: o.items.iter().map(|i| i.quantity).sum(),
+        tracking_url: o
+            .shipments
+            .iter()
+            .find_map(|s| s.tracking_url.clone())
+            .unwrap_or_default(),
+    }
+}
