@@ -1,5 +1,5 @@
 //! Operations endpoints: `/healthz` (the process answers), `/readyz` (the database answers,
-//! and we are not shutting down), `/metrics` (Prometheus text format).
+//! and we are not shutting down), `/metrics` (Prometheus text format), `/api/openapi.json`.
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 
@@ -10,6 +10,7 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -32,5 +33,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "text/plain; version=0.0.4",
         )],
         state.metrics.render(),
+    )
+}
+
+/// The REST API's OpenAPI 3.1 description (kept beside the code; a test checks that every
+/// path in it is served).
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../../api/openapi.json"),
     )
 }
