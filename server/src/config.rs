@@ -129,6 +129,9 @@ pub struct IntegrationSettings {
     /// The generic REST connector; absent means no customer view.
     #[serde(default)]
     pub backoffice: Option<crate::integrations::rest::RestSettings>,
+    /// A Shopify shop as the back office (instead of `backoffice`).
+    #[serde(default)]
+    pub shopify: Option<crate::integrations::shopify::ShopifySettings>,
     /// Limits on actions agents take from the chat.
     #[serde(default)]
     pub actions: ActionSettings,
@@ -340,6 +343,17 @@ impl Settings {
             && let Err((k, e)) = b.validate()
         {
             return bad(&format!("integrations.backoffice.{k}"), &e);
+        }
+        if let Some(s) = &self.integrations.shopify
+            && let Err((k, e)) = s.validate()
+        {
+            return bad(&format!("integrations.shopify.{k}"), &e);
+        }
+        if self.integrations.shopify.is_some() && self.integrations.backoffice.is_some() {
+            return bad(
+                "integrations.shopify",
+                "configure either backoffice or shopify, not both",
+            );
         }
         if self.integrations.cache.timeout_ms == 0 {
             return bad("integrations.cache.timeout_ms", "expected at least 1");

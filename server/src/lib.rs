@@ -61,11 +61,20 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 
 /// The configured back-office connector, if any.
 fn connector(settings: &Settings) -> Option<Arc<dyn integrations::Connector>> {
+    let timeout = Duration::from_millis(settings.integrations.cache.timeout_ms);
+    if let Some(s) = settings.integrations.shopify.clone() {
+        // No redirects: the access token is a custom header reqwest would carry along.
+        let http =
+            integrations::rest::client_with_redirects(timeout, reqwest::redirect::Policy::none());
+        return Some(Arc::new(integrations::shopify::ShopifyConnector::new(
+            s, http,
+        )));
+    }
     let b = settings.integrations.backoffice.clone()?;
-    let http = integrations::rest::http_client(Duration::from_millis(
-        settings.integrations.cache.timeout_ms,
-    ));
-    Some(Arc::new(integrations::rest::RestConnector::new(b, http)))
+    Some(Arc::new(integrations::rest::RestConnector::new(
+        b,
+        integrations::rest::http_client(timeout),
+    )))
 }
 
 /// Serves Kefu on `listener` until `shutdown` completes, then says goodbye to every socket,

@@ -34,14 +34,7 @@ async fn demo(limit_minor: i64) -> Demo {
         .clone();
     let url = backoffice.clone();
     let srv = TestServer::start_with(move |s| {
-        s.integrations.backoffice = Some(RestSettings {
-            name: "demo".into(),
-            base_url: url,
-            auth: Default::default(),
-            paths: Default::default(),
-            lists: Default::default(),
-            max_body_bytes: 4 * 1024 * 1024,
-        });
+        s.integrations.backoffice = Some(RestSettings::new("demo", &url));
         s.integrations.actions.agent_limit_minor = limit_minor;
     })
     .await;

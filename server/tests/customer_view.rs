@@ -175,14 +175,7 @@ fn happy_mock() -> Mock {
 }
 
 fn backoffice(url: &str) -> RestSettings {
-    RestSettings {
-        name: "erp".into(),
-        base_url: url.into(),
-        auth: Default::default(),
-        paths: Default::default(),
-        lists: Default::default(),
-        max_body_bytes: 4 * 1024 * 1024,
-    }
+    RestSettings::new("erp", url)
 }
 
 struct Setup {
@@ -596,4 +589,73 @@ async fn the_view_is_prefetched_on_offer_and_pushed_to_the_agent() {
     let v = view(&s, &conv).await;
     assert_eq!(v["orders"]["state"], "ok");
     assert_eq!(s.mock.hits("orders"), 1, "the prefetch warmed the cache");
+}
+
+#[tokio::test]
+async fn a_back_office_with_other_field_names_is_mapped_by_configuration() {
+    use kefu_server::integrations::{Connector, CustomerKey, rest};
+    let m = Mock::default();
+    m.set("customer", Reply::json(json!({"id": "C9", "full_name": "Zhang Wei 张伟 🐼", "contact": {"mails": ["zw@example.cn"]}})));
+    m.set("orders", Reply::json(json!({"data": {"items": [
+        {"order_no": "A-77", "state": "shipped", "lines": [{"code": "SKU-1", "title": "茶杯", "qty": 2}]}
+    ]}})));
+    let url = start_mock(m).await;
+    let mut settings = RestSettings::new("legacy-erp", &url);
+    settings.lists.orders = "/data/items".into();
+    settings
+        .fields
+        .customer
+        .insert("name".into(), "/full_name".into());
+    settings
+        .fields
+        .customer
+        .insert("emails".into(), "/contact/mails".into());
+    settings
+        .fields
+        .order
+        .insert("id".into(), "/order_no".into());
+    settings
+        .fields
+        .order
+        .insert("status".into(), "/state".into());
+    settings
+        .fields
+        .order
+        .insert("items".into(), "/lines".into());
+    settings
+        .fields
+        .order_item
+        .insert("sku".into(), "/code".into());
+    settings
+        .fields
+        .order_item
+        .insert("name".into(), "/title".into());
+    settings
+        .fields
+        .order_item
+        .insert("quantity".into(), "/qty".into());
+    settings.validate().expect("the mapping is valid");
+    let conn = rest::RestConnector::new(settings, rest::http_client(Duration::from_secs(5)));
+    let c = conn
+        .find_customer(&CustomerKey::Id("C9".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.name, "Zhang Wei 张伟 🐼");
+    assert_eq!(c.emails, ["zw@example.cn"]);
+    let orders = conn.orders("C9").await.unwrap();
+    assert_eq!(orders[0].id, "A-77");
+    assert_eq!(orders[0].status, "shipped");
+    assert_eq!(
+        (orders[0].items[0].sku.as_str(), orders[0].items[0].quantity),
+        ("SKU-1", 2)
+    );
+
+    let mut bad = RestSettings::new("x", &url);
+    bad.fields.order.insert("id".into(), "order_no".into());
+    let (key, _) = bad.validate().unwrap_err();
+    assert_eq!(
+        key, "fields.order.id",
+        "a mapping that is not a JSON pointer is refused by name"
+    );
 }

@@ -3,7 +3,7 @@
 //! live in each answer — without writing code. The default templates and pointers are those
 //! of `docs/backoffice-format.md`.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -78,6 +78,58 @@ impl Default for Lists {
     }
 }
 
+/// Field mapping: for each kind of object, our field name → a JSON pointer into the
+/// retailer's object (`name = "/full_name"`, `total = "/amounts/grand_total"`). Fields not
+/// mentioned are read under their own name, so only the differences need saying.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fields {
+    pub customer: BTreeMap<String, String>,
+    pub order: BTreeMap<String, String>,
+    /// Applied to each element of an order's `items`.
+    pub order_item: BTreeMap<String, String>,
+    #[serde(rename = "return")]
+    pub return_: BTreeMap<String, String>,
+}
+
+impl Fields {
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (kind, map) in [
+            ("customer", &self.customer),
+            ("order", &self.order),
+            ("order_item", &self.order_item),
+            ("return", &self.return_),
+        ] {
+            for (ours, pointer) in map {
+                if !pointer.starts_with('/') {
+                    return Err((
+                        format!("fields.{kind}.{ours}"),
+                        "expected a JSON pointer such as /full_name".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rewrites one retailer object into our field names.
+fn remap(mut v: serde_json::Value, map: &BTreeMap<String, String>) -> serde_json::Value {
+    if map.is_empty() {
+        return v;
+    }
+    let picked: Vec<(String, serde_json::Value)> = map
+        .iter()
+        .filter_map(|(ours, p)| v.pointer(p).map(|x| (ours.clone(), x.clone())))
+        .collect();
+    if let Some(obj) = v.as_object_mut() {
+        for (k, x) in picked {
+            obj.insert(k, x);
+        }
+    }
+    v
+}
+
 /// Settings of one generic REST connector (`[integrations.backoffice]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +145,8 @@ pub struct RestSettings {
     pub paths: Paths,
     #[serde(default)]
     pub lists: Lists,
+    #[serde(default)]
+    pub fields: Fields,
     /// Largest answer read, bytes; larger ones are refused rather than buffered.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
@@ -107,6 +161,19 @@ fn default_max_body() -> usize {
 }
 
 impl RestSettings {
+    /// Settings for a back office in the default format at `base_url`.
+    pub fn new(name: &str, base_url: &str) -> Self {
+        Self {
+            name: name.into(),
+            base_url: base_url.into(),
+            auth: Auth::None,
+            paths: Paths::default(),
+            lists: Lists::default(),
+            fields: Fields::default(),
+            max_body_bytes: default_max_body(),
+        }
+    }
+
     /// Checks what serde cannot; returns the offending key (relative) and what it expects.
     pub fn validate(&self) -> Result<(), (String, String)> {
         let url = reqwest::Url::parse(&self.base_url).map_err(|e| {
@@ -133,6 +200,7 @@ impl RestSettings {
                 ));
             }
         }
+        self.fields.validate()?;
         for (key, p) in [
             ("customers", &self.lists.customers),
             ("orders", &self.lists.orders),
@@ -147,6 +215,14 @@ impl RestSettings {
         }
         Ok(())
     }
+}
+
+/// Which kind of object an answer holds (for field mapping).
+#[derive(Clone, Copy)]
+enum Kind {
+    Customer,
+    Order,
+    Return,
 }
 
 /// The generic REST connector.
@@ -237,17 +313,43 @@ impl RestConnector {
             .map_err(|e| SourceError::Malformed(e.to_string()))
     }
 
-    async fn get_one<T: DeserializeOwned>(&self, url: &str) -> Result<Option<T>, SourceError> {
+    /// Maps one retailer object of `kind` to ours and decodes it.
+    fn decode<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        v: serde_json::Value,
+    ) -> Result<T, SourceError> {
+        let f = &self.settings.fields;
+        let v = match kind {
+            Kind::Customer => remap(v, &f.customer),
+            Kind::Return => remap(v, &f.return_),
+            Kind::Order => {
+                let mut o = remap(v, &f.order);
+                if let Some(items) = o.get_mut("items").and_then(|i| i.as_array_mut()) {
+                    for item in items.iter_mut() {
+                        *item = remap(item.take(), &f.order_item);
+                    }
+                }
+                o
+            }
+        };
+        serde_json::from_value(v).map_err(|e| SourceError::Malformed(e.to_string()))
+    }
+
+    async fn get_one<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        url: &str,
+    ) -> Result<Option<T>, SourceError> {
         match self.call(Method::GET, url, None).await? {
-            Some(v) => serde_json::from_value(v)
-                .map(Some)
-                .map_err(|e| SourceError::Malformed(e.to_string())),
+            Some(v) => self.decode(kind, v).map(Some),
             None => Ok(None),
         }
     }
 
     async fn get_list<T: DeserializeOwned>(
         &self,
+        kind: Kind,
         url: &str,
         pointer: &str,
     ) -> Result<Vec<T>, SourceError> {
@@ -256,8 +358,27 @@ impl RestConnector {
         };
         let list = v
             .pointer(pointer)
+            .and_then(|l| l.as_array())
             .ok_or_else(|| SourceError::Malformed(format!("no list at `{pointer}`")))?;
-        serde_json::from_value(list.clone()).map_err(|e| SourceError::Malformed(e.to_string()))
+        list.iter().map(|x| self.decode(kind, x.clone())).collect()
+    }
+
+    /// Sends an action; the answer is one object of `kind`.
+    async fn act<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        url: &str,
+        body: serde_json::Value,
+    ) -> Result<T, SourceError> {
+        let not_found = SourceError::Status {
+            code: 404,
+            reason: "not found".into(),
+        };
+        let v = self
+            .call(Method::POST, url, Some(&body))
+            .await?
+            .ok_or(not_found)?;
+        self.decode(kind, v)
     }
 }
 
@@ -270,27 +391,28 @@ impl Connector for RestConnector {
     async fn find_customer(&self, key: &CustomerKey) -> Result<Option<Customer>, SourceError> {
         let p = &self.settings.paths;
         let lists = &self.settings.lists.customers;
-        match key {
+        let (template, var, value) = match key {
             CustomerKey::Id(id) => {
-                self.get_one(&self.url(&p.customer_by_id, &[("customer_id", id)]))
-                    .await
+                return self
+                    .get_one(
+                        Kind::Customer,
+                        &self.url(&p.customer_by_id, &[("customer_id", id)]),
+                    )
+                    .await;
             }
-            CustomerKey::Email(e) => Ok(self
-                .get_list(&self.url(&p.customer_by_email, &[("email", e)]), lists)
-                .await?
-                .into_iter()
-                .next()),
-            CustomerKey::Phone(ph) => Ok(self
-                .get_list(&self.url(&p.customer_by_phone, &[("phone", ph)]), lists)
-                .await?
-                .into_iter()
-                .next()),
-        }
+            CustomerKey::Email(e) => (&p.customer_by_email, "email", e),
+            CustomerKey::Phone(ph) => (&p.customer_by_phone, "phone", ph),
+        };
+        let found: Vec<Customer> = self
+            .get_list(Kind::Customer, &self.url(template, &[(var, value)]), lists)
+            .await?;
+        Ok(found.into_iter().next())
     }
 
     async fn search_customers(&self, q: &str) -> Result<Vec<Customer>, SourceError> {
         let url = self.url(&self.settings.paths.customer_search, &[("q", q)]);
-        self.get_list(&url, &self.settings.lists.customers).await
+        self.get_list(Kind::Customer, &url, &self.settings.lists.customers)
+            .await
     }
 
     async fn orders(&self, customer_id: &str) -> Result<Vec<Order>, SourceError> {
@@ -298,7 +420,8 @@ impl Connector for RestConnector {
             &self.settings.paths.orders_by_customer,
             &[("customer_id", customer_id)],
         );
-        self.get_list(&url, &self.settings.lists.orders).await
+        self.get_list(Kind::Order, &url, &self.settings.lists.orders)
+            .await
     }
 
     async fn returns(&self, customer_id: &str) -> Result<Vec<Return>, SourceError> {
@@ -306,7 +429,8 @@ impl Connector for RestConnector {
             &self.settings.paths.returns_by_customer,
             &[("customer_id", customer_id)],
         );
-        self.get_list(&url, &self.settings.lists.returns).await
+        self.get_list(Kind::Return, &url, &self.settings.lists.returns)
+            .await
     }
 
     async fn create_return(&self, r: &NewReturn) -> Result<Return, SourceError> {
@@ -315,37 +439,32 @@ impl Connector for RestConnector {
             &[("order_id", &r.order_id)],
         );
         let body = serde_json::to_value(r).map_err(|e| SourceError::Malformed(e.to_string()))?;
-        let v = self
-            .call(Method::POST, &url, Some(&body))
-            .await?
-            .ok_or(SourceError::Status {
-                code: 404,
-                reason: "not found".into(),
-            })?;
-        serde_json::from_value(v).map_err(|e| SourceError::Malformed(e.to_string()))
+        self.act(Kind::Return, &url, body).await
     }
 
     async fn cancel_order(&self, order_id: &str, reason: &str) -> Result<Order, SourceError> {
         let url = self.url(&self.settings.paths.cancel_order, &[("order_id", order_id)]);
-        let body = serde_json::json!({ "reason": reason });
-        let v = self
-            .call(Method::POST, &url, Some(&body))
-            .await?
-            .ok_or(SourceError::Status {
-                code: 404,
-                reason: "not found".into(),
-            })?;
-        serde_json::from_value(v).map_err(|e| SourceError::Malformed(e.to_string()))
+        self.act(Kind::Order, &url, serde_json::json!({ "reason": reason }))
+            .await
     }
 }
 
 /// The one HTTP client for back-office calls: timeouts, a redirect cap, a user agent.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
+    client_with_redirects(timeout, reqwest::redirect::Policy::limited(3))
+}
+
+/// The same client with a chosen redirect policy (none for services whose credentials
+/// travel in custom headers that reqwest would forward to another host).
+pub fn client_with_redirects(
+    timeout: Duration,
+    redirects: reqwest::redirect::Policy,
+) -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(concat!("kefu/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(redirects)
         .build()
         .expect("a client with these settings builds")
 }
