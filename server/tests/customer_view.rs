@@ -659,3 +659,65 @@ async fn a_back_office_with_other_field_names_is_mapped_by_configuration() {
         "a mapping that is not a JSON pointer is refused by name"
     );
 }
+
+#[tokio::test]
+async fn the_connector_authenticates_as_configured() {
+    use axum::http::HeaderMap;
+    use kefu_server::integrations::{Connector, CustomerKey, rest};
+    let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+    let log = seen.clone();
+    let app = Router::new().route(
+        "/customers/{id}",
+        get(move |headers: HeaderMap| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(headers);
+                axum::Json(customer_json())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let auths = [
+        rest::Auth::Bearer {
+            token: "t0ken".into(),
+        },
+        rest::Auth::Basic {
+            username: "kefu".into(),
+            password: "pw".into(),
+        },
+        rest::Auth::Hmac {
+            header: "X-Signature".into(),
+            secret: "s3cret".into(),
+        },
+    ];
+    for auth in auths {
+        let mut settings = RestSettings::new("erp", &url);
+        settings.auth = auth;
+        let conn = rest::RestConnector::new(settings, rest::http_client(Duration::from_secs(5)));
+        conn.find_customer(&CustomerKey::Id("C1".into()))
+            .await
+            .unwrap()
+            .expect("found");
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0]["authorization"], "Bearer t0ken");
+    assert_eq!(
+        seen[1]["authorization"], "Basic a2VmdTpwdw==",
+        "basic auth of kefu:pw"
+    );
+    let ts = seen[2]["x-kefu-timestamp"].to_str().unwrap().to_string();
+    let expected = {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(format!("{ts}.GET./customers/C1.").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    assert_eq!(
+        seen[2]["x-signature"].to_str().unwrap(),
+        expected,
+        "HMAC over timestamp, method, path and body"
+    );
+}
