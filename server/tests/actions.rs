@@ -60,6 +60,21 @@ async fn demo(limit_minor: i64) -> Demo {
     }
 }
 
+/// Waits for the next message whose body `pick` accepts.
+async fn next_body<T>(ws: &mut Ws, pick: impl Fn(&Body) -> Option<T>) -> T {
+    loop {
+        let m = ws.recv_message(|_| true).await;
+        if let Some(t) = m
+            .body
+            .as_ref()
+            .and_then(|b| b.kind.as_ref())
+            .and_then(&pick)
+        {
+            return t;
+        }
+    }
+}
+
 async fn act(d: &Demo, token: &str, action: &str, body: Value) -> (u16, Value) {
     d.srv
         .post(
@@ -111,18 +126,11 @@ async fn a_return_created_in_the_chat_reaches_the_shopper_as_a_card_and_is_audit
     );
 
     // The shopper sees the return as a card in the chat, after the activity entry.
-    let card = d
-        .shopper
-        .recv_message(|m| {
-            matches!(
-                m.body.as_ref().and_then(|b| b.kind.as_ref()),
-                Some(Body::ReturnCard(_))
-            )
-        })
-        .await;
-    let Some(Body::ReturnCard(c)) = card.body.unwrap().kind else {
-        unreachable!()
-    };
+    let c = next_body(&mut d.shopper, |b| match b {
+        Body::ReturnCard(c) => Some(c.clone()),
+        _ => None,
+    })
+    .await;
     assert_eq!(c.return_id, ret["id"].as_str().unwrap());
     assert_eq!(c.item_count, 1);
     d.agent_ws.recv_message(|m| matches!(m.body.as_ref().and_then(|b| b.kind.as_ref()), Some(Body::System(s)) if s.kind == "return_created")).await;
@@ -192,18 +200,11 @@ async fn cancel_only_unfulfilled_orders_and_back_office_refusals_change_nothing(
     .await;
     assert_eq!(status, 200, "{order}");
     assert_eq!(order["status"], "cancelled");
-    let card = d
-        .shopper
-        .recv_message(|m| {
-            matches!(
-                m.body.as_ref().and_then(|b| b.kind.as_ref()),
-                Some(Body::OrderCard(_))
-            )
-        })
-        .await;
-    let Some(Body::OrderCard(c)) = card.body.unwrap().kind else {
-        unreachable!()
-    };
+    let c = next_body(&mut d.shopper, |b| match b {
+        Body::OrderCard(c) => Some(c.clone()),
+        _ => None,
+    })
+    .await;
     assert_eq!(c.status, "cancelled");
 
     // A shipped order is refused by Kefu before the back office is asked.
@@ -258,18 +259,11 @@ async fn order_cards_carry_tracking_and_only_the_assigned_agent_may_act() {
     )
     .await;
     assert_eq!(status, 200);
-    let card = d
-        .shopper
-        .recv_message(|m| {
-            matches!(
-                m.body.as_ref().and_then(|b| b.kind.as_ref()),
-                Some(Body::OrderCard(_))
-            )
-        })
-        .await;
-    let Some(Body::OrderCard(c)) = card.body.unwrap().kind else {
-        unreachable!()
-    };
+    let c = next_body(&mut d.shopper, |b| match b {
+        Body::OrderCard(c) => Some(c.clone()),
+        _ => None,
+    })
+    .await;
     assert_eq!(c.order_id, d.show.shipped_order_id);
     assert!(
         c.tracking_url.starts_with("https://"),
