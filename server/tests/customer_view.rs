@@ -721,3 +721,25 @@ async fn the_connector_authenticates_as_configured() {
         "HMAC over timestamp, method, path and body"
     );
 }
+
+#[tokio::test]
+async fn a_phone_number_identifies_the_shopper_too() {
+    let mut s = setup(happy_mock(), quick()).await;
+    let v = s
+        .srv
+        .visitor_with(json!({"site_id": SITE, "phone": "+86 138-0013-8000"}))
+        .await;
+    let mut ws = s.srv.shopper_ws(&v).await;
+    let conv = ws.say("", "hi", "hello").await.conversation_id;
+    s.agent_ws.accept_next_offer().await;
+    let view = view(&s, &conv).await;
+    assert_eq!(view["matched_by"], "phone");
+    assert_eq!(view["customer"]["data"]["id"], "C1");
+    // Something that is not a phone number is ignored rather than looked up.
+    let odd = s
+        .srv
+        .visitor_with(json!({"site_id": SITE, "phone": "call me maybe"}))
+        .await;
+    let stored = s.srv.store.visitor(odd.id.parse().unwrap()).await.unwrap();
+    assert_eq!(stored.phone, None);
+}

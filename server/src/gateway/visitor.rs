@@ -35,6 +35,8 @@ pub struct SessionRequest {
     pub signature: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// A phone number the shopper gave; with the email, used to find them in the back office.
+    pub phone: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -110,7 +112,15 @@ async fn session(
     }
 
     let name = clean_name(req.name);
-    let email = req.email;
+    let email = req
+        .email
+        .map(|e| e.trim().to_string())
+        .filter(|e| e.contains('@') && e.len() <= 254);
+    let phone = req.phone.map(|p| p.trim().to_string()).filter(|p| {
+        p.len() <= 32
+            && p.chars().filter(char::is_ascii_digit).count() >= 5
+            && p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+    });
     // Which visitor this is, and the token to keep (None: issue a new one).
     let (visitor, keep_token) = match req.customer_id.filter(|c| !c.is_empty()) {
         Some(customer_id) => {
@@ -133,15 +143,8 @@ async fn session(
                         (store.visitor(v.id).await?, Some(t))
                     }
                     _ => (
-                        new_visitor(
-                            &state,
-                            site,
-                            Some(customer_id),
-                            display,
-                            email,
-                            expires_at_ms,
-                        )
-                        .await?,
+                        new_visitor(&state, site, Some(customer_id), display, expires_at_ms)
+                            .await?,
                         None,
                     ),
                 },
@@ -154,12 +157,17 @@ async fn session(
             _ => {
                 let display = name.unwrap_or_else(anonymous_name);
                 (
-                    new_visitor(&state, site, None, display, email, expires_at_ms).await?,
+                    new_visitor(&state, site, None, display, expires_at_ms).await?,
                     None,
                 )
             }
         },
     };
+    if email.is_some() || phone.is_some() {
+        store
+            .set_visitor_contact(visitor.id, email.as_deref(), phone.as_deref())
+            .await?;
+    }
     let visitor_token = keep_token.unwrap_or_else(|| token::generate(token::VISITOR_PREFIX));
     store
         .refresh_visitor_token(visitor.id, &token::hash(&visitor_token), expires_at_ms)
@@ -188,7 +196,6 @@ async fn new_visitor(
     site: &Site,
     customer_id: Option<String>,
     display_name: String,
-    email: Option<String>,
     expires_at: i64,
 ) -> Result<Visitor, ApiError> {
     let v = Visitor {
@@ -198,7 +205,8 @@ async fn new_visitor(
         token_hash: format!("pending-{}", Uuid::now_v7()),
         customer_id,
         display_name,
-        email: email.filter(|e| e.contains('@') && e.len() <= 254),
+        email: None,
+        phone: None,
         created_at: now_ms(),
         expires_at,
         last_agent_id: None,

@@ -28,14 +28,17 @@ pub enum CustomerKey {
 
 impl CustomerKey {
     /// How to find a visitor in the back office: its verified customer id first, else the
-    /// email it gave; with the name of the way it was matched.
+    /// email, else the phone it gave; with the name of the way it was matched.
     pub fn for_visitor(v: &crate::store::Visitor) -> Option<(Self, &'static str)> {
         if let Some(id) = &v.customer_id {
             return Some((CustomerKey::Id(id.clone()), "customer_id"));
         }
-        v.email
+        if let Some(e) = &v.email {
+            return Some((CustomerKey::Email(e.clone()), "email"));
+        }
+        v.phone
             .as_ref()
-            .map(|e| (CustomerKey::Email(e.clone()), "email"))
+            .map(|p| (CustomerKey::Phone(p.clone()), "phone"))
     }
 }
 

@@ -83,6 +83,13 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
         expires_at: i64,
     ) -> StoreResult<()>;
+    /// Records the email and phone a shopper gave (`None` keeps the stored value).
+    async fn set_visitor_contact(
+        &self,
+        id: Uuid,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> StoreResult<()>;
     /// Links an anonymous visitor to a verified shop customer.
     async fn link_customer(&self, id: Uuid, customer_id: &str, name: &str) -> StoreResult<()>;
 

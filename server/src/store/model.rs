@@ -104,6 +104,8 @@ pub struct Visitor {
     pub customer_id: Option<String>,
     pub display_name: String,
     pub email: Option<String>,
+    /// Phone number the shopper gave (unverified; used to find them in the back office).
+    pub phone: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     /// Agent who last handled this visitor (for sticky routing).

@@ -406,8 +406,8 @@ impl Store for SqliteStore {
 
     async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
         sqlx::query(
-            "insert into visitor (id, site_id, token_hash, customer_id, display_name, email, created_at, expires_at) \
-             values (?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into visitor (id, site_id, token_hash, customer_id, display_name, email, phone, created_at, expires_at) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(v.id)
         .bind(&v.site_id)
@@ -415,6 +415,7 @@ impl Store for SqliteStore {
         .bind(&v.customer_id)
         .bind(&v.display_name)
         .bind(&v.email)
+        .bind(&v.phone)
         .bind(v.created_at)
         .bind(v.expires_at)
         .execute(&self.pool)
@@ -456,6 +457,21 @@ impl Store for SqliteStore {
         sqlx::query("update visitor set token_hash = ?, expires_at = ? where id = ?")
             .bind(token_hash)
             .bind(expires_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_visitor_contact(
+        &self,
+        id: Uuid,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query("update visitor set email = coalesce(?, email), phone = coalesce(?, phone) where id = ?")
+            .bind(email)
+            .bind(phone)
             .bind(id)
             .execute(&self.pool)
             .await?;
