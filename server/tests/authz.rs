@@ -189,12 +189,7 @@ async fn a_shopper_cannot_read_or_write_another_shoppers_conversation() {
     let err = refused(
         &mut mallory_ws,
         "a message into another shopper's conversation",
-        In::Send(pb::SendMessage {
-            conversation_id: conv.clone(),
-            client_msg_id: "intrude-1".into(),
-            body: Some(text_body("injected")),
-            group: String::new(),
-        }),
+        text_msg(conv.clone(), "intrude-1", "injected"),
     )
     .await;
     assert_eq!(
@@ -1032,12 +1027,7 @@ async fn an_agent_cannot_act_in_a_colleagues_conversation() {
     let err = refused(
         &mut b,
         "a colleague's message",
-        In::Send(pb::SendMessage {
-            conversation_id: conv.clone(),
-            client_msg_id: "b1".into(),
-            body: Some(text_body("let me butt in")),
-            group: String::new(),
-        }),
+        text_msg(conv.clone(), "b1", "let me butt in"),
     )
     .await;
     assert_eq!(

@@ -259,13 +259,7 @@ impl Ws {
 
     /// Sends a text message; `conv` may be empty for a shopper's first message.
     pub async fn send_text(&mut self, conv: &str, client_msg_id: &str, text: &str) {
-        self.send(In::Send(pb::SendMessage {
-            conversation_id: conv.into(),
-            client_msg_id: client_msg_id.into(),
-            body: Some(text_body(text)),
-            group: String::new(),
-        }))
-        .await;
+        self.send(text_msg(conv, client_msg_id, text)).await;
     }
 
     /// Sends a text and waits for its ack (skipping other frames).
@@ -372,6 +366,16 @@ impl Ws {
         .await;
         conv
     }
+}
+
+/// A `SendMessage` request carrying text (`conv` may be empty for a shopper's first message).
+pub fn text_msg(conv: impl Into<String>, client_msg_id: impl Into<String>, text: &str) -> In {
+    In::Send(pb::SendMessage {
+        conversation_id: conv.into(),
+        client_msg_id: client_msg_id.into(),
+        body: Some(text_body(text)),
+        group: String::new(),
+    })
 }
 
 pub fn text_body(text: &str) -> pb::MessageBody {
