@@ -182,6 +182,16 @@ async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Whether the cache holds the message with this client_msg_id.
+async fn has_cached(cache: &Cache, conv: &str, client_msg_id: &str) -> bool {
+    cache
+        .messages(conv)
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| m.client_msg_id == client_msg_id)
+}
+
 /// The agent's texts in the server's history of `conv`, in seq order.
 async fn agent_texts(srv: &Server, server: &client::Server, conv: &str) -> Vec<String> {
     let page: Value = reqwest::Client::new()
@@ -309,24 +319,14 @@ async fn a_gap_is_filled_by_resume_without_duplicates() {
     drop(shop);
     let sync = Sync::start(cache.clone(), account.clone());
     eventually("the gap to be filled", async || {
-        cache
-            .messages(&conv)
-            .await
-            .unwrap()
-            .iter()
-            .any(|m| m.client_msg_id == "s5")
+        has_cached(&cache, &conv, "s5").await
     })
     .await;
     // Live traffic after the resume is not stored twice either.
     let (mut shop, _) = shopper(&srv, Some(&token)).await;
     shopper_says(&mut shop, &conv, "s6", "one more").await;
     eventually("the live message", async || {
-        cache
-            .messages(&conv)
-            .await
-            .unwrap()
-            .iter()
-            .any(|m| m.client_msg_id == "s6")
+        has_cached(&cache, &conv, "s6").await
     })
     .await;
     let cached = cache.messages(&conv).await.unwrap();
