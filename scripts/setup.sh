@@ -7,6 +7,15 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v curl >/dev/null || need_apt+=(curl ca-certificates)
+# The desktop app (Tauri 2 on WebKitGTK) and what its tests drive it with: a virtual display,
+# a session bus, the Secret Service (gnome-keyring), a notification server (dunst) and
+# WebKit's WebDriver.
+for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev \
+  libxdo-dev libssl-dev xvfb xauth x11-utils imagemagick webkit2gtk-driver dbus-x11 \
+  gnome-keyring libsecret-tools dunst file rpm; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+command -v node >/dev/null || need_apt+=(nodejs npm)
 if ((${#need_apt[@]})); then
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq

@@ -1,6 +1,7 @@
 //! The local cache (SQLite via sqlx). Messages are keyed by `(conversation, seq)`, so a
 //! message received twice (live and in a resume) is stored once. The outbox is written
-//! before anything is sent, so a message typed offline survives a restart.
+//! before anything is sent, so a message typed offline survives a restart. Conversation
+//! rows carry what the list shows (state, preview, unread), so the app starts offline.
 
 use std::{path::Path, str::FromStr};
 
@@ -11,12 +12,31 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+use crate::model::{ConversationState, ConversationSummary, View};
+
 /// A message waiting in the outbox.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub client_msg_id: String,
     pub conversation_id: String,
     pub send: pb::SendMessage,
+    pub created_at: i64,
+}
+
+/// What is known about a conversation from the server (list, offer or event).
+#[derive(Debug, Clone, Default)]
+pub struct ConversationInfo {
+    pub id: String,
+    pub state: Option<ConversationState>,
+    pub group: Option<String>,
+    /// `Some(None)`: nobody has it.
+    pub agent_id: Option<Option<String>>,
+    pub shopper_name: Option<String>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+    pub queue_position: Option<Option<u32>>,
+    pub offer_expires_at: Option<Option<i64>>,
+    pub closed_at: Option<Option<i64>>,
 }
 
 /// The desktop's cache.
@@ -25,11 +45,63 @@ pub struct Cache {
     pool: SqlitePool,
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Text shown in the list and matched by search.
+pub fn preview(m: &pb::Message) -> String {
+    preview_text(m.body.as_ref())
+}
+
+/// Text shown for a message body in lists and notifications.
+pub fn preview_text(body: Option<&pb::MessageBody>) -> String {
+    use pb::message_body::Kind;
+    match body.and_then(|b| b.kind.as_ref()) {
+        Some(Kind::Text(t)) => t.text.clone(),
+        Some(Kind::PrivateNote(n)) => n.text.clone(),
+        Some(Kind::Attachment(a)) => a.file_name.clone(),
+        Some(Kind::OrderCard(o)) => format!("#{}", o.order_id),
+        Some(Kind::ReturnCard(r)) => format!("#{}", r.return_id),
+        Some(Kind::ProductCard(p)) => p.title.clone(),
+        Some(Kind::System(s)) => s.text.clone(),
+        None => String::new(),
+    }
+}
+
+fn is_shopper(m: &pb::Message) -> bool {
+    m.sender.as_ref().map(|s| s.role) == Some(pb::Role::Shopper as i32)
+}
+
+fn summary(r: &sqlx::sqlite::SqliteRow) -> Result<ConversationSummary, sqlx::Error> {
+    Ok(ConversationSummary {
+        id: r.try_get("id")?,
+        state: ConversationState::parse(r.try_get("state")?),
+        group: r.try_get("group_name")?,
+        agent_id: r.try_get("agent_id")?,
+        shopper_name: r.try_get("shopper_name")?,
+        last_preview: r.try_get("last_preview")?,
+        last_at: r.try_get("last_at")?,
+        created_at: r.try_get("created_at")?,
+        unread: r.try_get::<i64, _>("unread")? as u32,
+        queue_position: r
+            .try_get::<Option<i64>, _>("queue_position")?
+            .map(|p| p as u32),
+        offer_expires_at: r.try_get("offer_expires_at")?,
+    })
+}
+
+fn decode_messages(rows: &[sqlx::sqlite::SqliteRow]) -> anyhow::Result<Vec<pb::Message>> {
+    rows.iter()
+        .map(|r| {
+            Ok(pb::Message::decode(
+                r.try_get::<Vec<u8>, _>("frame")?.as_slice(),
+            )?)
+        })
+        .collect()
 }
 
 impl Cache {
@@ -47,12 +119,13 @@ impl Cache {
         Ok(Self { pool })
     }
 
-    /// Stores a message from the server; returns false if it was already cached.
-    pub async fn store_message(&self, m: &pb::Message) -> anyhow::Result<bool> {
+    /// Stores a message from the server; returns false if it was already cached. A new
+    /// shopper message counts as unread unless `focused` (the agent is looking at it).
+    pub async fn store_message(&self, m: &pb::Message, focused: bool) -> anyhow::Result<bool> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "insert into message (conversation_id, seq, id, client_msg_id, sender_role, sender_name, frame, created_at) \
-             values (?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+            "insert into message (conversation_id, seq, id, client_msg_id, sender_role, sender_name, frame, created_at, text) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
         )
         .bind(&m.conversation_id)
         .bind(m.seq as i64)
@@ -62,43 +135,166 @@ impl Cache {
         .bind(m.sender.as_ref().map(|s| s.display_name.clone()).unwrap_or_default())
         .bind(m.encode_to_vec())
         .bind(m.created_at_ms)
+        .bind(preview(m))
         .execute(&mut *tx)
         .await?
         .rows_affected()
             == 1;
+        let unread = i64::from(inserted && is_shopper(m) && !focused);
+        let shopper_name = if is_shopper(m) {
+            m.sender
+                .as_ref()
+                .map(|s| s.display_name.clone())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         sqlx::query(
-            "insert into conversation (id, last_seq, updated_at) values (?, ?, ?) \
-             on conflict (id) do update set last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at",
+            "insert into conversation (id, last_seq, updated_at, last_at, created_at, last_preview, unread, shopper_name) \
+             values (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7) \
+             on conflict (id) do update set \
+               last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at, \
+               last_preview = case when excluded.last_seq >= last_seq then excluded.last_preview else last_preview end, \
+               last_at = max(last_at, excluded.last_at), \
+               unread = case when excluded.last_seq > read_seq then unread + excluded.unread else unread end, \
+               shopper_name = case when shopper_name = '' then excluded.shopper_name else shopper_name end",
         )
         .bind(&m.conversation_id)
         .bind(m.seq as i64)
         .bind(now_ms())
+        .bind(m.created_at_ms)
+        .bind(preview(m))
+        .bind(unread)
+        .bind(shopper_name)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(inserted)
     }
 
-    /// Remembers a conversation (e.g. on accept) so it is resumed after reconnects.
-    pub async fn track(&self, conversation_id: &str) -> anyhow::Result<()> {
+    /// Records what the server says about a conversation; fields left `None` keep their value.
+    pub async fn upsert(&self, c: &ConversationInfo) -> anyhow::Result<()> {
+        let now = now_ms();
         sqlx::query(
-            "insert into conversation (id, updated_at) values (?, ?) on conflict do nothing",
+            "insert into conversation (id, updated_at, created_at, last_at) values (?1, ?2, ?3, ?3) \
+             on conflict do nothing",
         )
-        .bind(conversation_id)
-        .bind(now_ms())
+        .bind(&c.id)
+        .bind(now)
+        .bind(c.created_at.unwrap_or(now))
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "update conversation set \
+               state = coalesce(?2, state), group_name = coalesce(?3, group_name), \
+               agent_id = case when ?4 then ?5 else agent_id end, \
+               shopper_name = case when ?6 is not null and ?6 != '' then ?6 else shopper_name end, \
+               created_at = coalesce(?7, created_at), \
+               last_at = max(last_at, coalesce(?8, 0)), \
+               queue_position = case when ?9 then ?10 else queue_position end, \
+               offer_expires_at = case when ?11 then ?12 else offer_expires_at end, \
+               closed_at = case when ?13 then ?14 else closed_at end, \
+               updated_at = ?15 \
+             where id = ?1",
+        )
+        .bind(&c.id)
+        .bind(c.state.map(|s| s.as_str()))
+        .bind(&c.group)
+        .bind(c.agent_id.is_some())
+        .bind(c.agent_id.clone().flatten())
+        .bind(&c.shopper_name)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.queue_position.is_some())
+        .bind(c.queue_position.flatten().map(i64::from))
+        .bind(c.offer_expires_at.is_some())
+        .bind(c.offer_expires_at.flatten())
+        .bind(c.closed_at.is_some())
+        .bind(c.closed_at.flatten())
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Every cached conversation with the highest seq held.
-    pub async fn positions(&self) -> anyhow::Result<Vec<(String, u64)>> {
-        let rows = sqlx::query("select id, last_seq from conversation order by updated_at desc")
-            .fetch_all(&self.pool)
+    /// One row of the list.
+    pub async fn conversation(&self, id: &str) -> anyhow::Result<Option<ConversationSummary>> {
+        let row = sqlx::query("select * from conversation where id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
             .await?;
+        Ok(row.as_ref().map(summary).transpose()?)
+    }
+
+    /// A view of the list, newest activity first; `query` keeps conversations whose shopper
+    /// name or cached messages contain it.
+    pub async fn list(
+        &self,
+        view: View,
+        me: &str,
+        query: Option<&str>,
+    ) -> anyhow::Result<Vec<ConversationSummary>> {
+        let (states, mine_only): (&[&str], bool) = match view {
+            View::Mine => (&["assigned"], true),
+            View::Queue => (&["queued", "offered"], false),
+            View::Open => (&["queued", "offered", "assigned"], false),
+            View::Closed => (&["closed"], false),
+        };
+        let pattern = query.map(str::trim).filter(|q| !q.is_empty()).map(|q| {
+            format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+        let rows = sqlx::query(
+            "select * from conversation c \
+             where state in (select value from json_each(?1)) \
+               and (not ?2 or agent_id = ?3) \
+               and (?4 is null or c.shopper_name like ?4 escape '\\' or exists \
+                    (select 1 from message m where m.conversation_id = c.id and m.text like ?4 escape '\\')) \
+             order by case when state = 'offered' then 0 else 1 end, last_at desc limit 500",
+        )
+        .bind(serde_json::to_string(states)?)
+        .bind(mine_only)
+        .bind(me)
+        .bind(pattern)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(summary).collect::<Result<_, _>>()?)
+    }
+
+    /// Conversations to resume after a (re)connect, with the highest seq held: those that
+    /// are mine and open.
+    pub async fn positions(&self) -> anyhow::Result<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "select id, last_seq from conversation where state = 'assigned' order by updated_at desc",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("last_seq")? as u64)))
             .collect()
+    }
+
+    /// Ids of the conversations the cache holds as assigned to `agent_id`.
+    pub async fn assigned_to(&self, agent_id: &str) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "select id from conversation where state = 'assigned' and agent_id = ?",
+        )
+        .bind(agent_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Remembers a conversation (e.g. on accept) so it is resumed after reconnects.
+    pub async fn track(&self, conversation_id: &str) -> anyhow::Result<()> {
+        self.upsert(&ConversationInfo {
+            id: conversation_id.into(),
+            ..Default::default()
+        })
+        .await
     }
 
     /// The highest seq cached for a conversation (0 if none).
@@ -116,13 +312,47 @@ impl Cache {
             .bind(conversation_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(pb::Message::decode(
-                    r.try_get::<Vec<u8>, _>("frame")?.as_slice(),
-                )?)
-            })
-            .collect()
+        decode_messages(&rows)
+    }
+
+    /// Up to `limit` cached messages before `before_seq` (all the newest when `None`), in
+    /// seq order.
+    pub async fn page(
+        &self,
+        conversation_id: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<pb::Message>> {
+        let rows = sqlx::query(
+            "select frame from (select frame, seq from message where conversation_id = ? and seq < ? \
+             order by seq desc limit ?) order by seq",
+        )
+        .bind(conversation_id)
+        .bind(before_seq.map_or(i64::MAX, |s| s as i64))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        decode_messages(&rows)
+    }
+
+    /// The agent read a conversation up to `seq`: its unread count goes to zero.
+    pub async fn mark_read(&self, conversation_id: &str, seq: u64) -> anyhow::Result<()> {
+        sqlx::query("update conversation set unread = 0, read_seq = max(read_seq, ?) where id = ?")
+            .bind(seq as i64)
+            .bind(conversation_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Unread messages over every open conversation (the tray's badge).
+    pub async fn unread_total(&self) -> anyhow::Result<u32> {
+        let n: i64 = sqlx::query_scalar(
+            "select coalesce(sum(unread), 0) from conversation where state != 'closed'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u32)
     }
 
     /// Puts a message in the outbox (durably, before any attempt to send it).
@@ -137,11 +367,13 @@ impl Cache {
         Ok(())
     }
 
-    /// The outbox in the order it was written.
-    pub async fn pending(&self) -> anyhow::Result<Vec<Pending>> {
+    /// The outbox in the order it was written (`conversation_id`: only that conversation's).
+    pub async fn pending(&self, conversation_id: Option<&str>) -> anyhow::Result<Vec<Pending>> {
         let rows = sqlx::query(
-            "select client_msg_id, conversation_id, frame from outbox order by position",
+            "select client_msg_id, conversation_id, frame, created_at from outbox \
+             where ?1 is null or conversation_id = ?1 order by position",
         )
+        .bind(conversation_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -150,6 +382,7 @@ impl Cache {
                     client_msg_id: r.try_get("client_msg_id")?,
                     conversation_id: r.try_get("conversation_id")?,
                     send: pb::SendMessage::decode(r.try_get::<Vec<u8>, _>("frame")?.as_slice())?,
+                    created_at: r.try_get("created_at")?,
                 })
             })
             .collect()
@@ -162,5 +395,78 @@ impl Cache {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Keeps the last customer view received for a conversation.
+    pub async fn put_customer_view(
+        &self,
+        conversation_id: &str,
+        json: &serde_json::Value,
+    ) -> anyhow::Result<i64> {
+        let now = now_ms();
+        sqlx::query(
+            "insert into customer_view (conversation_id, json, received_at) values (?, ?, ?) \
+             on conflict (conversation_id) do update set json = excluded.json, received_at = excluded.received_at",
+        )
+        .bind(conversation_id)
+        .bind(json.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(now)
+    }
+
+    /// The cached customer view and when it was received.
+    pub async fn customer_view(
+        &self,
+        conversation_id: &str,
+    ) -> anyhow::Result<Option<(serde_json::Value, i64)>> {
+        let row =
+            sqlx::query("select json, received_at from customer_view where conversation_id = ?")
+                .bind(conversation_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok((
+                serde_json::from_str(r.try_get("json")?)?,
+                r.try_get("received_at")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Drops closed conversations whose last activity is older than `days` (with their
+    /// messages and customer views). Open conversations and the outbox are never dropped.
+    /// Returns how many conversations left the cache.
+    pub async fn prune(&self, days: u32) -> anyhow::Result<u64> {
+        let cutoff = now_ms() - i64::from(days) * 86_400_000;
+        let mut tx = self.pool.begin().await?;
+        // Old closed conversations with nothing left in the outbox.
+        sqlx::query(
+            "create temp table if not exists expired as select id from conversation where 0",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("delete from expired").execute(&mut *tx).await?;
+        sqlx::query(
+            "insert into expired select id from conversation where state = 'closed' \
+             and max(last_at, coalesce(closed_at, 0)) < ? \
+             and id not in (select conversation_id from outbox)",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("delete from message where conversation_id in (select id from expired)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("delete from customer_view where conversation_id in (select id from expired)")
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("delete from conversation where id in (select id from expired)")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 }

@@ -1,7 +1,15 @@
-//! Talking to the server: sign in over REST, open the agent WebSocket.
+//! Talking to the server: REST calls (sign-in, lists, attachments, customer view, actions)
+//! and the agent WebSocket. Every HTTP failure becomes a [`ClientError`] the UI can act on.
 
-use serde::Deserialize;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::client::IntoClientRequest};
+use std::time::Duration;
+
+use serde::{Deserialize, de::DeserializeOwned};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{self, client::IntoClientRequest},
+};
+
+use crate::model::{Agent, CannedReply};
 
 /// Where the server is and who we are.
 #[derive(Debug, Clone)]
@@ -10,20 +18,53 @@ pub struct Server {
     pub base_url: String,
     /// The agent's bearer token (kept in the OS keyring by the app).
     pub token: String,
+    http: reqwest::Client,
 }
 
 /// A socket to the server.
 pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Why signing in failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a call failed.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     #[error("wrong username or password")]
     BadCredentials,
+    #[error("your session has ended (signed out or expired); sign in again")]
+    SessionExpired,
     #[error("the server could not be reached: {0}")]
     Unreachable(String),
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("the server answered {0}")]
     Server(String),
+}
+
+/// A conversation as the server's REST API lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RemoteConversation {
+    pub id: String,
+    pub group: String,
+    pub state: String,
+    pub agent_id: Option<String>,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+/// An uploaded file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Uploaded {
+    pub attachment_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -31,35 +72,232 @@ struct LoginResponse {
     token: String,
 }
 
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: String,
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client with rustls builds")
+}
+
+/// Turns a non-success response into the error it means.
+async fn check(res: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+    let status = res.status().as_u16();
+    if res.status().is_success() {
+        return Ok(res);
+    }
+    let message = res
+        .json::<ErrorBody>()
+        .await
+        .map(|b| b.message)
+        .unwrap_or_else(|_| format!("HTTP {status}"));
+    Err(match status {
+        401 => ClientError::SessionExpired,
+        403 => ClientError::Forbidden(message),
+        404 => ClientError::NotFound(message),
+        409 => ClientError::Conflict(message),
+        400 | 413 | 415 | 422 => ClientError::Invalid(message),
+        _ => ClientError::Server(format!("{status}: {message}")),
+    })
+}
+
+fn unreachable(e: reqwest::Error) -> ClientError {
+    ClientError::Unreachable(e.without_url().to_string())
+}
+
 /// Signs in and returns the server with the new token.
 pub async fn login(base_url: &str, username: &str, password: &str) -> Result<Server, ClientError> {
-    let res = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/auth/login",
-            base_url.trim_end_matches('/')
-        ))
+    let base_url = base_url.trim().trim_end_matches('/');
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ClientError::Invalid(
+            "the server address must start with http:// or https://".into(),
+        ));
+    }
+    let http = http_client();
+    let res = http
+        .post(format!("{base_url}/api/v1/auth/login"))
         .json(&serde_json::json!({ "username": username, "password": password }))
         .send()
         .await
-        .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-    match res.status().as_u16() {
-        200 => {
-            let body: LoginResponse = res
-                .json()
-                .await
-                .map_err(|e| ClientError::Server(e.to_string()))?;
-            Ok(Server {
-                base_url: base_url.trim_end_matches('/').to_string(),
-                token: body.token,
-            })
-        }
-        401 => Err(ClientError::BadCredentials),
-        other => Err(ClientError::Server(format!("{other}"))),
+        .map_err(unreachable)?;
+    if res.status().as_u16() == 401 {
+        return Err(ClientError::BadCredentials);
     }
+    let body: LoginResponse = check(res)
+        .await?
+        .json()
+        .await
+        .map_err(|e| ClientError::Server(e.to_string()))?;
+    Ok(Server {
+        base_url: base_url.to_string(),
+        token: body.token,
+        http,
+    })
 }
 
 impl Server {
-    /// Opens the agent socket.
+    /// A server with a token kept from an earlier sign-in.
+    pub fn new(base_url: &str, token: &str) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http: http_client(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base_url)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        check(res)
+            .await?
+            .json()
+            .await
+            .map_err(|e| ClientError::Server(e.to_string()))
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        let res = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        check(res)
+            .await?
+            .json()
+            .await
+            .map_err(|e| ClientError::Server(e.to_string()))
+    }
+
+    /// The signed-in agent (also how a kept token is checked).
+    pub async fn me(&self) -> Result<Agent, ClientError> {
+        self.get("/me").await
+    }
+
+    /// Ends the session on the server (the token stops working).
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        let res = self
+            .http
+            .post(self.url("/auth/logout"))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        check(res).await.map(drop)
+    }
+
+    /// A view of the conversation list (`mine`, `queue`, `open`, `closed`).
+    pub async fn conversations(&self, view: &str) -> Result<Vec<RemoteConversation>, ClientError> {
+        self.get(&format!("/conversations?view={view}&limit=200"))
+            .await
+    }
+
+    /// One conversation as it is now.
+    pub async fn conversation(&self, id: &str) -> Result<RemoteConversation, ClientError> {
+        self.get(&format!("/conversations/{id}")).await
+    }
+
+    pub async fn canned_replies(&self) -> Result<Vec<CannedReply>, ClientError> {
+        self.get("/canned-replies").await
+    }
+
+    pub async fn groups(&self) -> Result<Vec<serde_json::Value>, ClientError> {
+        self.get("/groups").await
+    }
+
+    pub async fn agents(&self) -> Result<Vec<serde_json::Value>, ClientError> {
+        self.get("/agents").await
+    }
+
+    /// The shopper's customer view for a conversation (the server's JSON, unchanged).
+    pub async fn customer_view(
+        &self,
+        conversation_id: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.get(&format!("/conversations/{conversation_id}/customer"))
+            .await
+    }
+
+    /// Runs an order action (`send-order-card`, `cancel-order`, `create-return`).
+    pub async fn action(
+        &self,
+        conversation_id: &str,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post(
+            &format!("/conversations/{conversation_id}/actions/{action}"),
+            body,
+        )
+        .await
+    }
+
+    /// Uploads a file for a conversation.
+    pub async fn upload(
+        &self,
+        conversation_id: &str,
+        file_name: &str,
+        mime: &str,
+        data: Vec<u8>,
+    ) -> Result<Uploaded, ClientError> {
+        let res = self
+            .http
+            .post(self.url(&format!("/conversations/{conversation_id}/attachments")))
+            .query(&[("filename", file_name)])
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, mime)
+            .body(data)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        check(res)
+            .await?
+            .json()
+            .await
+            .map_err(|e| ClientError::Server(e.to_string()))
+    }
+
+    /// Downloads a file; returns its content type and bytes.
+    pub async fn download(&self, attachment_id: &str) -> Result<(String, Vec<u8>), ClientError> {
+        let res = self
+            .http
+            .get(self.url(&format!("/attachments/{attachment_id}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let res = check(res).await?;
+        let mime = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let bytes = res.bytes().await.map_err(unreachable)?;
+        Ok((mime, bytes.to_vec()))
+    }
+
+    /// Opens the agent socket. A refused token is [`ClientError::SessionExpired`].
     pub async fn connect(&self) -> Result<Socket, ClientError> {
         let ws_url = self.base_url.replacen("http", "ws", 1);
         let mut req = format!("{ws_url}/ws/agent")
@@ -67,11 +305,14 @@ impl Server {
             .map_err(|e| ClientError::Server(e.to_string()))?;
         let bearer = format!("Bearer {}", self.token)
             .parse()
-            .map_err(|_| ClientError::Server("bad token".into()))?;
+            .map_err(|_| ClientError::SessionExpired)?;
         req.headers_mut().insert("authorization", bearer);
-        let (ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        Ok(ws)
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tungstenite::Error::Http(res)) if res.status().as_u16() == 401 => {
+                Err(ClientError::SessionExpired)
+            }
+            Err(e) => Err(ClientError::Unreachable(e.to_string())),
+        }
     }
 }

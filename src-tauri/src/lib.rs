@@ -1,15 +1,25 @@
 //! # kefu-desk: the agent's desktop workstation
 //!
-//! The offline-first core. None of these modules imports `tauri`: they are tested without
-//! a window, against a real `kefu` server and a real SQLite file.
+//! An offline-first core that never imports `tauri`, and a thin Tauri shell over it.
 //!
 //! # Layout
-//! - [`cache`]: the local SQLite cache — conversations, messages (deduped by seq) and the
-//!   outbox of messages written but not yet acknowledged.
-//! - [`client`]: signing in over REST and opening the agent WebSocket.
+//! - [`cache`]: the local SQLite cache — conversations (with what the list shows), messages
+//!   (deduped by seq), customer views, and the outbox of messages not yet acknowledged.
+//! - [`client`]: the server's REST API and the agent WebSocket.
 //! - [`sync`]: the engine that keeps cache and server in step — resume by seq after every
 //!   (re)connect, deliver the outbox exactly once and in order, reconnect with backoff.
+//! - [`desk`]: everything the window can ask for, over the modules above.
+//! - [`secrets`] (OS keyring), [`notifier`] (OS notifications, coalesced), [`logging`]
+//!   (rotating log file), [`model`] (the types the window sees).
+//! - [`app`]: the Tauri shell — window, tray, commands and events (the only module that
+//!   uses `tauri`).
 
+pub mod app;
 pub mod cache;
 pub mod client;
+pub mod desk;
+pub mod logging;
+pub mod model;
+pub mod notifier;
+pub mod secrets;
 pub mod sync;

@@ -16,8 +16,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::{
-    cache::Cache,
-    client::{Server, Socket},
+    cache::{Cache, ConversationInfo},
+    client::{ClientError, Server, Socket},
+    model::ConversationState,
 };
 
 /// What the engine tells the UI.
@@ -36,9 +37,22 @@ pub enum Event {
         code: i32,
         reason: String,
     },
-    /// Any other server frame (events, typing, presence…).
+    /// What the cache knows about a conversation changed (offer, queue, assignment,
+    /// transfer, close…); the frame that changed it is carried along.
+    Changed {
+        conversation_id: String,
+        event: pb::ConversationEvent,
+    },
+    /// The server no longer accepts our token: the engine stopped.
+    SessionExpired,
+    /// Any other server frame (acks, typing, receipts, presence…).
     Frame(Out),
 }
+
+/// A command needed a connection and there was none.
+#[derive(Debug, thiserror::Error)]
+#[error("not connected to the server; try again when the connection is back")]
+pub struct NotOnline;
 
 enum Cmd {
     Flush,
@@ -52,6 +66,7 @@ pub struct Sync {
     cmds: mpsc::Sender<Cmd>,
     events: broadcast::Sender<Event>,
     online: watch::Receiver<bool>,
+    focus: watch::Sender<Option<String>>,
 }
 
 /// Reconnect backoff bounds.
@@ -64,12 +79,15 @@ impl Sync {
         let (cmds, rx) = mpsc::channel(256);
         let (events, _) = broadcast::channel(1024);
         let (online_tx, online) = watch::channel(false);
+        let (focus, focus_rx) = watch::channel(None);
         let engine = Engine {
             cache: cache.clone(),
             server,
             events: events.clone(),
             online: online_tx,
             in_flight: None,
+            me: String::new(),
+            focus: focus_rx,
         };
         tokio::spawn(engine.run(rx));
         Self {
@@ -77,7 +95,32 @@ impl Sync {
             cmds,
             events,
             online,
+            focus,
         }
+    }
+
+    /// The conversation the agent is looking at (`None`: none, or the window is hidden):
+    /// its new messages do not count as unread.
+    pub fn set_focus(&self, conversation_id: Option<String>) {
+        self.focus.send_replace(conversation_id);
+    }
+
+    /// Sends a frame that only makes sense live (typing, receipts, status, accept, transfer,
+    /// close): refused when offline rather than queued for later.
+    pub async fn live(&self, kind: In) -> Result<(), NotOnline> {
+        if !self.is_online() {
+            return Err(NotOnline);
+        }
+        self.cmds.send(Cmd::Raw(kind)).await.map_err(|_| NotOnline)
+    }
+
+    /// Asks the server for a conversation's messages after `last_seq` (fills the cache).
+    pub async fn resume(&self, conversation_id: &str, last_seq: u64) -> Result<(), NotOnline> {
+        self.live(In::Resume(pb::Resume {
+            conversation_id: conversation_id.into(),
+            last_seq,
+        }))
+        .await
     }
 
     /// Events from now on.
@@ -117,16 +160,12 @@ impl Sync {
         Ok(client_msg_id)
     }
 
-    /// Accepts an offered conversation and starts caching it.
-    pub async fn accept(&self, conversation_id: &str) -> anyhow::Result<()> {
-        self.cache.track(conversation_id).await?;
-        let _ = self
-            .cmds
-            .send(Cmd::Raw(In::Accept(pb::AcceptOffer {
-                conversation_id: conversation_id.into(),
-            })))
-            .await;
-        Ok(())
+    /// Accepts an offered (or queued) conversation.
+    pub async fn accept(&self, conversation_id: &str) -> Result<(), NotOnline> {
+        self.live(In::Accept(pb::AcceptOffer {
+            conversation_id: conversation_id.into(),
+        }))
+        .await
     }
 }
 
@@ -137,6 +176,9 @@ struct Engine {
     online: watch::Sender<bool>,
     /// The outbox message sent and not yet answered.
     in_flight: Option<String>,
+    /// Our agent id, from the server's Hello.
+    me: String,
+    focus: watch::Receiver<Option<String>>,
 }
 
 /// How a session ended.
@@ -159,6 +201,11 @@ impl Engine {
                         End::Disconnected(r) => r,
                     }
                 }
+                Err(ClientError::SessionExpired) => {
+                    let _ = self.online.send(false);
+                    let _ = self.events.send(Event::SessionExpired);
+                    return;
+                }
                 Err(e) => e.to_string(),
             };
             self.in_flight = None;
@@ -180,6 +227,7 @@ impl Engine {
     async fn session(&mut self, mut socket: Socket, cmds: &mut mpsc::Receiver<Cmd>) -> End {
         let heartbeat = match read_frame(&mut socket).await {
             Some(Out::Hello(h)) => {
+                self.me = h.you.map(|p| p.id).unwrap_or_default();
                 Duration::from_millis(u64::from(h.heartbeat_interval_ms.max(1000)) / 2)
             }
             other => return End::Disconnected(format!("expected Hello, got {other:?}")),
@@ -246,7 +294,7 @@ impl Engine {
         }
         let head = self
             .cache
-            .pending()
+            .pending(None)
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
@@ -261,9 +309,10 @@ impl Engine {
     async fn handle(&mut self, socket: &mut Socket, frame: Out) -> Result<(), String> {
         match frame {
             Out::Message(m) => {
+                let focused = self.focus.borrow().as_deref() == Some(m.conversation_id.as_str());
                 if self
                     .cache
-                    .store_message(&m)
+                    .store_message(&m, focused)
                     .await
                     .map_err(|e| e.to_string())?
                 {
@@ -307,12 +356,17 @@ impl Engine {
                 self.send_next(socket).await?;
             }
             Out::Event(e) => {
-                if let Some(pb::conversation_event::Kind::Assigned(_)) = &e.kind {
-                    // A chat just became ours: cache it and fetch what was said before.
-                    self.cache
-                        .track(&e.conversation_id)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let assigned_to_me = matches!(
+                    &e.kind,
+                    Some(pb::conversation_event::Kind::Assigned(a))
+                        if a.agent.as_ref().is_some_and(|p| p.id == self.me)
+                );
+                self.cache
+                    .upsert(&info(&e))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if assigned_to_me {
+                    // A chat just became ours: fetch what was said before.
                     let last_seq = self
                         .cache
                         .last_seq(&e.conversation_id)
@@ -327,7 +381,10 @@ impl Engine {
                     )
                     .await?;
                 }
-                let _ = self.events.send(Event::Frame(Out::Event(e)));
+                let _ = self.events.send(Event::Changed {
+                    conversation_id: e.conversation_id.clone(),
+                    event: e,
+                });
             }
             other => {
                 let _ = self.events.send(Event::Frame(other));
@@ -335,6 +392,62 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// What a lifecycle event says about the conversation, for the cache.
+fn info(e: &pb::ConversationEvent) -> ConversationInfo {
+    use pb::conversation_event::Kind;
+    let mut c = ConversationInfo {
+        id: e.conversation_id.clone(),
+        updated_at: Some(e.at_ms),
+        ..Default::default()
+    };
+    match &e.kind {
+        Some(Kind::Queued(q)) => {
+            c.state = Some(ConversationState::Queued);
+            c.group = Some(q.group.clone());
+            c.queue_position = Some(Some(q.position));
+        }
+        Some(Kind::Offered(o)) => {
+            c.state = Some(ConversationState::Offered);
+            c.offer_expires_at = Some(Some(o.expires_at_ms));
+            if let Some(conv) = &o.conversation {
+                c.group = Some(conv.group.clone());
+                c.shopper_name = conv.shopper.as_ref().map(|p| p.display_name.clone());
+                c.created_at = Some(conv.created_at_ms);
+            }
+        }
+        Some(Kind::Assigned(a)) => {
+            c.state = Some(ConversationState::Assigned);
+            c.agent_id = Some(a.agent.as_ref().map(|p| p.id.clone()));
+            c.queue_position = Some(None);
+            c.offer_expires_at = Some(None);
+        }
+        Some(Kind::Transferred(t)) if t.to_agent_id.is_empty() => {
+            c.state = Some(ConversationState::Queued);
+            c.group = Some(t.to_group.clone());
+            c.agent_id = Some(None);
+        }
+        Some(Kind::Transferred(t)) => c.agent_id = Some(Some(t.to_agent_id.clone())),
+        Some(Kind::Closed(_)) => {
+            c.state = Some(ConversationState::Closed);
+            c.closed_at = Some(Some(e.at_ms));
+            c.queue_position = Some(None);
+            c.offer_expires_at = Some(None);
+        }
+        Some(Kind::Reopened(r)) => {
+            c.state = Some(ConversationState::Queued);
+            c.group = Some(r.group.clone());
+            c.agent_id = Some(None);
+            c.closed_at = Some(None);
+        }
+        Some(Kind::OfferWithdrawn(_)) => {
+            c.state = Some(ConversationState::Queued);
+            c.offer_expires_at = Some(None);
+        }
+        Some(Kind::CustomerViewReady(_)) | None => {}
+    }
+    c
 }
 
 async fn send(socket: &mut Socket, kind: In) -> Result<(), String> {

@@ -218,7 +218,7 @@ async fn agent_texts(srv: &Server, server: &client::Server, conv: &str) -> Vec<S
 /// Starts the engine and accepts the next offered chat.
 async fn accept_next(sync: &Sync, events: &mut tokio::sync::broadcast::Receiver<Event>) -> String {
     let conv = wait_for(events, |e| match e {
-        Event::Frame(Out::Event(ev))
+        Event::Changed { event: ev, .. }
             if matches!(ev.kind, Some(pb::conversation_event::Kind::Offered(_))) =>
         {
             Some(ev.conversation_id.clone())
@@ -256,7 +256,7 @@ async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order
     sync.send_text(&conv, "two").await.unwrap();
     sync.send_text(&conv, "three").await.unwrap();
     assert_eq!(
-        cache.pending().await.unwrap().len(),
+        cache.pending(None).await.unwrap().len(),
         2,
         "offline messages wait in the outbox"
     );
@@ -266,7 +266,7 @@ async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order
     drop(sync);
     let cache = Cache::open(&desk.path().join("cache.db")).await.unwrap();
     assert_eq!(
-        cache.pending().await.unwrap().len(),
+        cache.pending(None).await.unwrap().len(),
         2,
         "the outbox survived the restart"
     );
@@ -275,7 +275,7 @@ async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order
     // The server comes back on the same address and data.
     let srv = start(data.path(), Some(addr)).await;
     eventually("the outbox to drain", async || {
-        cache.pending().await.unwrap().is_empty()
+        cache.pending(None).await.unwrap().is_empty()
     })
     .await;
     assert_eq!(
@@ -347,7 +347,7 @@ async fn a_gap_is_filled_by_resume_without_duplicates() {
     assert_eq!(shopper_ids, ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]);
     // Storing a message again is a no-op.
     assert!(
-        !cache.store_message(&cached[0]).await.unwrap(),
+        !cache.store_message(&cached[0], false).await.unwrap(),
         "a duplicate is not stored twice"
     );
     drop(sync);

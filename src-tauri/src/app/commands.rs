@@ -1,0 +1,195 @@
+//! Tauri commands: thin wrappers over [`Desk`], one per thing the window can ask.
+//! Each returns `Result<T, DeskError>`, so the UI gets `{code, message}` on failure.
+
+use std::sync::Arc;
+
+use tauri::State;
+
+use crate::{
+    desk::Desk,
+    model::{
+        ActionDone, Agent, AgentStatus, CannedReply, ChatMessage, ConversationSummary,
+        CustomerPanel, DeskError, HistoryPage, OrderAction, Session, Settings, TransferTarget,
+        TransferTargets, View,
+    },
+};
+
+type Desk_<'a> = State<'a, Arc<Desk>>;
+type Res<T> = Result<T, DeskError>;
+
+/// Who is signed in (restored from the OS keyring at start), and where.
+#[tauri::command]
+#[specta::specta]
+pub async fn session(desk: Desk_<'_>) -> Res<Session> {
+    desk.session().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(
+    desk: Desk_<'_>,
+    server_url: String,
+    username: String,
+    password: String,
+) -> Res<Agent> {
+    desk.sign_in(&server_url, &username, &password).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(desk: Desk_<'_>) -> Res<()> {
+    desk.sign_out().await
+}
+
+/// A view of the list from the cache; `query` searches shopper names and cached messages.
+#[tauri::command]
+#[specta::specta]
+pub async fn conversations(
+    desk: Desk_<'_>,
+    view: View,
+    query: Option<String>,
+) -> Res<Vec<ConversationSummary>> {
+    desk.conversations(view, query).await
+}
+
+/// A page of messages before `before_seq` (`null`: the newest, then the unsent ones).
+#[tauri::command]
+#[specta::specta]
+pub async fn history(
+    desk: Desk_<'_>,
+    conversation_id: String,
+    before_seq: Option<u64>,
+) -> Res<HistoryPage> {
+    desk.history(&conversation_id, before_seq).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn send_text(
+    desk: Desk_<'_>,
+    conversation_id: String,
+    text: String,
+    note: bool,
+) -> Res<ChatMessage> {
+    desk.send_text(&conversation_id, &text, note).await
+}
+
+/// `data_base64`: the file's bytes, base64.
+#[tauri::command]
+#[specta::specta]
+pub async fn send_file(
+    desk: Desk_<'_>,
+    conversation_id: String,
+    file_name: String,
+    mime: String,
+    data_base64: String,
+) -> Res<ChatMessage> {
+    desk.send_file(&conversation_id, &file_name, &mime, &data_base64)
+        .await
+}
+
+/// An attachment as a `data:` URL.
+#[tauri::command]
+#[specta::specta]
+pub async fn attachment(desk: Desk_<'_>, attachment_id: String) -> Res<String> {
+    desk.attachment(&attachment_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn accept(desk: Desk_<'_>, conversation_id: String) -> Res<()> {
+    desk.accept(&conversation_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn decline(desk: Desk_<'_>, conversation_id: String) -> Res<()> {
+    desk.decline(&conversation_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn transfer(
+    desk: Desk_<'_>,
+    conversation_id: String,
+    target: TransferTarget,
+    note: String,
+) -> Res<()> {
+    desk.transfer(&conversation_id, target, &note).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn close(desk: Desk_<'_>, conversation_id: String) -> Res<()> {
+    desk.close(&conversation_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn typing(desk: Desk_<'_>, conversation_id: String, typing: bool) -> Res<()> {
+    desk.typing(&conversation_id, typing).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn mark_read(desk: Desk_<'_>, conversation_id: String, seq: u64) -> Res<()> {
+    desk.mark_read(&conversation_id, seq).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_status(desk: Desk_<'_>, status: AgentStatus) -> Res<()> {
+    desk.set_status(status).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn canned_replies(desk: Desk_<'_>) -> Res<Vec<CannedReply>> {
+    desk.canned_replies().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn transfer_targets(desk: Desk_<'_>) -> Res<TransferTargets> {
+    desk.transfer_targets().await
+}
+
+/// The customer panel: fresh when the server answers, else the cached copy.
+#[tauri::command]
+#[specta::specta]
+pub async fn customer_view(
+    desk: Desk_<'_>,
+    conversation_id: String,
+    refresh: bool,
+) -> Res<Option<CustomerPanel>> {
+    desk.customer_view(&conversation_id, refresh).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn order_action(
+    desk: Desk_<'_>,
+    conversation_id: String,
+    action: OrderAction,
+) -> Res<ActionDone> {
+    desk.order_action(&conversation_id, action).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn settings(desk: Desk_<'_>) -> Res<Settings> {
+    Ok(desk.settings())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn save_settings(desk: Desk_<'_>, settings: Settings) -> Res<()> {
+    desk.save_settings(settings).await
+}
+
+/// The conversation on screen (`null`: none, or the window is in the background).
+#[tauri::command]
+#[specta::specta]
+pub async fn focus(desk: Desk_<'_>, conversation_id: Option<String>) -> Res<()> {
+    desk.focus(conversation_id).await
+}

@@ -1,0 +1,371 @@
+//! What the window sees: the types commands return and events carry. They derive
+//! `specta::Type`, from which `ui/src/lib/bindings.ts` is generated, so the UI and Rust
+//! cannot drift apart. Fields are snake_case, like the server's JSON.
+
+mod customer;
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+pub use customer::*;
+
+/// An error a command returns to the UI: a stable code to branch on and a message to show.
+#[derive(Debug, Clone, Serialize, Type, thiserror::Error)]
+#[error("{message}")]
+pub struct DeskError {
+    pub code: DeskErrorCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskErrorCode {
+    BadCredentials,
+    Unreachable,
+    SessionExpired,
+    Forbidden,
+    NotFound,
+    Invalid,
+    Conflict,
+    NotSignedIn,
+    Internal,
+}
+
+impl DeskError {
+    pub fn new(code: DeskErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for DeskError {
+    fn from(e: anyhow::Error) -> Self {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        Self::new(DeskErrorCode::Internal, format!("{e:#}"))
+    }
+}
+
+impl From<sqlx::Error> for DeskError {
+    fn from(e: sqlx::Error) -> Self {
+        anyhow::Error::from(e).into()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Agent,
+    Supervisor,
+    Admin,
+}
+
+/// The signed-in agent.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct Agent {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Who is signed in, and where.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Session {
+    pub server_url: Option<String>,
+    pub username: Option<String>,
+    /// `None`: signed out; the UI shows sign-in.
+    pub agent: Option<Agent>,
+    /// Why the last session ended (e.g. the token expired), for the sign-in screen.
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    Mine,
+    Queue,
+    Open,
+    Closed,
+}
+
+impl View {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Mine => "mine",
+            View::Queue => "queue",
+            View::Open => "open",
+            View::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    Queued,
+    Offered,
+    Assigned,
+    Closed,
+}
+
+impl ConversationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Offered => "offered",
+            Self::Assigned => "assigned",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "queued" => Self::Queued,
+            "offered" => Self::Offered,
+            "closed" => Self::Closed,
+            _ => Self::Assigned,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Online,
+    Away,
+}
+
+/// A row of the conversation list.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub state: ConversationState,
+    pub group: String,
+    pub agent_id: Option<String>,
+    pub shopper_name: String,
+    pub last_preview: String,
+    /// Last activity, unix ms.
+    pub last_at: i64,
+    pub created_at: i64,
+    pub unread: u32,
+    /// 1-based position while queued.
+    pub queue_position: Option<u32>,
+    /// When an offer to me lapses, unix ms.
+    pub offer_expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Sender {
+    Shopper,
+    Agent,
+    Bot,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Sent,
+    Read,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageBody {
+    Text {
+        text: String,
+    },
+    Note {
+        text: String,
+    },
+    Attachment {
+        attachment_id: String,
+        file_name: String,
+        mime: String,
+        size: u64,
+    },
+    OrderCard {
+        order_id: String,
+        title: String,
+        detail: String,
+    },
+    System {
+        text: String,
+    },
+}
+
+/// One message as the chat pane shows it (sent, received, or still in the outbox).
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ChatMessage {
+    /// `None` while pending.
+    pub id: Option<String>,
+    pub client_msg_id: String,
+    pub conversation_id: String,
+    /// `None` while pending.
+    pub seq: Option<u64>,
+    pub sender: Sender,
+    pub sender_name: String,
+    /// Written by the signed-in agent.
+    pub mine: bool,
+    pub body: MessageBody,
+    pub created_at: i64,
+    pub delivery: DeliveryState,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct HistoryPage {
+    pub messages: Vec<ChatMessage>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct CannedReply {
+    pub shortcut: String,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferTarget {
+    Agent(String),
+    Group(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct AgentRef {
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct TransferTargets {
+    pub groups: Vec<String>,
+    pub agents: Vec<AgentRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct ReturnLine {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAction {
+    SendOrderCard {
+        order_id: String,
+    },
+    CancelOrder {
+        order_id: String,
+        reason: String,
+    },
+    CreateReturn {
+        order_id: String,
+        reason: String,
+        items: Vec<ReturnLine>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ActionDone {
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub enum Language {
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "en")]
+    En,
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    System,
+    Light,
+    Dark,
+}
+
+/// The agent's preferences (kept in the app's config folder; never secrets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct Settings {
+    pub notify_offers: bool,
+    pub notify_messages: bool,
+    pub sound: bool,
+    /// Closed conversations older than this many days leave the cache.
+    pub retention_days: u32,
+    pub language: Language,
+    pub theme: Theme,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            notify_offers: true,
+            notify_messages: true,
+            sound: true,
+            retention_days: 30,
+            language: Language::Auto,
+            theme: Theme::System,
+        }
+    }
+}
+
+/// Everything the core pushes to the window, on one channel.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Update {
+    Connection {
+        online: bool,
+        reason: Option<String>,
+    },
+    Message {
+        message: ChatMessage,
+    },
+    Delivered {
+        conversation_id: String,
+        client_msg_id: String,
+        seq: u64,
+    },
+    Undeliverable {
+        conversation_id: String,
+        client_msg_id: String,
+        reason: String,
+    },
+    Conversation {
+        conversation: ConversationSummary,
+    },
+    Removed {
+        conversation_id: String,
+        reason: String,
+    },
+    Typing {
+        conversation_id: String,
+        typing: bool,
+    },
+    Read {
+        conversation_id: String,
+        seq: u64,
+    },
+    CustomerView {
+        conversation_id: String,
+    },
+    Status {
+        status: AgentStatus,
+    },
+    SessionExpired {
+        message: String,
+    },
+    OpenConversation {
+        conversation_id: String,
+    },
+}

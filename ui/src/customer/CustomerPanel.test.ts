@@ -1,0 +1,170 @@
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
+import { describe, expect, test } from "vitest";
+import type { CustomerPanel as Panel } from "../lib/bindings";
+import { fakeDesk, type Answer } from "../test/backend";
+import { customerPanel, order } from "../test/fixtures";
+import CustomerPanel from "./CustomerPanel.svelte";
+
+function setup(panel: Panel | null | (() => Panel), answers: Record<string, Answer> = {}) {
+  const desk = fakeDesk({ customer_view: panel, ...answers });
+  render(CustomerPanel, { conversationId: "c1" });
+  return desk;
+}
+
+const badge = (source: string) =>
+  screen.getAllByTestId("source-state").find((b) => b.dataset.source === source)!;
+
+describe("customer panel", () => {
+  test("shows the profile, orders with items and shipments, returns and earlier chats", async () => {
+    const desk = setup(
+      customerPanel({
+        orders: {
+          state: "ok",
+          source: "shop",
+          error: null,
+          fetched_at_ms: 0,
+          data: [
+            order({
+              shipments: [
+                { carrier: "SF Express", tracking_number: "SF123", tracking_url: "https://track.test/SF123", status: "in_transit", shipped_at: null },
+              ],
+            }),
+          ],
+        },
+      }),
+    );
+    expect(await screen.findByTestId("customer-name")).toHaveTextContent("Li Lei");
+    expect(desk.calls("customer_view")).toEqual([{ conversationId: "c1", refresh: false }]);
+    const panel = screen.getByTestId("customer-panel");
+    expect(panel).toHaveTextContent("lilei@example.com");
+    expect(panel).toHaveTextContent("$1,234.50");
+    expect(panel).toHaveTextContent("Shanghai");
+
+    const card = screen.getByTestId("order");
+    expect(card).toHaveAttribute("data-id", "O-1001");
+    expect(card).toHaveTextContent("2 × Blue mug");
+    expect(card).toHaveTextContent("$59.80");
+    expect(card).toHaveTextContent("SF Express");
+    expect(within(card).getByText("https://track.test/SF123").tagName, "tracking links are text, not links").not.toBe("A");
+
+    const ret = screen.getByTestId("return");
+    expect(ret).toHaveAttribute("data-id", "R-77");
+    expect(ret).toHaveTextContent("Arrived broken");
+    expect(ret).toHaveTextContent("$19.90");
+    expect(ret).toHaveTextContent("pending");
+    expect(badge("orders")).toHaveAttribute("data-state", "ok");
+  });
+
+  test("says honestly when a section is stale, failed, or served from the offline cache", async () => {
+    const fetched = Date.UTC(2025, 0, 15, 8, 5);
+    const base = customerPanel();
+    setup({
+      ...base,
+      customer: { ...base.customer, state: "stale", fetched_at_ms: fetched },
+      orders: { state: "error", source: "shop", error: "HTTP 502 from back office", fetched_at_ms: null, data: null },
+      returns: { state: "timed_out", source: "shop", error: null, fetched_at_ms: null, data: null },
+      from_cache: true,
+    });
+    await screen.findByTestId("customer-name");
+    expect(badge("customer")).toHaveAttribute("data-state", "stale");
+    expect(badge("customer")).toHaveTextContent(/May be out of date, updated \d\d:\d\d/);
+    expect(badge("orders")).toHaveAttribute("data-state", "error");
+    expect(badge("orders")).toHaveTextContent("Couldn't load: HTTP 502 from back office");
+    expect(badge("returns")).toHaveTextContent("Couldn't load: timed out");
+    expect(screen.getByTestId("customer-offline")).toHaveTextContent("Offline copy from");
+    expect(screen.queryByTestId("order"), "failed sections show no made-up rows").toBeNull();
+  });
+
+  test("an unmatched shopper says no customer record matched", async () => {
+    const base = customerPanel();
+    setup({ ...base, customer: { state: "unavailable", source: "crm", error: null, fetched_at_ms: null, data: null } });
+    await waitFor(() => expect(badge("customer")).toHaveAttribute("data-state", "unavailable"));
+    expect(badge("customer")).toHaveTextContent("No customer record matched");
+    expect(screen.queryByTestId("customer-name")).toBeNull();
+  });
+
+  test("cancelling an order asks for a reason and confirmation before calling the back office", async () => {
+    const desk = setup(customerPanel(), { order_action: { message: "Order O-1001 cancelled" } });
+    await fireEvent.click(await screen.findByTestId("action-cancel"));
+    const yes = screen.getByTestId("confirm-yes");
+    expect(yes, "a cancellation needs a reason").toBeDisabled();
+    await fireEvent.input(screen.getByTestId("action-reason"), { target: { value: "Ordered twice" } });
+    expect(desk.calls("order_action"), "nothing happens before confirming").toHaveLength(0);
+    await fireEvent.click(yes);
+    await waitFor(() =>
+      expect(desk.calls("order_action")).toEqual([
+        { conversationId: "c1", action: { cancel_order: { order_id: "O-1001", reason: "Ordered twice" } } },
+      ]),
+    );
+    expect(await screen.findByTestId("action-result")).toHaveTextContent("Order O-1001 cancelled");
+    expect(screen.queryByTestId("confirm-yes")).toBeNull();
+  });
+
+  test("dismissing the confirmation calls nothing; shipped orders can't be cancelled", async () => {
+    const base = customerPanel();
+    const desk = setup({
+      ...base,
+      orders: {
+        ...base.orders,
+        data: [order(), order({ id: "O-2002", fulfillment_status: "shipped" }), order({ id: "O-3003", status: "cancelled" })],
+      },
+    });
+    await fireEvent.click((await screen.findAllByTestId("action-cancel"))[0]);
+    await fireEvent.click(screen.getByTestId("confirm-no"));
+    expect(desk.calls("order_action")).toHaveLength(0);
+    const cards = screen.getAllByTestId("order");
+    expect(within(cards[1]).queryByTestId("action-cancel"), "shipped").toBeNull();
+    expect(within(cards[2]).queryByTestId("action-cancel"), "already cancelled").toBeNull();
+    expect(within(cards[1]).getByTestId("action-return")).toBeInTheDocument();
+  });
+
+  test("a return lists chosen items and quantities; errors from the back office are shown", async () => {
+    const desk = setup(customerPanel(), {
+      order_action: () => {
+        throw { code: "forbidden", message: "above the agent limit" };
+      },
+    });
+    await fireEvent.click(await screen.findByTestId("action-return"));
+    const [mugs] = screen.getAllByTestId("return-quantity");
+    await fireEvent.input(mugs, { target: { value: "1" } });
+    await fireEvent.input(screen.getByTestId("action-reason"), { target: { value: "Broken" } });
+    await fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() =>
+      expect(desk.calls("order_action")).toEqual([
+        {
+          conversationId: "c1",
+          action: { create_return: { order_id: "O-1001", reason: "Broken", items: [{ sku: "MUG-1", quantity: 1 }] } },
+        },
+      ]),
+    );
+    expect(await screen.findByTestId("action-result")).toHaveTextContent("isn't allowed");
+  });
+
+  test("sending the order card confirms first", async () => {
+    const desk = setup(customerPanel(), { order_action: { message: "Card sent" } });
+    await fireEvent.click(await screen.findByTestId("action-send-card"));
+    expect(desk.calls("order_action")).toHaveLength(0);
+    await fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() =>
+      expect(desk.calls("order_action")).toEqual([
+        { conversationId: "c1", action: { send_order_card: { order_id: "O-1001" } } },
+      ]),
+    );
+  });
+
+  test("reloads on a customer_view event for this conversation, and refresh asks for fresh data", async () => {
+    let name = "Li Lei";
+    const desk = setup(() => {
+      const panel = customerPanel();
+      return { ...panel, customer: { ...panel.customer, data: { ...panel.customer.data!, name } } };
+    });
+    await screen.findByTestId("customer-name");
+    name = "Li Lei (updated)";
+    await desk.emit({ type: "customer_view", conversation_id: "other" });
+    await desk.emit({ type: "customer_view", conversation_id: "c1" });
+    await waitFor(() => expect(screen.getByTestId("customer-name")).toHaveTextContent("Li Lei (updated)"));
+    expect(desk.calls("customer_view"), "events for other chats are ignored").toHaveLength(2);
+    await fireEvent.click(screen.getByTestId("customer-refresh"));
+    await waitFor(() => expect(desk.lastCall("customer_view")).toEqual({ conversationId: "c1", refresh: true }));
+  });
+});
