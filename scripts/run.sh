@@ -1,17 +1,34 @@
 #!/usr/bin/env bash
 # Quick start, command 1: build and start the kefu server on its embedded SQLite database
 # with demo data (a demo site, groups, and the admin `demo` / `kefu-demo`), next to the demo
-# back office (sample customers, orders and returns) that feeds the agent's customer view.
+# back office (sample customers, orders and returns) that feeds the agent's customer view,
+# and — where a display exists — the agent desktop app, ready to sign in to it.
 # Extra arguments go to kefu, e.g. `scripts/run.sh -config=kefu.toml`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
-cargo build -p kefu-server --bin kefu -p kefu-demo-backoffice --bin kefu-demo-backoffice
+desktop=""
+[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && desktop=1
+if [ -n "$desktop" ]; then
+  (cd ui && npm run build) # the app embeds ui/dist
+  cargo build -p kefu-server --bin kefu -p kefu-demo-backoffice --bin kefu-demo-backoffice \
+    -p kefu-desk --bin kefu-desk
+else
+  cargo build -p kefu-server --bin kefu -p kefu-demo-backoffice --bin kefu-demo-backoffice
+fi
 
 backoffice_listen="${KEFU_DEMO_BACKOFFICE:-127.0.0.1:8090}"
 "$CARGO_TARGET_DIR/debug/kefu-demo-backoffice" --listen "$backoffice_listen" &
-backoffice=$!
-trap 'kill "$backoffice" 2>/dev/null || true' EXIT INT TERM
+pids=($!)
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
+if [ -n "$desktop" ]; then
+  # The app, once the server answers (sign in as demo / kefu-demo at http://127.0.0.1:8080).
+  (
+    for _ in $(seq 300); do curl -fs http://127.0.0.1:8080/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+    exec "$CARGO_TARGET_DIR/debug/kefu-desk"
+  ) &
+  pids+=($!)
+fi
 export KEFU_INTEGRATIONS__BACKOFFICE__BASE_URL="${KEFU_INTEGRATIONS__BACKOFFICE__BASE_URL:-http://$backoffice_listen}"
 "$CARGO_TARGET_DIR/debug/kefu" --demo "$@"

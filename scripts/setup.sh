@@ -30,3 +30,13 @@ if ! command -v cargo >/dev/null; then
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
+
+# WebDriver bridge for the desktop app's end-to-end test (crates.io; WebKitWebDriver is apt's).
+if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  cargo install tauri-driver --locked
+fi
+
+# The desktop UI's packages, exactly as locked.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  (cd ui && npm ci --no-audit --no-fund)
+fi

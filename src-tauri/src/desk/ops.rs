@@ -315,6 +315,10 @@ impl Desk {
         let cached = a.cache.customer_view(conversation_id).await?;
         let panel =
             |(mut view, at): (serde_json::Value, i64), from_cache: bool| -> Result<_, DeskError> {
+                // A view pushed with an offer has no earlier conversations; REST's has.
+                if view.get("conversations").is_none() {
+                    view["conversations"] = serde_json::json!([]);
+                }
                 view["from_cache"] = from_cache.into();
                 view["received_at"] = at.into();
                 let p: CustomerPanel = serde_json::from_value(view).map_err(|e| {

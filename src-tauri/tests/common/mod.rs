@@ -41,6 +41,36 @@ pub struct Kefu {
     child: Child,
     pub addr: String,
     dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// A server that was stopped: its address, data and environment, to start it again.
+pub struct Stopped {
+    pub addr: String,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Stopped {
+    /// Starts it again on the same address and data.
+    pub fn start(&self) -> Kefu {
+        self.start_on(&self.addr)
+    }
+
+    /// Starts it on the same data but another (free) port: clients of the old address stay
+    /// disconnected meanwhile, so a test can change things behind their back.
+    pub fn start_elsewhere(&self) -> Kefu {
+        self.start_on("127.0.0.1:0")
+    }
+
+    fn start_on(&self, listen: &str) -> Kefu {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Kefu::start_with(&self.dir, listen, &env)
+    }
 }
 
 impl Kefu {
@@ -80,6 +110,10 @@ impl Kefu {
             child,
             addr,
             dir: dir.to_path_buf(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -88,31 +122,52 @@ impl Kefu {
     }
 
     /// Stops the server hard (as a crash or a pulled cable would).
-    pub fn kill(mut self) -> String {
+    pub fn kill(mut self) -> Stopped {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.addr.clone()
+        Stopped {
+            addr: self.addr.clone(),
+            dir: self.dir.clone(),
+            env: std::mem::take(&mut self.env),
+        }
     }
 
-    /// Starts it again on the same address and data.
+    /// Starts it again on the same address, data and environment.
     pub fn restart(self) -> Self {
-        let dir = self.dir.clone();
-        let addr = self.kill();
-        Self::start(&dir, &addr)
+        self.kill().start()
     }
 
     /// Signs in as the demo admin; returns the token.
     pub async fn admin_token(&self) -> String {
+        self.login("demo", "kefu-demo").await
+    }
+
+    /// Signs in; returns the token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
         let res: Value = reqwest::Client::new()
             .post(format!("{}/api/v1/auth/login", self.url()))
-            .json(&json!({"username": "demo", "password": "kefu-demo"}))
+            .json(&json!({"username": username, "password": password}))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        res["token"].as_str().expect("demo login works").to_string()
+        res["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{username} signs in: {res}"))
+            .to_string()
+    }
+
+    /// POST with a token; returns the status.
+    pub async fn post(&self, path: &str, token: &str) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 
     /// Creates an agent in `pre-sales`; returns its id.
@@ -157,6 +212,39 @@ impl Drop for Kefu {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Opens `/ws/{who}` with a bearer token.
+async fn socket(kefu: &Kefu, who: &str, token: &str) -> Ws {
+    let mut req = format!("ws://{}/ws/{who}", kefu.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws
+}
+
+async fn send_frame(ws: &mut Ws, kind: In) {
+    let frame = pb::ClientEnvelope { kind: Some(kind) }.encode_to_vec();
+    ws.send(WsMessage::Binary(frame.into())).await.unwrap();
+}
+
+/// Reads frames until `f` picks one, failing after [`WAIT`].
+async fn recv_until<T>(ws: &mut Ws, mut f: impl FnMut(&Out) -> Option<T>) -> T {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("socket open")
+            .unwrap();
+        if let WsMessage::Binary(b) = frame
+            && let Ok(pb::ServerEnvelope { kind: Some(k) }) = pb::ServerEnvelope::decode(b)
+            && let Some(t) = f(&k)
+        {
+            return t;
+        }
+    }
+}
+
 /// A scripted shopper on the `demo` site.
 pub struct Shopper {
     pub ws: Ws,
@@ -167,27 +255,40 @@ pub struct Shopper {
 impl Shopper {
     /// Opens a visitor session (with a name) and its socket.
     pub async fn open(kefu: &Kefu, name: &str) -> Self {
-        let v: Value = reqwest::Client::new()
+        Self::open_with(kefu, json!({"site_id": "demo", "name": name})).await
+    }
+
+    /// Opens a visitor session from this request body (e.g. with an `email` that identifies
+    /// the shopper in the back office) and its socket.
+    pub async fn open_with(kefu: &Kefu, session: Value) -> Self {
+        let res = reqwest::Client::new()
             .post(format!("{}/api/v1/visitor/session", kefu.url()))
-            .json(&json!({"site_id": "demo", "name": name}))
+            .json(&session)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
+        assert!(res.status().is_success(), "visitor session: {res:?}");
+        let v: Value = res.json().await.unwrap();
         let token = v["visitor_token"].as_str().unwrap().to_string();
-        let mut req = format!("ws://{}/ws/shopper", kefu.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         Self {
-            ws,
+            ws: socket(kefu, "shopper", &token).await,
             token,
             conversation_id: String::new(),
         }
+    }
+
+    /// A new socket for the same visitor (after the server or the network went away).
+    pub async fn reconnect(&mut self, kefu: &Kefu) {
+        self.ws = socket(kefu, "shopper", &self.token).await;
+    }
+
+    /// Asks for what was written in the conversation after `last_seq`.
+    pub async fn resume(&mut self, last_seq: u64) {
+        let resume = In::Resume(pb::Resume {
+            conversation_id: self.conversation_id.clone(),
+            last_seq,
+        });
+        self.send(resume).await;
     }
 
     /// Says something (opening the conversation the first time); returns the ack.
@@ -213,25 +314,12 @@ impl Shopper {
     }
 
     pub async fn send(&mut self, kind: In) {
-        let frame = pb::ClientEnvelope { kind: Some(kind) }.encode_to_vec();
-        self.ws.send(WsMessage::Binary(frame.into())).await.unwrap();
+        send_frame(&mut self.ws, kind).await;
     }
 
     /// Reads frames until `f` picks one.
-    pub async fn recv_until<T>(&mut self, mut f: impl FnMut(&Out) -> Option<T>) -> T {
-        loop {
-            let frame = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame in time")
-                .expect("socket open")
-                .unwrap();
-            if let WsMessage::Binary(b) = frame
-                && let Ok(pb::ServerEnvelope { kind: Some(k) }) = pb::ServerEnvelope::decode(b)
-                && let Some(t) = f(&k)
-            {
-                return t;
-            }
-        }
+    pub async fn recv_until<T>(&mut self, f: impl FnMut(&Out) -> Option<T>) -> T {
+        recv_until(&mut self.ws, f).await
     }
 
     /// Waits for an agent's text message and returns it.
@@ -241,6 +329,59 @@ impl Shopper {
             _ => None,
         })
         .await
+    }
+
+    /// Every agent text this socket receives, in arrival order, up to and including `last`.
+    pub async fn agent_texts_until(&mut self, last: &str) -> Vec<String> {
+        let mut heard = Vec::new();
+        self.recv_until(|f| {
+            if let Out::Message(m) = f
+                && m.sender.as_ref().map(|s| s.role) == Some(pb::Role::Agent as i32)
+                && let Some(text) = text_of(m)
+            {
+                heard.push(text.to_string());
+                return (text == last).then_some(());
+            }
+            None
+        })
+        .await;
+        heard
+    }
+}
+
+/// A staff member's own agent socket (e.g. the demo admin acting as a supervisor).
+pub struct Staff {
+    ws: Ws,
+}
+
+impl Staff {
+    pub async fn connect(kefu: &Kefu, token: &str) -> Self {
+        let mut ws = socket(kefu, "agent", token).await;
+        recv_until(&mut ws, |f| matches!(f, Out::Hello(_)).then_some(())).await;
+        Self { ws }
+    }
+
+    /// Transfers a conversation to a group's queue; fails if the server refuses.
+    pub async fn transfer_to_group(&mut self, conversation_id: &str, group: &str) {
+        let transfer = In::Transfer(pb::TransferConversation {
+            conversation_id: conversation_id.into(),
+            to_agent_id: String::new(),
+            to_group: group.into(),
+            note: String::new(),
+        });
+        send_frame(&mut self.ws, transfer).await;
+        // Supervisors watch every conversation, so the transfer's own event comes back.
+        recv_until(&mut self.ws, |f| match f {
+            Out::Error(e) => panic!("the transfer was refused: {e:?}"),
+            Out::Event(e)
+                if e.conversation_id == conversation_id
+                    && matches!(e.kind, Some(pb::conversation_event::Kind::Transferred(_))) =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
     }
 }
 
@@ -278,4 +419,49 @@ pub async fn server_texts(kefu: &Kefu, token: &str, conversation_id: &str) -> Ve
         .iter()
         .filter_map(|m| m["body"]["text"].as_str().map(String::from))
         .collect()
+}
+
+/// The agents' text messages in the server's history of a conversation, in seq order.
+pub async fn server_agent_texts(kefu: &Kefu, token: &str, conversation_id: &str) -> Vec<String> {
+    let page = kefu
+        .get(
+            &format!("/api/v1/conversations/{conversation_id}/messages?limit=200"),
+            token,
+        )
+        .await;
+    page["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page of messages: {page}"))
+        .iter()
+        .filter(|m| m["sender_role"] == "agent" && m["body"]["type"] == "text")
+        .map(|m| m["body"]["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A notification display that records what it is asked to show.
+#[derive(Default)]
+pub struct Recorder(std::sync::Mutex<Vec<kefu_desk::notifier::Toast>>);
+
+impl Recorder {
+    /// The toasts shown so far, oldest first.
+    pub fn toasts(&self) -> Vec<kefu_desk::notifier::Toast> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl kefu_desk::notifier::Display for Recorder {
+    fn show(&self, toast: kefu_desk::notifier::Toast) {
+        self.0.lock().unwrap().push(toast);
+    }
+}
+
+/// Fails (never skips) a test that needs the OS desktop services when there is no session
+/// bus: such tests run through `scripts/desktop-session.sh`.
+pub fn require_desktop_session() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "DBUS_SESSION_BUS_ADDRESS is not set: this test needs a desktop session (D-Bus, Secret \
+         Service, notification server). Run it through scripts/desktop-session.sh, e.g. \
+         `scripts/desktop-session.sh cargo test -p kefu-desk`"
+    );
 }
