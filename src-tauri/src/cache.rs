@@ -39,6 +39,20 @@ pub struct ConversationInfo {
     pub closed_at: Option<Option<i64>>,
 }
 
+/// SQL for the seq a conversation `c` is resumed from: the end of the unbroken run of
+/// messages held from seq 1 on. Usually the highest seq held; lower when a later message
+/// arrived live and the resume that was to bring the earlier ones was cut short (connection
+/// lost, app closed): resuming from the highest seq would leave that gap for good.
+/// (A macro so the query stays a static string.)
+macro_rules! resume_from {
+    () => {
+        "(case \
+         when not exists (select 1 from message m where m.conversation_id = c.id and m.seq = 1) then 0 \
+         else (select min(m.seq) from message m where m.conversation_id = c.id and not exists \
+               (select 1 from message n where n.conversation_id = c.id and n.seq = m.seq + 1)) end)"
+    };
+}
+
 /// The desktop's cache.
 #[derive(Clone)]
 pub struct Cache {
@@ -265,12 +279,14 @@ impl Cache {
         Ok(rows.iter().map(summary).collect::<Result<_, _>>()?)
     }
 
-    /// Conversations to resume after a (re)connect, with the highest seq held: those that
+    /// Conversations to resume after a (re)connect, with where to resume from: those that
     /// are mine and open.
     pub async fn positions(&self) -> anyhow::Result<Vec<(String, u64)>> {
-        let rows = sqlx::query(
-            "select id, last_seq from conversation where state = 'assigned' order by updated_at desc",
-        )
+        let rows = sqlx::query(concat!(
+            "select id, ",
+            resume_from!(),
+            " as last_seq from conversation c where state = 'assigned' order by updated_at desc"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -297,12 +313,16 @@ impl Cache {
         .await
     }
 
-    /// The highest seq cached for a conversation (0 if none).
+    /// Where to resume a conversation from (0 if nothing is cached; see `resume_from!`).
     pub async fn last_seq(&self, conversation_id: &str) -> anyhow::Result<u64> {
-        let seq: Option<i64> = sqlx::query_scalar("select last_seq from conversation where id = ?")
-            .bind(conversation_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let seq: Option<i64> = sqlx::query_scalar(concat!(
+            "select ",
+            resume_from!(),
+            " from conversation c where id = ?"
+        ))
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(seq.unwrap_or(0) as u64)
     }
 
@@ -440,7 +460,9 @@ impl Cache {
     /// Returns how many conversations left the cache.
     pub async fn prune(&self, days: u32) -> anyhow::Result<u64> {
         let cutoff = now_ms() - i64::from(days) * 86_400_000;
-        let mut tx = self.pool.begin().await?;
+        // It reads before it writes: take the write lock up front, so a concurrent writer
+        // makes it wait (busy timeout) instead of failing as "database is locked".
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Old closed conversations with nothing left in the outbox.
         sqlx::query(
             "create temp table if not exists expired as select id from conversation where 0",

@@ -33,6 +33,7 @@ pub enum Event {
     /// The server refused an outbox message for good (e.g. the chat was transferred away);
     /// it left the outbox.
     Undeliverable {
+        conversation_id: String,
         client_msg_id: String,
         code: i32,
         reason: String,
@@ -343,11 +344,23 @@ impl Engine {
                     // Keep it at the head of the outbox; try again shortly.
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 } else {
+                    // The window marks the message failed in its conversation: find which
+                    // one before the row goes.
+                    let conversation_id = self
+                        .cache
+                        .pending(None)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .find(|p| p.client_msg_id == e.client_msg_id)
+                        .map(|p| p.conversation_id)
+                        .unwrap_or_default();
                     self.cache
                         .settle(&e.client_msg_id)
                         .await
                         .map_err(|e| e.to_string())?;
                     let _ = self.events.send(Event::Undeliverable {
+                        conversation_id,
                         client_msg_id: e.client_msg_id.clone(),
                         code: e.code,
                         reason: e.message.clone(),

@@ -1,163 +1,36 @@
-//! The desktop core against a real kefu server (in this process, on 127.0.0.1 with its own
-//! SQLite) and a real cache file: offline writes survive an app restart and a server
-//! restart and arrive exactly once, in order; a gap is filled by resume without duplicates.
+//! The sync engine against a real `kefu` process (on 127.0.0.1 with its own data folder)
+//! and a real cache file: offline writes survive an app restart and a server restart and
+//! arrive exactly once, in order; a gap is filled by resume without duplicates.
 
-use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+mod common;
 
-use futures_util::{SinkExt, StreamExt};
+use common::*;
+use kefu_desk::model::ConversationState;
 use kefu_desk::{
-    cache::Cache,
+    cache::{Cache, ConversationInfo},
     client,
     sync::{Event, Sync},
 };
-use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
-use kefu_server::{
-    auth::password,
-    config::{Settings, Site},
-    seed,
-    store::{NewAgent, Role, Store},
-};
-use prost::Message as _;
-use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use kefu_proto::v1::{self as pb, server_envelope::Kind as Out};
+use tokio::sync::broadcast;
 
-const WAIT: Duration = Duration::from_secs(20);
+const PASSWORD: &str = "a-long-password";
 
-struct Server {
-    addr: SocketAddr,
-    store: Arc<dyn Store>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-/// Starts kefu on `dir`, on `addr` (or a free port).
-async fn start(dir: &Path, addr: Option<SocketAddr>) -> Server {
-    let mut s = Settings::default();
-    s.server.data_dir = dir.to_path_buf();
-    s.server.shutdown_grace_secs = 1;
-    s.limits.messages_per_second = 1000;
-    s.limits.messages_burst = 1000;
-    s.sites.push(Site {
-        id: "shop".into(),
-        name: "Shop".into(),
-        allowed_origins: vec!["http://shop.test".into()],
-        identity_secret: "secret".into(),
-        default_group: "pre-sales".into(),
-    });
-    let store = kefu_server::open_store(&s).await.unwrap();
-    seed::ensure_groups(store.as_ref()).await.unwrap();
-    let listener =
-        tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
-            .await
-            .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(kefu_server::run(s, store.clone(), listener, async move {
-        let _ = stopped.await;
-    }));
-    Server {
-        addr,
-        store,
-        stop,
-        task,
-    }
-}
-
-impl Server {
-    async fn shutdown(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-async fn agent(srv: &Server) -> client::Server {
-    srv.store
-        .create_agent(&NewAgent {
-            username: "ann".into(),
-            display_name: "Ann".into(),
-            password_hash: password::hash("a-long-password".into()).await.unwrap(),
-            role: Role::Agent,
-            capacity: 5,
-            groups: vec!["pre-sales".into()],
-        })
-        .await
-        .unwrap();
-    assert!(matches!(
-        client::login(&srv.url(), "ann", "wrong-password").await,
-        Err(client::ClientError::BadCredentials)
-    ));
-    client::login(&srv.url(), "ann", "a-long-password")
-        .await
-        .unwrap()
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A shopper's socket; returns it with its visitor token.
-async fn shopper(srv: &Server, token: Option<&str>) -> (Ws, String) {
-    let token = match token {
-        Some(t) => t.to_string(),
-        None => {
-            let v: Value = reqwest::Client::new()
-                .post(format!("{}/api/v1/visitor/session", srv.url()))
-                .json(&json!({"site_id": "shop"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["visitor_token"].as_str().unwrap().to_string()
-        }
-    };
-    let (ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/shopper?token={token}", srv.addr))
-            .await
-            .unwrap();
-    (ws, token)
-}
-
-async fn shopper_says(ws: &mut Ws, conv: &str, id: &str, text: &str) -> String {
-    let body = pb::MessageBody {
-        kind: Some(pb::message_body::Kind::Text(pb::Text { text: text.into() })),
-    };
-    let send = In::Send(pb::SendMessage {
-        conversation_id: conv.into(),
-        client_msg_id: id.into(),
-        body: Some(body),
-        group: String::new(),
-    });
-    ws.send(WsMessage::Binary(
-        pb::ClientEnvelope { kind: Some(send) }
-            .encode_to_vec()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("an ack in time")
-            .unwrap()
-            .unwrap();
-        if let WsMessage::Binary(b) = frame
-            && let Ok(pb::ServerEnvelope {
-                kind: Some(Out::Ack(a)),
-            }) = pb::ServerEnvelope::decode(b)
-            && a.client_msg_id == id
-        {
-            return a.conversation_id;
-        }
-    }
+/// Adds agent `ann` and signs her in (a wrong password is refused first).
+async fn agent(kefu: &Kefu) -> client::Server {
+    kefu.add_agent("ann", "Ann", PASSWORD).await;
+    assert!(
+        matches!(
+            client::login(&kefu.url(), "ann", "wrong-password").await,
+            Err(client::ClientError::BadCredentials)
+        ),
+        "a wrong password is told apart from other failures"
+    );
+    client::login(&kefu.url(), "ann", PASSWORD).await.unwrap()
 }
 
 async fn wait_for<T>(
-    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    events: &mut broadcast::Receiver<Event>,
     mut f: impl FnMut(&Event) -> Option<T>,
 ) -> T {
     loop {
@@ -171,17 +44,6 @@ async fn wait_for<T>(
     }
 }
 
-async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !f().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Whether the cache holds the message with this client_msg_id.
 async fn has_cached(cache: &Cache, conv: &str, client_msg_id: &str) -> bool {
     cache
@@ -192,31 +54,8 @@ async fn has_cached(cache: &Cache, conv: &str, client_msg_id: &str) -> bool {
         .any(|m| m.client_msg_id == client_msg_id)
 }
 
-/// The agent's texts in the server's history of `conv`, in seq order.
-async fn agent_texts(srv: &Server, server: &client::Server, conv: &str) -> Vec<String> {
-    let page: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v1/conversations/{conv}/messages?limit=200",
-            srv.url()
-        ))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["sender_role"] == "agent" && m["body"]["type"] == "text")
-        .map(|m| m["body"]["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// Starts the engine and accepts the next offered chat.
-async fn accept_next(sync: &Sync, events: &mut tokio::sync::broadcast::Receiver<Event>) -> String {
+/// Waits for the engine to be online, then for the next offered chat, and accepts it.
+async fn accept_next(sync: &Sync, events: &mut broadcast::Receiver<Event>) -> String {
     let conv = wait_for(events, |e| match e {
         Event::Changed { event: ev, .. }
             if matches!(ev.kind, Some(pb::conversation_event::Kind::Offered(_))) =>
@@ -230,19 +69,32 @@ async fn accept_next(sync: &Sync, events: &mut tokio::sync::broadcast::Receiver<
     conv
 }
 
+/// A new agent's cache in `dir` and its sync engine, once online.
+async fn online_engine(
+    kefu: &Kefu,
+    dir: &std::path::Path,
+) -> (client::Server, Cache, Sync, broadcast::Receiver<Event>) {
+    let account = agent(kefu).await;
+    let cache = Cache::open(&dir.join("cache.db")).await.unwrap();
+    let sync = Sync::start(cache.clone(), account.clone());
+    let mut events = sync.subscribe();
+    wait_for(&mut events, |e| matches!(e, Event::Online).then_some(())).await;
+    (account, cache, sync, events)
+}
+
 #[tokio::test]
 async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order() {
     let data = tempfile::tempdir().unwrap();
     let desk = tempfile::tempdir().unwrap();
-    let srv = start(data.path(), None).await;
-    let addr = srv.addr;
-    let account = agent(&srv).await;
-    let cache = Cache::open(&desk.path().join("cache.db")).await.unwrap();
-    let sync = Sync::start(cache.clone(), account.clone());
-    let mut events = sync.subscribe();
-    let (mut shop, _) = shopper(&srv, None).await;
-    let conv = shopper_says(&mut shop, "", "s1", "你好, where is my parcel?").await;
-    assert_eq!(accept_next(&sync, &mut events).await, conv);
+    let kefu = Kefu::start(data.path(), "127.0.0.1:0");
+    let (account, cache, sync, mut events) = online_engine(&kefu, desk.path()).await;
+    let mut shop = Shopper::open(&kefu, "Lin").await;
+    let conv = shop.say("你好, where is my parcel?").await.conversation_id;
+    assert_eq!(
+        accept_next(&sync, &mut events).await,
+        conv,
+        "the only agent online is offered the chat"
+    );
 
     let first = sync.send_text(&conv, "one").await.unwrap();
     wait_for(&mut events, |e| {
@@ -251,7 +103,7 @@ async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order
     .await;
 
     // The server goes away; the agent keeps writing.
-    srv.shutdown().await;
+    let stopped = kefu.kill();
     eventually("the engine to notice", async || !sync.is_online()).await;
     sync.send_text(&conv, "two").await.unwrap();
     sync.send_text(&conv, "three").await.unwrap();
@@ -273,60 +125,53 @@ async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order
     let sync = Sync::start(cache.clone(), account.clone());
 
     // The server comes back on the same address and data.
-    let srv = start(data.path(), Some(addr)).await;
+    let kefu = stopped.start();
     eventually("the outbox to drain", async || {
         cache.pending(None).await.unwrap().is_empty()
     })
     .await;
     assert_eq!(
-        agent_texts(&srv, &account, &conv).await,
+        server_agent_texts(&kefu, &account.token, &conv).await,
         ["one", "two", "three"],
         "each once, in order"
     );
-    assert!(sync.is_online());
-    srv.shutdown().await;
+    assert!(sync.is_online(), "acks came over a live connection");
 }
 
 #[tokio::test]
 async fn a_gap_is_filled_by_resume_without_duplicates() {
     let data = tempfile::tempdir().unwrap();
     let desk = tempfile::tempdir().unwrap();
-    let srv = start(data.path(), None).await;
-    let account = agent(&srv).await;
-    let cache = Cache::open(&desk.path().join("cache.db")).await.unwrap();
-    let sync = Sync::start(cache.clone(), account.clone());
-    let mut events = sync.subscribe();
-    let (mut shop, token) = shopper(&srv, None).await;
-    let conv = shopper_says(&mut shop, "", "s0", "hello").await;
+    let kefu = Kefu::start(data.path(), "127.0.0.1:0");
+    let (account, cache, sync, mut events) = online_engine(&kefu, desk.path()).await;
+    let mut shop = Shopper::open(&kefu, "Lin").await;
+    let hello = shop.say("hello").await;
+    let conv = hello.conversation_id.clone();
     accept_next(&sync, &mut events).await;
     wait_for(&mut events, |e| {
-        matches!(e, Event::Message(m) if m.client_msg_id == "s0").then_some(())
+        matches!(e, Event::Message(m) if m.client_msg_id == hello.client_msg_id).then_some(())
     })
     .await;
 
     // The desktop is closed while the shopper keeps writing.
     drop(events);
     drop(sync);
+    let mut written = vec![hello.client_msg_id];
     for i in 1..=5 {
-        shopper_says(
-            &mut shop,
-            &conv,
-            &format!("s{i}"),
-            &format!("message {i} 📦"),
-        )
-        .await;
+        written.push(shop.say(&format!("message {i} 📦")).await.client_msg_id);
     }
-    drop(shop);
     let sync = Sync::start(cache.clone(), account.clone());
+    let last = written.last().unwrap().clone();
     eventually("the gap to be filled", async || {
-        has_cached(&cache, &conv, "s5").await
+        has_cached(&cache, &conv, &last).await
     })
     .await;
     // Live traffic after the resume is not stored twice either.
-    let (mut shop, _) = shopper(&srv, Some(&token)).await;
-    shopper_says(&mut shop, &conv, "s6", "one more").await;
+    shop.reconnect(&kefu).await;
+    let live = shop.say("one more").await.client_msg_id;
+    written.push(live.clone());
     eventually("the live message", async || {
-        has_cached(&cache, &conv, "s6").await
+        has_cached(&cache, &conv, &live).await
     })
     .await;
     let cached = cache.messages(&conv).await.unwrap();
@@ -335,21 +180,72 @@ async fn a_gap_is_filled_by_resume_without_duplicates() {
         seqs.windows(2).all(|w| w[0] < w[1]),
         "cached in seq order, no duplicates: {seqs:?}"
     );
-    let shopper_ids: Vec<&str> = cached
+    let shopper_ids: Vec<String> = cached
         .iter()
         .filter(|m| {
             m.sender
                 .as_ref()
                 .is_some_and(|p| p.role == pb::Role::Shopper as i32)
         })
-        .map(|m| m.client_msg_id.as_str())
+        .map(|m| m.client_msg_id.clone())
         .collect();
-    assert_eq!(shopper_ids, ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]);
+    assert_eq!(
+        shopper_ids, written,
+        "every shopper message once, in the order written"
+    );
     // Storing a message again is a no-op.
     assert!(
         !cache.store_message(&cached[0], false).await.unwrap(),
         "a duplicate is not stored twice"
     );
     drop(sync);
-    srv.shutdown().await;
+}
+
+/// A resume cut short (app closed, connection lost) after a later message arrived live
+/// leaves a gap below the newest cached message; the next connection fills it.
+#[tokio::test]
+async fn a_gap_below_the_newest_cached_message_is_filled_on_reconnect() {
+    let data = tempfile::tempdir().unwrap();
+    let desk = tempfile::tempdir().unwrap();
+    let kefu = Kefu::start(data.path(), "127.0.0.1:0");
+    let (account, cache, sync, mut events) = online_engine(&kefu, desk.path()).await;
+    let mut shop = Shopper::open(&kefu, "Lin").await;
+    let first = shop.say("first").await;
+    let conv = first.conversation_id;
+    accept_next(&sync, &mut events).await;
+    let last = shop.say("last").await.client_msg_id;
+    eventually("the conversation to be cached", async || {
+        has_cached(&cache, &conv, &first.client_msg_id).await
+            && has_cached(&cache, &conv, &last).await
+    })
+    .await;
+    let everything = cache.messages(&conv).await.unwrap();
+    drop(events);
+    drop(sync);
+
+    // Another cache holding only the newest message of a chat that is ours.
+    let gappy = Cache::open(&desk.path().join("gappy.db")).await.unwrap();
+    gappy
+        .upsert(&ConversationInfo {
+            id: conv.clone(),
+            state: Some(ConversationState::Assigned),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    gappy
+        .store_message(everything.last().unwrap(), false)
+        .await
+        .unwrap();
+    let _sync = Sync::start(gappy.clone(), account.clone());
+    eventually("the gap to be filled", async || {
+        gappy.messages(&conv).await.unwrap().len() == everything.len()
+    })
+    .await;
+    let seqs = |ms: &[pb::Message]| ms.iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(&gappy.messages(&conv).await.unwrap()),
+        seqs(&everything),
+        "every message once"
+    );
 }

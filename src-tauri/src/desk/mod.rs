@@ -101,7 +101,7 @@ fn not_signed_in() -> DeskError {
 }
 
 /// One cache file per account, so two agents sharing a machine never see each other's chats.
-fn cache_file(dirs: &Dirs, server_url: &str, username: &str) -> PathBuf {
+pub fn cache_file(dirs: &Dirs, server_url: &str, username: &str) -> PathBuf {
     let key: String = format!("{username}@{server_url}")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })

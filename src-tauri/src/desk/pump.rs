@@ -68,17 +68,15 @@ impl Pump {
             Event::SessionExpired => self.desk.expire().await,
             Event::Message(m) => self.message(m).await?,
             Event::Undeliverable {
+                conversation_id,
                 client_msg_id,
                 reason,
                 ..
-            } => {
-                // The outbox row is gone; the message was for the conversation it names.
-                self.desk.emit(Update::Undeliverable {
-                    conversation_id: String::new(),
-                    client_msg_id,
-                    reason,
-                });
-            }
+            } => self.desk.emit(Update::Undeliverable {
+                conversation_id,
+                client_msg_id,
+                reason,
+            }),
             Event::Changed {
                 conversation_id,
                 event,

@@ -457,6 +457,7 @@ impl kefu_desk::notifier::Display for Recorder {
 
 /// Fails (never skips) a test that needs the OS desktop services when there is no session
 /// bus: such tests run through `scripts/desktop-session.sh`.
+#[track_caller]
 pub fn require_desktop_session() {
     assert!(
         std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
