@@ -4,8 +4,8 @@
 # and a notification server (dunst). The desktop app's tests need all four.
 # Usage: scripts/desktop-session.sh <command> [args…]
 set -euo pipefail
-if [ -z "${KEFU_DESKTOP_SESSION:-}" ]; then
-  export KEFU_DESKTOP_SESSION=1
+if [ -z "${DESKTOP_SESSION_WRAPPED:-}" ]; then
+  export DESKTOP_SESSION_WRAPPED=1
   exec dbus-run-session -- "$0" "$@"
 fi
 

@@ -79,7 +79,9 @@ async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
     }
     let prefs = serde_json::json!({ "server_url": SERVER, "username": "demo", "agent": agent });
     std::fs::write(dirs.config.join("desk.json"), serde_json::to_vec(&prefs)?)?;
-    Secrets::platform()?.save(SERVER, "demo", "bench-token")?;
+    // The Secret Service store runs its own runtime: call it off this one.
+    tokio::task::spawn_blocking(|| Secrets::platform()?.save(SERVER, "demo", "bench-token"))
+        .await??;
     Ok(())
 }
 
