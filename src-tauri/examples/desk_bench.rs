@@ -1,6 +1,6 @@
 //! Measures the desktop app: cold start to an interactive window with 1,000 cached
-//! conversations (offline: the server is unreachable), switch time between conversations,
-//! and idle memory (RSS) of the app and its WebKit processes.
+//! conversations (25 open, the rest closed; offline: the server is unreachable), switch
+//! time between conversations, and idle memory (RSS) of the app and its WebKit processes.
 //!
 //! Run in a desktop session, against a built app (release for representative figures):
 //! `scripts/desktop-session.sh cargo run -p kefu-desk --example desk_bench -- <path to kefu-desk>`
@@ -22,6 +22,8 @@ use kefu_proto::v1 as pb;
 
 const CONVERSATIONS: usize = 1000;
 const MESSAGES: u64 = 20;
+/// Of which open (assigned to the agent); the rest are closed.
+const OPEN: usize = 25;
 /// Nothing listens here: the app starts offline, from its cache.
 const SERVER: &str = "http://127.0.0.1:9";
 
@@ -35,12 +37,19 @@ async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dirs.data)?;
     std::fs::create_dir_all(&dirs.config)?;
     let cache = Cache::open(&cache_file(dirs, SERVER, "demo")).await?;
+    // Recent enough to be inside the default retention (30 days).
+    let now = kefu_desk::cache::now_ms();
     for i in 0..CONVERSATIONS {
         let id = uuid::Uuid::new_v4().to_string();
         cache
             .upsert(&ConversationInfo {
                 id: id.clone(),
-                state: Some(ConversationState::Assigned),
+                // An agent's cache: a few open chats, the rest closed history.
+                state: Some(if i < OPEN {
+                    ConversationState::Assigned
+                } else {
+                    ConversationState::Closed
+                }),
                 group: Some("pre-sales".into()),
                 agent_id: Some(Some(agent.id.clone())),
                 shopper_name: Some(format!("Shopper {i}")),
@@ -72,7 +81,7 @@ async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
                         text: format!("Message {seq} about order SO-{i:05}: where is it?"),
                     })),
                 }),
-                created_at_ms: 1_790_000_000_000 + (i as i64) * 60_000 + seq as i64,
+                created_at_ms: now - (i as i64) * 60_000 + seq as i64,
             };
             cache.store_message(&m, false).await?;
         }

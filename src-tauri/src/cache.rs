@@ -14,6 +14,9 @@ use sqlx::{
 
 use crate::model::{ConversationState, ConversationSummary, View};
 
+/// Most rows a list view returns (newest activity first); older ones are found by search.
+pub const LIST_ROWS: u32 = 200;
+
 /// A message waiting in the outbox.
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -268,12 +271,13 @@ impl Cache {
                and (not ?2 or agent_id = ?3) \
                and (?4 is null or c.shopper_name like ?4 escape '\\' or exists \
                     (select 1 from message m where m.conversation_id = c.id and m.text like ?4 escape '\\')) \
-             order by case when state = 'offered' then 0 else 1 end, last_at desc limit 500",
+             order by case when state = 'offered' then 0 else 1 end, last_at desc limit ?5",
         )
         .bind(serde_json::to_string(states)?)
         .bind(mine_only)
         .bind(me)
         .bind(pattern)
+        .bind(LIST_ROWS)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(summary).collect::<Result<_, _>>()?)

@@ -81,6 +81,7 @@ export const en = {
   "list.empty": "Nothing here",
   "list.error": "Couldn't load conversations",
   "list.label": "Conversations",
+  "list.more_by_search": "Showing the {count} most recent. Search to find older ones.",
   "list.no_results": "No conversation matches",
   "list.offer_expires": "Offer ends in {time}",
   "list.position": "#{position} in queue",

@@ -83,6 +83,7 @@ export const zhCN: Record<MessageKey, string> = {
   "list.empty": "暂无会话",
   "list.error": "会话列表加载失败",
   "list.label": "会话",
+  "list.more_by_search": "仅显示最近 {count} 个会话，更早的请搜索。",
   "list.no_results": "没有匹配的会话",
   "list.offer_expires": "{time} 后失效",
   "list.position": "排队第 {position} 位",
