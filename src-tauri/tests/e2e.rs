@@ -1,8 +1,9 @@
 //! End to end, the real app: the built `kefu-desk` binary in a real window (Xvfb), driven
 //! over WebDriver (`tauri-driver` + `WebKitWebDriver`), against a real `kefu` process and
 //! the demo back office. A scripted shopper opens a chat; the agent sees it in the queue,
-//! an OS notification is raised (seen on the session bus), the agent accepts, replies,
-//! sees the shopper's orders; the server is stopped, the agent writes, the server comes
+//! an OS notification is raised (seen on the session bus) and clicking it opens the chat;
+//! the agent accepts, replies and sees the shopper's orders; the server is stopped, the
+//! agent writes, the server comes
 //! back, and the message arrives exactly once. Screenshots go to `test-output/screenshots/`.
 //!
 //! Needs the desktop session of `scripts/desktop-session.sh` (display, D-Bus, keyring,
@@ -249,6 +250,23 @@ async fn an_agent_handles_a_chat_end_to_end_through_a_server_outage() {
             .contains(&customer.name)
     })
     .await;
+
+    // Clicking the notification brings that conversation up.
+    click(&c, "[data-testid=view-mine]").await;
+    if let Ok(pane) = c.find(Locator::Css("[data-testid=chat-pane]")).await {
+        assert_ne!(attr(&pane, "data-id").await, conv, "nothing opened it yet");
+    }
+    eventually(
+        "dunst invokes the notification's default action",
+        async || {
+            Command::new("dunstctl")
+                .args(["action", "0"])
+                .status()
+                .is_ok_and(|s| s.success())
+        },
+    )
+    .await;
+    wait_attr(&c, "[data-testid=chat-pane]", "data-id", &conv).await;
 
     // Accept, reply, see the orders.
     click(&c, &format!("{item} [data-testid=accept]")).await;
