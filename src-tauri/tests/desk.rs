@@ -814,3 +814,80 @@ async fn pruning_drops_only_old_closed_conversations_without_unsent_messages() {
         "a shorter retention drops the one closed yesterday"
     );
 }
+
+#[tokio::test]
+async fn files_go_out_as_attachments_and_bad_files_get_clear_errors() {
+    use base64::Engine as _;
+    let Setup {
+        kefu,
+        mut app,
+        keep: _keep,
+        ..
+    } = setup().await;
+    let mut shopper = Shopper::open(&kefu, "Lin").await;
+    let conv = app.accept_chat(&mut shopper, "Here is a photo?").await;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+
+    // A real PNG signature: uploaded, sent, and the shopper receives the attachment.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let sent = app
+        .desk
+        .send_file(&conv, "receipt.png", "image/png", &b64(&png))
+        .await
+        .unwrap();
+    let MessageBody::Attachment {
+        attachment_id,
+        file_name,
+        mime,
+        ..
+    } = &sent.body
+    else {
+        panic!("an attachment: {sent:?}");
+    };
+    assert_eq!(
+        (file_name.as_str(), mime.as_str()),
+        ("receipt.png", "image/png")
+    );
+    let received = shopper
+        .recv_until(|f| match f {
+            pb::server_envelope::Kind::Message(m) => match m.body.as_ref()?.kind.as_ref()? {
+                pb::message_body::Kind::Attachment(a) => Some(a.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .await;
+    assert_eq!(&received.attachment_id, attachment_id);
+    let shown = app.desk.attachment(attachment_id).await.unwrap();
+    assert_eq!(shown, format!("data:image/png;base64,{}", b64(&png)));
+
+    // What the server refuses comes back as a clear, typed error; nothing is queued.
+    let html = app
+        .desk
+        .send_file(&conv, "page.png", "image/png", &b64(b"<html>not a picture"))
+        .await
+        .unwrap_err();
+    assert_eq!(html.code, DeskErrorCode::Invalid, "{html:?}");
+    let exe = app
+        .desk
+        .send_file(&conv, "setup.exe", "application/x-msdownload", &b64(b"MZ"))
+        .await
+        .unwrap_err();
+    assert_eq!(exe.code, DeskErrorCode::Invalid, "{exe:?}");
+    assert!(exe.message.contains("not accepted"), "{}", exe.message);
+    let garbage = app
+        .desk
+        .send_file(&conv, "x.png", "image/png", "%%% not base64 %%%")
+        .await
+        .unwrap_err();
+    assert_eq!(garbage.code, DeskErrorCode::Invalid);
+    let history = app.history(&conv).await;
+    assert_eq!(
+        history
+            .iter()
+            .filter(|m| matches!(m.body, MessageBody::Attachment { .. }))
+            .count(),
+        1,
+        "only the good file is in the conversation"
+    );
+}
