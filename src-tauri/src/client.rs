@@ -110,6 +110,21 @@ fn unreachable(e: reqwest::Error) -> ClientError {
     ClientError::Unreachable(e.without_url().to_string())
 }
 
+/// Sends a request; a failure to get any answer is `Unreachable`, an error answer is what
+/// [`check`] makes of it.
+async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    check(req.send().await.map_err(unreachable)?).await
+}
+
+/// Sends a request and reads a JSON answer.
+async fn send_json<T: DeserializeOwned>(req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+    send(req)
+        .await?
+        .json()
+        .await
+        .map_err(|e| ClientError::Server(e.to_string()))
+}
+
 /// Signs in and returns the server with the new token.
 pub async fn login(base_url: &str, username: &str, password: &str) -> Result<Server, ClientError> {
     let base_url = base_url.trim().trim_end_matches('/');
@@ -119,20 +134,14 @@ pub async fn login(base_url: &str, username: &str, password: &str) -> Result<Ser
         ));
     }
     let http = http_client();
-    let res = http
+    let req = http
         .post(format!("{base_url}/api/v1/auth/login"))
-        .json(&serde_json::json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .map_err(unreachable)?;
-    if res.status().as_u16() == 401 {
-        return Err(ClientError::BadCredentials);
-    }
-    let body: LoginResponse = check(res)
-        .await?
-        .json()
-        .await
-        .map_err(|e| ClientError::Server(e.to_string()))?;
+        .json(&serde_json::json!({ "username": username, "password": password }));
+    // At sign-in a 401 means the credentials, not an expired session.
+    let body: LoginResponse = send_json(req).await.map_err(|e| match e {
+        ClientError::SessionExpired => ClientError::BadCredentials,
+        other => other,
+    })?;
     Ok(Server {
         base_url: base_url.to_string(),
         token: body.token,
@@ -150,23 +159,15 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.base_url)
+    /// A request to the REST API with the agent's token.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/api/v1{path}", self.base_url))
+            .bearer_auth(&self.token)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let res = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        check(res)
-            .await?
-            .json()
-            .await
-            .map_err(|e| ClientError::Server(e.to_string()))
+        send_json(self.request(reqwest::Method::GET, path)).await
     }
 
     async fn post<T: DeserializeOwned>(
@@ -174,19 +175,7 @@ impl Server {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<T, ClientError> {
-        let res = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        check(res)
-            .await?
-            .json()
-            .await
-            .map_err(|e| ClientError::Server(e.to_string()))
+        send_json(self.request(reqwest::Method::POST, path).json(body)).await
     }
 
     /// The signed-in agent (also how a kept token is checked).
@@ -196,14 +185,9 @@ impl Server {
 
     /// Ends the session on the server (the token stops working).
     pub async fn logout(&self) -> Result<(), ClientError> {
-        let res = self
-            .http
-            .post(self.url("/auth/logout"))
-            .bearer_auth(&self.token)
-            .send()
+        send(self.request(reqwest::Method::POST, "/auth/logout"))
             .await
-            .map_err(unreachable)?;
-        check(res).await.map(drop)
+            .map(drop)
     }
 
     /// A view of the conversation list (`mine`, `queue`, `open`, `closed`).
@@ -260,33 +244,19 @@ impl Server {
         mime: &str,
         data: Vec<u8>,
     ) -> Result<Uploaded, ClientError> {
-        let res = self
-            .http
-            .post(self.url(&format!("/conversations/{conversation_id}/attachments")))
+        let path = format!("/conversations/{conversation_id}/attachments");
+        let req = self
+            .request(reqwest::Method::POST, &path)
             .query(&[("filename", file_name)])
-            .bearer_auth(&self.token)
             .header(reqwest::header::CONTENT_TYPE, mime)
-            .body(data)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        check(res)
-            .await?
-            .json()
-            .await
-            .map_err(|e| ClientError::Server(e.to_string()))
+            .body(data);
+        send_json(req).await
     }
 
     /// Downloads a file; returns its content type and bytes.
     pub async fn download(&self, attachment_id: &str) -> Result<(String, Vec<u8>), ClientError> {
-        let res = self
-            .http
-            .get(self.url(&format!("/attachments/{attachment_id}")))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let res = check(res).await?;
+        let path = format!("/attachments/{attachment_id}");
+        let res = send(self.request(reqwest::Method::GET, &path)).await?;
         let mime = res
             .headers()
             .get(reqwest::header::CONTENT_TYPE)

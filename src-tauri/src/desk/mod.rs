@@ -150,6 +150,14 @@ impl Desk {
         let _ = self.updates.send(update);
     }
 
+    /// Tells the window how a conversation's row looks now, as cached.
+    async fn emit_conversation(&self, cache: &Cache, id: &str) -> anyhow::Result<()> {
+        if let Some(conversation) = cache.conversation(id).await? {
+            self.emit(Update::Conversation { conversation });
+        }
+        Ok(())
+    }
+
     fn save_prefs(&self, change: impl FnOnce(&mut Prefs)) -> Result<(), DeskError> {
         let json = {
             let mut prefs = self.prefs.lock().expect("prefs lock");

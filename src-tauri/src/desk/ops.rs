@@ -10,7 +10,7 @@ use crate::{
     model::{
         ActionDone, AgentRef, AgentStatus, CannedReply, ChatMessage, ConversationSummary,
         CustomerPanel, DeskError, DeskErrorCode, HistoryPage, OrderAction, Settings,
-        TransferTarget, TransferTargets, Update, View,
+        TransferTarget, TransferTargets, View,
     },
 };
 
@@ -91,9 +91,7 @@ impl Desk {
                 )
             },
         };
-        if let Some(conversation) = a.cache.conversation(conversation_id).await? {
-            self.emit(Update::Conversation { conversation });
-        }
+        self.emit_conversation(&a.cache, conversation_id).await?;
         Ok(message)
     }
 
@@ -241,9 +239,7 @@ impl Desk {
                 who: None,
             }))
             .await;
-        if let Some(conversation) = a.cache.conversation(conversation_id).await? {
-            self.emit(Update::Conversation { conversation });
-        }
+        self.emit_conversation(&a.cache, conversation_id).await?;
         Ok(())
     }
 

@@ -116,10 +116,7 @@ impl Pump {
     }
 
     async fn emit_conversation(&self, id: &str) -> anyhow::Result<()> {
-        if let Some(conversation) = self.cache.conversation(id).await? {
-            self.desk.emit(Update::Conversation { conversation });
-        }
-        Ok(())
+        self.desk.emit_conversation(&self.cache, id).await
     }
 
     async fn message(&self, m: pb::Message) -> anyhow::Result<()> {

@@ -404,18 +404,24 @@ pub async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
     }
 }
 
-/// The texts in the server's history of a conversation, in seq order, with their senders'
-/// roles (`shopper`, `agent`…).
-pub async fn server_texts(kefu: &Kefu, token: &str, conversation_id: &str) -> Vec<String> {
+/// The messages in the server's history of a conversation (JSON), in seq order.
+pub async fn server_messages(kefu: &Kefu, token: &str, conversation_id: &str) -> Vec<Value> {
     let page = kefu
         .get(
             &format!("/api/v1/conversations/{conversation_id}/messages?limit=200"),
             token,
         )
         .await;
-    page["messages"]
-        .as_array()
-        .unwrap()
+    match page["messages"].as_array() {
+        Some(messages) => messages.clone(),
+        None => panic!("a page of messages: {page}"),
+    }
+}
+
+/// The texts in the server's history of a conversation, in seq order, whoever wrote them.
+pub async fn server_texts(kefu: &Kefu, token: &str, conversation_id: &str) -> Vec<String> {
+    server_messages(kefu, token, conversation_id)
+        .await
         .iter()
         .filter_map(|m| m["body"]["text"].as_str().map(String::from))
         .collect()
@@ -423,15 +429,8 @@ pub async fn server_texts(kefu: &Kefu, token: &str, conversation_id: &str) -> Ve
 
 /// The agents' text messages in the server's history of a conversation, in seq order.
 pub async fn server_agent_texts(kefu: &Kefu, token: &str, conversation_id: &str) -> Vec<String> {
-    let page = kefu
-        .get(
-            &format!("/api/v1/conversations/{conversation_id}/messages?limit=200"),
-            token,
-        )
-        .await;
-    page["messages"]
-        .as_array()
-        .unwrap_or_else(|| panic!("a page of messages: {page}"))
+    server_messages(kefu, token, conversation_id)
+        .await
         .iter()
         .filter(|m| m["sender_role"] == "agent" && m["body"]["type"] == "text")
         .map(|m| m["body"]["text"].as_str().unwrap().to_string())
