@@ -2,7 +2,8 @@
 # Quick start, command 1: build and start the kefu server on its embedded SQLite database
 # with demo data (a demo site, groups, and the admin `demo` / `kefu-demo`), next to the demo
 # back office (sample customers, orders and returns) that feeds the agent's customer view,
-# and — where a display exists — the agent desktop app, ready to sign in to it.
+# a demo shop website with the shopper chat widget embedded (http://127.0.0.1:8090), and —
+# where a display exists — the agent desktop app, ready to sign in to it.
 # Extra arguments go to kefu, e.g. `scripts/run.sh -config=kefu.toml`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

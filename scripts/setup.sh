@@ -9,10 +9,10 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v curl >/dev/null || need_apt+=(curl ca-certificates)
 # The desktop app (Tauri 2 on WebKitGTK) and what its tests drive it with: a virtual display,
 # a session bus, the Secret Service (gnome-keyring), a notification server (dunst) and
-# WebKit's WebDriver.
+# WebKit's WebDriver. Chromium runs the shopper widget's end-to-end tests.
 for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev \
   libxdo-dev libssl-dev xvfb xauth x11-utils imagemagick webkit2gtk-driver dbus-x11 \
-  gnome-keyring libsecret-tools dunst file rpm; do
+  gnome-keyring libsecret-tools dunst file rpm chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 command -v node >/dev/null || need_apt+=(nodejs npm)
@@ -36,7 +36,13 @@ if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver
   cargo install tauri-driver --locked
 fi
 
-# The desktop UI's packages, exactly as locked.
-if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-  (cd ui && npm ci --no-audit --no-fund)
+# The desktop UI's and the shopper widget's packages, exactly as locked.
+for pkg in ui widget; do
+  if [ ! -d "$pkg/node_modules" ] || [ "$pkg/package-lock.json" -nt "$pkg/node_modules/.package-lock.json" ]; then
+    (cd "$pkg" && npm ci --no-audit --no-fund)
+  fi
+done
+# The kefu binary embeds the widget: build it when missing or older than its sources.
+if [ ! -f widget/dist/widget.js ] || [ -n "$(find widget/src widget/package-lock.json -newer widget/dist/widget.js -print -quit)" ]; then
+  (cd widget && npm run build)
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start, command 2: every check and test — formatting, lints, the desktop UI's type
-# check and component tests, and every Rust unit, integration and end-to-end test.
+# Quick start, command 2: every check and test — formatting, lints, the desktop UI's and the
+# shopper widget's type checks and unit tests, every Rust unit, integration and end-to-end
+# test, and the widget's end-to-end tests in chromium against a real kefu.
 # No external services are needed: tests start kefu on 127.0.0.1 with temp databases, and
 # the desktop tests run in a throw-away desktop session (scripts/desktop-session.sh).
 set -euo pipefail
@@ -12,12 +13,18 @@ trap 'rm -f "$log"' EXIT
 
 cargo fmt --all -- --check
 (cd ui && npm run check && npm test) 2>&1 | tee "$log"
-# The app embeds ui/dist when it is compiled: build the UI first.
+(cd widget && npm run gen:check && npm run check && npm test) 2>&1 | tee -a "$log"
+# The app embeds ui/dist and kefu embeds widget/dist when compiled: build both first.
 (cd ui && npm run build)
+(cd widget && npm run build && npm run size)
 cargo clippy --workspace --all-targets -- -D warnings
 set +e
 scripts/desktop-session.sh cargo test --workspace 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
+# The widget against the kefu binary the tests just built.
+(cd widget && npm run e2e) 2>&1 | tee -a "$log"
+e2e_status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$e2e_status
 set -e
 # One closing line for the whole run, summed over every test binary and the UI's tests.
 awk '/^test result:/ { passed += $4; failed += $6 }

@@ -171,15 +171,26 @@ async fn serve(config_file: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
             .next()
             .unwrap_or("8080")
             .to_string();
+        let mut allowed_origins = vec![
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+        ];
+        // The demo back office also serves the demo shop's pages, which embed the widget.
+        if let Some(origin) = settings
+            .integrations
+            .backoffice
+            .as_ref()
+            .and_then(|b| origin_of(&b.base_url))
+        {
+            allowed_origins.push(origin);
+        }
         settings.sites.push(Site {
             id: "demo".into(),
             name: "Demo shop".into(),
-            allowed_origins: vec![
-                format!("http://127.0.0.1:{port}"),
-                format!("http://localhost:{port}"),
-            ],
+            allowed_origins,
             identity_secret: "demo-identity-secret".into(),
             default_group: "pre-sales".into(),
+            welcome: String::new(),
         });
     }
     let store = crate::open_store(&settings).await?;
@@ -210,6 +221,13 @@ async fn serve(config_file: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
         );
     }
     crate::run(settings, store, listener, shutdown_signal()).await
+}
+
+/// `scheme://host[:port]` of a URL, as browsers send it in `Origin`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().filter(|a| !a.is_empty())?;
+    Some(format!("{scheme}://{authority}"))
 }
 
 /// Ctrl-C or SIGTERM.
@@ -248,6 +266,19 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn origins_are_cut_from_urls_as_browsers_send_them() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8090/api").as_deref(),
+            Some("http://127.0.0.1:8090")
+        );
+        assert_eq!(
+            origin_of("https://shop.example").as_deref(),
+            Some("https://shop.example")
+        );
+        assert_eq!(origin_of("not a url"), None);
     }
 
     #[test]

@@ -170,6 +170,10 @@ pub struct Site {
     pub identity_secret: String,
     /// Group new conversations queue in.
     pub default_group: String,
+    /// Greeting the widget shows when a shopper opens it; empty uses the widget's own
+    /// greeting in the shopper's language.
+    #[serde(default)]
+    pub welcome: String,
 }
 
 impl Default for Settings {

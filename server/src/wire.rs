@@ -5,7 +5,7 @@ use kefu_proto::v1 as pb;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::store::{Body, ConvState, Conversation, SenderRole, StoredMessage, now_ms};
+use crate::store::{Body, ConvState, Conversation, PageContext, SenderRole, StoredMessage, now_ms};
 
 /// Encodes a server frame once; the `Bytes` is then shared by every recipient.
 pub fn encode(kind: pb::server_envelope::Kind) -> Bytes {
@@ -81,6 +81,32 @@ pub fn conversation(c: &Conversation, shopper: pb::Participant) -> pb::Conversat
         last_seq: c.last_seq as u64,
         created_at_ms: c.created_at,
         updated_at_ms: c.updated_at,
+        context: Some(pb::PageContext {
+            url: c.context.url.clone().unwrap_or_default(),
+            title: c.context.title.clone().unwrap_or_default(),
+            product_id: c.context.product_id.clone().unwrap_or_default(),
+            order_id: c.context.order_id.clone().unwrap_or_default(),
+        }),
+    }
+}
+
+/// The page a shopper reported, cleaned: it comes from any browser, so only http(s) URLs
+/// are kept, control characters dropped and every field capped.
+pub fn page_context(c: pb::PageContext) -> PageContext {
+    fn clean(s: &str, max: usize) -> Option<String> {
+        let s: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_string())
+    }
+    let url = c.url.trim();
+    let web = url.starts_with("https://") || url.starts_with("http://");
+    PageContext {
+        url: (web && url.len() <= 2048)
+            .then(|| clean(url, 2048))
+            .flatten(),
+        title: clean(&c.title, 200),
+        product_id: clean(&c.product_id, 64),
+        order_id: clean(&c.order_id, 64),
     }
 }
 
@@ -226,5 +252,28 @@ mod tests {
             assert_eq!(body_from_pb(body_to_pb(&b)).unwrap(), b);
         }
         assert!(body_from_pb(pb::MessageBody { kind: None }).is_err());
+    }
+
+    #[test]
+    fn page_context_keeps_only_web_urls_and_capped_text() {
+        let c = page_context(pb::PageContext {
+            url: "javascript:alert(1)".into(),
+            title: format!("Kettle\u{0}{}", "x".repeat(500)),
+            product_id: "  p-42 ".into(),
+            order_id: String::new(),
+        });
+        assert_eq!(c.url, None, "only http(s) pages are kept");
+        let title = c.title.unwrap();
+        assert!(title.starts_with("Kettlex") && title.chars().count() == 200);
+        assert_eq!(c.product_id.as_deref(), Some("p-42"));
+        assert_eq!(c.order_id, None, "empty means not given");
+        let web = page_context(pb::PageContext {
+            url: "https://shop.example/p/42?ref=mail".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            web.url.as_deref(),
+            Some("https://shop.example/p/42?ref=mail")
+        );
     }
 }

@@ -833,6 +833,7 @@ async fn attachments_are_checked_resolved_and_served_only_to_participants() {
             client_msg_id: "steal".into(),
             body: Some(attachment_body("", "", 0)),
             group: String::new(),
+            context: None,
         }),
     )
     .await;
@@ -849,6 +850,7 @@ async fn attachments_are_checked_resolved_and_served_only_to_participants() {
             client_msg_id: "att-1".into(),
             body: Some(attachment_body("evil.html", "text/html", 1)),
             group: String::new(),
+            context: None,
         }))
         .await;
     shopper

@@ -75,6 +75,7 @@ fn send_req(conv: &str, client_msg_id: &str, text: &str) -> pb::SendMessage {
         client_msg_id: client_msg_id.into(),
         body: Some(text_body(text)),
         group: String::new(),
+        context: None,
     }
 }
 
@@ -129,6 +130,7 @@ async fn shopper_opens_in(srv: &TestServer, group: &str, id: &str) -> (Ws, TestV
     let mut ws = srv.shopper_ws(&v).await;
     ws.send(In::Send(pb::SendMessage {
         group: group.into(),
+        context: None,
         ..send_req("", id, "hello")
     }))
     .await;

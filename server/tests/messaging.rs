@@ -146,6 +146,7 @@ async fn private_notes_never_reach_the_shopper() {
         client_msg_id: "note-1".into(),
         body: Some(note_body("customer is a VIP")),
         group: String::new(),
+        context: None,
     }))
     .await;
     a.recv_until(|k| matches!(k, Out::Ack(ack) if ack.client_msg_id == "note-1").then_some(()))
@@ -233,6 +234,7 @@ async fn private_notes_never_reach_the_shopper() {
             client_msg_id: "sneaky".into(),
             body: Some(note_body("x")),
             group: String::new(),
+            context: None,
         }))
         .await;
     let err = shopper.recv_error().await;

@@ -57,7 +57,7 @@ pub struct NotOnline;
 
 enum Cmd {
     Flush,
-    Raw(In),
+    Raw(Box<In>),
 }
 
 /// Handle to a running engine; dropping every handle stops it.
@@ -112,7 +112,7 @@ impl Sync {
         if !self.is_online() {
             return Err(NotOnline);
         }
-        self.cmds.send(Cmd::Raw(kind)).await.map_err(|_| NotOnline)
+        self.cmds.send(Cmd::Raw(Box::new(kind))).await.map_err(|_| NotOnline)
     }
 
     /// Asks the server for a conversation's messages after `last_seq` (fills the cache).
@@ -155,6 +155,7 @@ impl Sync {
             client_msg_id: client_msg_id.clone(),
             body: Some(body),
             group: String::new(),
+            context: None,
         };
         self.cache.enqueue(&send).await?;
         let _ = self.cmds.send(Cmd::Flush).await;
@@ -264,7 +265,7 @@ impl Engine {
                     let result = match cmd {
                         None => return End::Stopped,
                         Some(Cmd::Flush) => self.send_next(&mut socket).await,
-                        Some(Cmd::Raw(kind)) => send(&mut socket, kind).await,
+                        Some(Cmd::Raw(kind)) => send(&mut socket, *kind).await,
                     };
                     if let Err(e) = result {
                         return End::Disconnected(e);

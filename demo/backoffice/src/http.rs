@@ -1,5 +1,6 @@
 //! The HTTP face of the data set: the routes of `docs/backoffice-format.md`, JSON errors
-//! `{"error": …}` for every failure, optional latency, one log line per request.
+//! `{"error": …}` for every failure, optional latency, one log line per request; plus the
+//! demo shop's HTML pages ([`crate::shop`]), which are never delayed.
 
 use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -22,13 +23,15 @@ use crate::{
     dataset::{ActionError, Dataset, NewReturn},
     generate::DATA_AS_OF,
     model::{Customer, Order, Return},
+    shop::{self, ShopSettings},
     time::Timestamp,
 };
 
 /// `?q=` answers at most this many customers.
 pub const SEARCH_LIMIT: usize = 20;
 
-/// What every handler shares: the data set behind a mutex, and the injected latency.
+/// What every handler shares: the data set behind a mutex, the injected latency, and what
+/// the shop pages need to embed Kefu.
 ///
 /// The mutex is a std one: every critical section is a lookup or a small edit over a few
 /// thousand records, and none is held across an `.await`.
@@ -36,6 +39,7 @@ pub const SEARCH_LIMIT: usize = 20;
 pub struct AppState {
     data: Arc<Mutex<Dataset>>,
     delay: Duration,
+    shop: Arc<ShopSettings>,
 }
 
 impl AppState {
@@ -44,6 +48,7 @@ impl AppState {
         Self {
             data: Arc::new(Mutex::new(dataset)),
             delay: Duration::ZERO,
+            shop: Arc::new(ShopSettings::default()),
         }
     }
 
@@ -51,6 +56,18 @@ impl AppState {
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
+    }
+
+    /// Embeds the widget from, and signs customer ids for, `settings` on the shop pages
+    /// (default: [`ShopSettings::default`]).
+    pub fn with_shop(mut self, settings: ShopSettings) -> Self {
+        self.shop = Arc::new(settings);
+        self
+    }
+
+    /// What the shop pages embed and sign with.
+    pub fn shop(&self) -> &ShopSettings {
+        &self.shop
     }
 
     /// Runs `f` on the current data, including what write actions changed.
@@ -64,8 +81,14 @@ impl AppState {
     }
 }
 
-/// Every route of the format, plus `GET /healthz`.
+/// Every route of the format, plus `GET /healthz`, and the shop pages `GET /` and
+/// `GET /products/{sku}`. The configured delay applies to the JSON routes (and their
+/// fallbacks) only: a slow back office should not make the shop slow.
 pub fn router(state: AppState) -> Router {
+    let shop = Router::new()
+        .route("/", get(shop::home))
+        .route("/products/{sku}", get(shop::product))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .route("/customers", get(find_customers))
         .route("/customers/{id}", get(customer))
@@ -76,7 +99,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(state.clone(), delay_and_log))
+        .layer(middleware::from_fn_with_state(state.clone(), delay))
+        .merge(shop)
+        .layer(middleware::from_fn(log))
         .with_state(state)
 }
 
@@ -121,14 +146,19 @@ impl From<ActionError> for ApiError {
     }
 }
 
-/// Sleeps the configured delay, then logs method, path, status and time taken.
-async fn delay_and_log(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+/// Sleeps the configured delay before answering.
+async fn delay(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
     }
+    next.run(request).await
+}
+
+/// Logs method, path, status and time taken (delay included).
+async fn log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     tracing::info!(
         %method,

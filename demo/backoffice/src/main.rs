@@ -1,17 +1,24 @@
 //! `kefu-demo-backoffice`: serves the demo retail data set over HTTP (demo data, not
-//! product code). Prints `kefu-demo-backoffice listening on http://ADDR` once it accepts
-//! connections; logs go to stderr.
+//! product code), and the demo shop website with the Kefu chat widget at `/`. Prints
+//! `kefu-demo-backoffice listening on http://ADDR` once it accepts connections, then where
+//! the shop is; logs go to stderr.
 
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use kefu_demo_backoffice::{Config, DEFAULT_SEED, serve_with};
+use kefu_demo_backoffice::{
+    Config, DEFAULT_IDENTITY_SECRET, DEFAULT_KEFU_URL, DEFAULT_SEED, serve_with,
+};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 /// Demo back office for Kefu: customers, orders and returns of a pretend shop, in Kefu's
-/// generic back-office format.
+/// generic back-office format; and that shop's website with the Kefu chat widget.
+///
+/// JSON: /customers?email=|phone=|q=, /customers/{id}[/orders|/returns], POST /returns,
+/// POST /orders/{id}/cancel, /healthz. Shop: / and /products/{sku} (add ?lang=zh-CN for
+/// Chinese); its demo bar signs in as a customer via Kefu.identify with a signed id.
 #[derive(Debug, Parser)]
 #[command(name = "kefu-demo-backoffice", version)]
 struct Args {
@@ -21,9 +28,31 @@ struct Args {
     /// Seed of the generated data set; the same seed always gives the same data.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
-    /// Delay every response by this many milliseconds, to show a slow back office.
+    /// Delay every JSON response by this many milliseconds, to show a slow back office
+    /// (the shop pages are not delayed).
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Kefu server the shop pages load the chat widget from ({URL}/widget.js).
+    #[arg(long, value_name = "URL", default_value = DEFAULT_KEFU_URL, value_parser = http_url)]
+    kefu_url: String,
+    /// Identity secret of Kefu's `demo` site: the shop signs customer ids with it
+    /// (hex HMAC-SHA256). The default is the one `kefu --demo` uses.
+    #[arg(long, value_name = "SECRET", default_value = DEFAULT_IDENTITY_SECRET)]
+    identity_secret: String,
+}
+
+/// An `http://` or `https://` base URL, without a trailing slash.
+fn http_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| {
+            "expected an http:// or https:// URL, e.g. http://127.0.0.1:8080".to_owned()
+        })?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("the URL has no host, e.g. http://127.0.0.1:8080".to_owned());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 #[tokio::main]
@@ -44,10 +73,16 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let addr = listener.local_addr().context("reading the bound address")?;
     println!("kefu-demo-backoffice listening on http://{addr}");
+    println!(
+        "  demo shop: http://{addr}/  (chat widget from {}/widget.js, site `demo`)",
+        args.kefu_url
+    );
 
     let config = Config {
         seed: args.seed,
         delay: Duration::from_millis(args.delay_ms),
+        kefu_url: args.kefu_url,
+        identity_secret: args.identity_secret,
     };
     serve_with(listener, config, shutdown_signal())
         .await

@@ -655,7 +655,11 @@ async fn the_configured_delay_slows_every_response() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let delay = Duration::from_millis(300);
-    let config = Config { seed: SEED, delay };
+    let config = Config {
+        seed: SEED,
+        delay,
+        ..Config::default()
+    };
     tokio::spawn(serve_with(listener, config, std::future::pending()));
     let server = Server::client_for(base);
 

@@ -1,4 +1,5 @@
-//! Conversation lists by view, one conversation, its history paged by `seq`, and close.
+//! Conversation lists by view, history paged by `seq`, and close. (One conversation is
+//! served by `shopper`, with its queue place and rating.)
 
 use axum::{
     Router,
@@ -23,7 +24,6 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/conversations", get(list))
-        .route("/conversations/{id}", get(one))
         .route("/conversations/{id}/messages", get(messages))
         .route("/conversations/{id}/close", post(close))
 }
@@ -79,14 +79,6 @@ async fn list(
         convs.retain(|c| c.state == ConvState::Queued || c.agent_id == Some(me.id));
     }
     Ok(Json(convs))
-}
-
-async fn one(
-    State(state): State<AppState>,
-    AnyAuth(caller): AnyAuth,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Conversation>> {
-    Ok(Json(state.sessions.authorize(&caller, id, false).await?))
 }
 
 #[derive(Deserialize)]

@@ -4,13 +4,15 @@
 //! - `auth`: bearer-token extractors.
 //! - `error`: `ApiError`, the JSON `{code, message}` every failure becomes.
 //! - `extract`: `Json`/`Query`/`Path` whose rejections are `ApiError`s too.
-//! - `account`, `admin`, `conversations`, `customers`, `visitor`, `attachments`, `ops`:
-//!   REST routers.
+//! - `account`, `admin`, `conversations`, `customers`, `visitor`, `shopper`, `attachments`,
+//!   `ops`: REST routers.
+//! - `assets`: the embedded shopper widget (`/widget.js`) and full-page chat (`/chat`).
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 
 pub mod account;
 pub mod actions;
 pub mod admin;
+pub mod assets;
 pub mod attachments;
 pub mod auth;
 pub mod conversations;
@@ -18,6 +20,7 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod shopper;
 pub mod visitor;
 pub mod ws;
 
@@ -62,11 +65,35 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(actions::router())
         .merge(visitor::router())
+        .merge(shopper::router())
         .layer(DefaultBodyLimit::max(json_limit))
-        .merge(attachments::router(state.settings.attachments.max_bytes));
+        .merge(attachments::router(state.settings.attachments.max_bytes))
+        .layer(cors(&state.settings));
     Router::new()
         .nest("/api/v1", api)
+        .merge(assets::router())
         .merge(ws::router())
         .merge(ops::router())
         .with_state(state)
+}
+
+/// Shops' pages call the REST API from their own origin (the widget runs there): allow the
+/// origins some site lists. Shopper tokens travel in a header, never in cookies, and each
+/// visitor endpoint checks the origin against its own site's list.
+fn cors(settings: &Settings) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: std::collections::HashSet<HeaderValue> = settings
+        .sites
+        .iter()
+        .flat_map(|s| &s.allowed_origins)
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origins.contains(origin)
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
 }

@@ -51,13 +51,14 @@ pub struct SessionResponse {
 
 /// Refuses browser requests from pages not on the site's allow-list. Requests without an
 /// `Origin` header come from non-browser clients (bots, the load generator), which could
-/// send any header they like, so there is nothing to check.
+/// send any header they like, so there is nothing to check. Kefu's own pages (the `/chat`
+/// page) are same-origin and always allowed.
 pub fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or_default();
-    if site.allowed_origins.iter().any(|o| o == origin) {
+    if site.allowed_origins.iter().any(|o| o == origin) || same_origin(origin, headers) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(format!(
@@ -65,6 +66,18 @@ pub fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), ApiError> {
             site.id
         )))
     }
+}
+
+/// Whether `origin` names this server as the browser reached it (its `Host`).
+fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    !host.is_empty() && authority == Some(host)
 }
 
 pub fn site<'a>(settings: &'a Settings, id: &str) -> Result<&'a Site, ApiError> {

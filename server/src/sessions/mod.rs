@@ -22,8 +22,8 @@ use crate::{
     config::Settings,
     integrations::view::Views,
     store::{
-        AppendResult, Body, ConvState, Conversation, NewMessage, Role, SenderRole, Store,
-        StoreError, StoredMessage, Visitor, now_ms,
+        AppendResult, Body, ConvState, Conversation, NewMessage, PageContext, Role, SenderRole,
+        Store, StoreError, StoredMessage, Visitor, now_ms,
     },
     wire,
 };
@@ -167,7 +167,15 @@ impl Sessions {
             wire::body_from_pb(req.body.clone().unwrap_or_default()).map_err(OpError::invalid)?;
         self.check_body(caller, &body)?;
         let conv = match caller {
-            Caller::Shopper(v) => self.shopper_conversation(v, &req).await?,
+            Caller::Shopper(v) => {
+                let c = self
+                    .shopper_conversation(v, &req.conversation_id, &req.group)
+                    .await?;
+                if let Some(context) = req.context.clone().map(wire::page_context) {
+                    self.note_page(&c, context).await?;
+                }
+                c
+            }
             Caller::Agent(_) => {
                 let id = parse_id(&req.conversation_id)?;
                 let c = self.authorize(caller, id, true).await?;
@@ -263,17 +271,77 @@ impl Sessions {
         })
     }
 
+    /// Opens (or finds) a shopper's conversation before its first message, e.g. to attach a
+    /// file first. `left_message` records that nobody was online, with the shopper's email,
+    /// so agents coming back know to answer by email too.
+    pub async fn open_for_shopper(
+        &self,
+        v: &Visitor,
+        group: &str,
+        context: Option<PageContext>,
+        left_message: bool,
+    ) -> Result<Conversation, OpError> {
+        let mut c = self.shopper_conversation(v, "", group).await?;
+        if let Some(context) = context {
+            self.note_page(&c, context.clone()).await?;
+            c.context = context;
+        }
+        if left_message {
+            let email = self.store.visitor(v.id).await?.email;
+            let text = match email {
+                Some(e) => format!("Message left while no agent was online · reply to {e}"),
+                None => "Message left while no agent was online".to_string(),
+            };
+            self.system_message(c.id, "left_message", text).await?;
+        }
+        Ok(c)
+    }
+
+    /// Remembers the page the shopper is on, when it changed.
+    async fn note_page(&self, c: &Conversation, context: PageContext) -> Result<(), OpError> {
+        if c.context != context {
+            self.store.set_page_context(c.id, &context).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends an activity entry written by Kefu itself.
+    pub async fn system_message(
+        &self,
+        conv: Uuid,
+        kind: &str,
+        text: String,
+    ) -> Result<(), OpError> {
+        self.writer
+            .append(NewMessage {
+                conversation_id: conv,
+                client_msg_id: format!("system-{}", Uuid::now_v7()),
+                sender_role: SenderRole::System,
+                sender_id: Uuid::nil(),
+                sender_name: "Kefu".into(),
+                body: Body::System {
+                    kind: kind.into(),
+                    text,
+                },
+                created_at: now_ms(),
+            })
+            .await
+            .map_err(OpError::internal)?;
+        Ok(())
+    }
+
     /// The conversation a shopper's message goes to: the one named if still open, else the
     /// visitor's open one, else a recently closed one reopened, else a new one.
     async fn shopper_conversation(
         &self,
         v: &Visitor,
-        req: &pb::SendMessage,
+        conversation_id: &str,
+        group: &str,
     ) -> Result<Conversation, OpError> {
         let caller = Caller::Shopper(v.clone());
-        if !req.conversation_id.is_empty() {
+        if !conversation_id.is_empty() {
             let c = self
-                .authorize(&caller, parse_id(&req.conversation_id)?, true)
+                .authorize(&caller, parse_id(conversation_id)?, true)
                 .await?;
             if c.state != ConvState::Closed {
                 return Ok(c);
@@ -286,8 +354,8 @@ impl Sessions {
             Err(e) => return Err(e.into()),
         };
         let site = self.settings.site(&v.site_id);
-        let group = match (&req.group, site) {
-            (g, _) if !g.is_empty() => g.clone(),
+        let group = match (group, site) {
+            (g, _) if !g.is_empty() => g.to_string(),
             (_, Some(site)) => site.default_group.clone(),
             _ => latest
                 .as_ref()
@@ -339,6 +407,7 @@ impl Sessions {
             updated_at: now,
             closed_at: None,
             close_reason: None,
+            context: PageContext::default(),
         };
         self.store.create_conversation(&c).await?;
         self.router.enqueue(c.id, group, v.id, sticky).await;
@@ -466,21 +535,7 @@ impl Sessions {
             pb::CloseReason::Idle => "Closed after inactivity".to_string(),
             _ => "Conversation closed".to_string(),
         };
-        let _ = self
-            .writer
-            .append(NewMessage {
-                conversation_id: conv,
-                client_msg_id: format!("system-{}", Uuid::now_v7()),
-                sender_role: SenderRole::System,
-                sender_id: Uuid::nil(),
-                sender_name: "Kefu".into(),
-                body: Body::System {
-                    kind: "closed".into(),
-                    text,
-                },
-                created_at: now_ms(),
-            })
-            .await;
+        let _ = self.system_message(conv, "closed", text).await;
         Ok(())
     }
 }

@@ -90,6 +90,16 @@ enum Cmd {
         reply: Reply,
     },
     Release(Uuid),
+    /// How many agents of a group are online now (for the widget's leave-a-message choice).
+    OnlineIn {
+        group: String,
+        reply: oneshot::Sender<u32>,
+    },
+    /// A waiting conversation's place in its queue (for a shopper who reconnects).
+    Position {
+        conv: Uuid,
+        reply: oneshot::Sender<Option<u32>>,
+    },
 }
 
 /// Handle to the router task.
@@ -244,6 +254,22 @@ impl Router {
     pub async fn release(&self, conv: Uuid) {
         self.send(Cmd::Release(conv)).await
     }
+    /// Agents of `group` online now (connected, status online); 0 if the router stopped.
+    pub async fn online_in(&self, group: &str) -> u32 {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::OnlineIn {
+            group: group.to_string(),
+            reply,
+        })
+        .await;
+        rx.await.unwrap_or(0)
+    }
+    /// The conversation's 1-based place in its queue; `None` unless it waits unoffered.
+    pub async fn position(&self, conv: Uuid) -> Option<u32> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Position { conv, reply }).await;
+        rx.await.ok().flatten()
+    }
 }
 
 fn info_of(a: &crate::store::Agent, default_capacity: u32) -> AgentInfo {
@@ -348,6 +374,7 @@ impl State {
                         position,
                     }),
                 );
+                // The shopper hears its position from `notify_positions` below.
                 self.hub.publish(
                     &Recipients {
                         agents: &agents,
@@ -379,6 +406,22 @@ impl State {
                 let _ = reply.send(result);
             }
             Cmd::Release(conv) => self.release(conv).await,
+            Cmd::OnlineIn { group, reply } => {
+                let online = self
+                    .agents
+                    .values()
+                    .filter(|s| s.available() && s.info.groups.contains(&group))
+                    .count();
+                let _ = reply.send(online as u32);
+            }
+            Cmd::Position { conv, reply } => {
+                let position = self
+                    .waiting
+                    .get(&conv)
+                    .filter(|w| w.offer.is_none() && w.position > 0)
+                    .map(|w| w.position);
+                let _ = reply.send(position);
+            }
         }
     }
 

@@ -113,7 +113,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Conversation>>;
     /// Conversations not closed (used to rebuild routing state at start).
     async fn open_conversations(&self) -> StoreResult<Vec<Conversation>>;
-    /// Open conversations idle since before `before`.
+    /// Assigned conversations idle since before `before`. Queued ones are left alone: they
+    /// wait for a human (a message left while nobody was online must not expire unread).
     async fn idle_conversations(&self, before: i64) -> StoreResult<Vec<Conversation>>;
     /// Assigns only if nobody has it (`agent_id is null` or offered to this agent): the SQL
     /// guard that makes double assignment impossible. Returns whether this call assigned it.
@@ -126,6 +127,12 @@ pub trait Store: Send + Sync + 'static {
     async fn close_conversation(&self, id: Uuid, reason: &str, at: i64) -> StoreResult<bool>;
     /// Reopens a closed conversation into a queue; false if it was not closed.
     async fn reopen_conversation(&self, id: Uuid, group: &str, at: i64) -> StoreResult<bool>;
+    /// Records the page the shopper is on (replacing the previous one).
+    async fn set_page_context(&self, id: Uuid, context: &PageContext) -> StoreResult<()>;
+    /// Stores the shopper's rating; `Conflict` if the conversation was rated already.
+    async fn insert_rating(&self, id: Uuid, rating: &Rating) -> StoreResult<()>;
+    /// The conversation's rating, if the shopper gave one.
+    async fn rating(&self, id: Uuid) -> StoreResult<Option<Rating>>;
 
     // --- messages -------------------------------------------------------------------
     /// Stores a batch in one transaction, assigning each new message the next `seq` of its

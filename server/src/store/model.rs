@@ -137,6 +137,34 @@ pub struct Conversation {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub close_reason: Option<String>,
+    /// The page the shopper was on when last writing.
+    #[sqlx(flatten)]
+    pub context: PageContext,
+}
+
+/// Where a shopper was when writing, as the widget reported it. Free text from the browser:
+/// shown to agents as text, never followed by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct PageContext {
+    #[sqlx(rename = "page_url")]
+    pub url: Option<String>,
+    #[sqlx(rename = "page_title")]
+    pub title: Option<String>,
+    #[sqlx(rename = "page_product_id")]
+    pub product_id: Option<String>,
+    #[sqlx(rename = "page_order_id")]
+    pub order_id: Option<String>,
+}
+
+/// A shopper's satisfaction rating of a closed conversation.
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Rating {
+    /// 1 (bad) to 5 (great).
+    pub score: i64,
+    /// What the shopper wrote with it; may be empty.
+    pub comment: String,
+    #[serde(skip_deserializing)]
+    pub created_at: i64,
 }
 
 /// Which conversations a list shows.

@@ -508,6 +508,44 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn set_page_context(&self, id: Uuid, c: &PageContext) -> StoreResult<()> {
+        sqlx::query(
+            "update conversation set page_url = ?, page_title = ?, page_product_id = ?, \
+             page_order_id = ? where id = ?",
+        )
+        .bind(&c.url)
+        .bind(&c.title)
+        .bind(&c.product_id)
+        .bind(&c.order_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_rating(&self, id: Uuid, r: &Rating) -> StoreResult<()> {
+        sqlx::query(
+            "insert into rating (conversation_id, score, comment, created_at) values (?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(r.score)
+        .bind(&r.comment)
+        .bind(r.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "this conversation was rated already"))?;
+        Ok(())
+    }
+
+    async fn rating(&self, id: Uuid) -> StoreResult<Option<Rating>> {
+        Ok(sqlx::query_as(
+            "select score, comment, created_at from rating where conversation_id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn conversation(&self, id: Uuid) -> StoreResult<Conversation> {
         one(sqlx::query_as("select * from conversation where id = ?")
             .bind(id)
@@ -578,10 +616,12 @@ impl Store for SqliteStore {
 
     async fn idle_conversations(&self, before: i64) -> StoreResult<Vec<Conversation>> {
         Ok(
-            sqlx::query_as("select * from conversation where state != 'closed' and updated_at < ?")
-                .bind(before)
-                .fetch_all(&self.pool)
-                .await?,
+            sqlx::query_as(
+                "select * from conversation where state = 'assigned' and updated_at < ?",
+            )
+            .bind(before)
+            .fetch_all(&self.pool)
+            .await?,
         )
     }
 

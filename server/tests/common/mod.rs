@@ -49,6 +49,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         allowed_origins: vec![ORIGIN.into()],
         identity_secret: SECRET.into(),
         default_group: "pre-sales".into(),
+        welcome: String::new(),
     });
     // Tests send faster than a person types.
     s.limits.messages_per_second = 1000;
@@ -375,6 +376,7 @@ pub fn text_msg(conv: impl Into<String>, client_msg_id: impl Into<String>, text:
         client_msg_id: client_msg_id.into(),
         body: Some(text_body(text)),
         group: String::new(),
+        context: None,
     })
 }
 

@@ -301,6 +301,7 @@ impl Shopper {
                 kind: Some(pb::message_body::Kind::Text(pb::Text { text: text.into() })),
             }),
             group: String::new(),
+            context: None,
         });
         self.send(send).await;
         let ack = self

@@ -1,0 +1,201 @@
+//! What the widget asks over REST besides its session: the site's chat settings, opening a
+//! conversation before the first message (with the page the shopper is on), the conversation
+//! as the shopper sees it, and the satisfaction rating after close.
+
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    AppState,
+    auth::{AnyAuth, VisitorAuth},
+    error::{ApiError, ApiResult},
+    extract::{Json, Path, Query},
+    visitor::{check_origin, site},
+};
+use crate::{
+    sessions::Caller,
+    store::{ConvState, Conversation, Rating, now_ms},
+    wire,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/visitor/config", get(config))
+        .route("/visitor/conversation", post(open))
+        .route("/conversations/{id}", get(one))
+        .route("/conversations/{id}/rating", post(rate))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigQuery {
+    pub site_id: String,
+}
+
+/// What the widget needs before the shopper types.
+#[derive(Serialize)]
+pub struct WidgetConfig {
+    pub site_id: String,
+    pub site_name: String,
+    /// Greeting; empty means the widget's own, in the shopper's language.
+    pub welcome: String,
+    /// Agents of the site's default group online now; 0 means "leave a message".
+    pub agents_online: u32,
+    pub max_upload_bytes: usize,
+    pub upload_types: Vec<String>,
+    pub max_text_bytes: usize,
+}
+
+async fn config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ConfigQuery>,
+) -> ApiResult<Json<WidgetConfig>> {
+    let site = site(&state.settings, &q.site_id)?;
+    check_origin(site, &headers)?;
+    let s = &state.settings;
+    Ok(Json(WidgetConfig {
+        site_id: site.id.clone(),
+        site_name: site.name.clone(),
+        welcome: site.welcome.clone(),
+        agents_online: state.sessions.router.online_in(&site.default_group).await,
+        max_upload_bytes: s.attachments.max_bytes,
+        upload_types: s.attachments.allowed_types.clone(),
+        max_text_bytes: s.limits.max_text_bytes,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRequest {
+    /// Queue to wait in; empty or absent means the site's default group.
+    #[serde(default)]
+    pub group: String,
+    /// The page the shopper is on.
+    pub context: Option<ContextJson>,
+    /// The shopper used the leave-a-message form because nobody was online.
+    #[serde(default)]
+    pub left_message: bool,
+}
+
+/// The page context as JSON (the same fields as the protobuf `PageContext`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextJson {
+    pub url: String,
+    pub title: String,
+    pub product_id: String,
+    pub order_id: String,
+}
+
+/// A conversation as its shopper or agent sees it over REST.
+#[derive(Serialize)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    /// 1-based place in the queue while it waits unoffered.
+    pub queue_position: Option<u32>,
+    /// The shopper's rating, once given.
+    pub rating: Option<Rating>,
+}
+
+async fn view(state: &AppState, conversation: Conversation) -> ApiResult<ConversationView> {
+    let queue_position = match conversation.state {
+        ConvState::Queued => state.sessions.router.position(conversation.id).await,
+        _ => None,
+    };
+    let rating = state.store.rating(conversation.id).await?;
+    Ok(ConversationView {
+        conversation,
+        queue_position,
+        rating,
+    })
+}
+
+async fn open(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    VisitorAuth(visitor): VisitorAuth,
+    Json(req): Json<OpenRequest>,
+) -> ApiResult<Json<ConversationView>> {
+    check_origin(site(&state.settings, &visitor.site_id)?, &headers)?;
+    let context = req.context.map(|c| {
+        wire::page_context(kefu_proto::v1::PageContext {
+            url: c.url,
+            title: c.title,
+            product_id: c.product_id,
+            order_id: c.order_id,
+        })
+    });
+    let c = state
+        .sessions
+        .open_for_shopper(&visitor, &req.group, context, req.left_message)
+        .await?;
+    Ok(Json(view(&state, c).await?))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    AnyAuth(caller): AnyAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ConversationView>> {
+    let c = state.sessions.authorize(&caller, id, false).await?;
+    Ok(Json(view(&state, c).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateRequest {
+    /// 1 (bad) to 5 (great).
+    pub score: i64,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// The longest rating comment kept, in characters.
+const MAX_COMMENT_CHARS: usize = 1000;
+
+/// A shopper rates its own closed conversation, once. Agents see it as an activity entry.
+async fn rate(
+    State(state): State<AppState>,
+    VisitorAuth(visitor): VisitorAuth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<RateRequest>,
+) -> ApiResult<StatusCode> {
+    if !(1..=5).contains(&req.score) {
+        return Err(ApiError::BadRequest("score must be 1 to 5".into()));
+    }
+    if req.comment.chars().count() > MAX_COMMENT_CHARS {
+        return Err(ApiError::TooLarge(format!(
+            "the comment may be at most {MAX_COMMENT_CHARS} characters"
+        )));
+    }
+    let caller = Caller::Shopper(visitor);
+    let c = state.sessions.authorize(&caller, id, true).await?;
+    if c.state != ConvState::Closed {
+        return Err(ApiError::Conflict(
+            "a conversation is rated after it closed".into(),
+        ));
+    }
+    let comment = req.comment.trim().to_string();
+    let rating = Rating {
+        score: req.score,
+        comment: comment.clone(),
+        created_at: now_ms(),
+    };
+    state.store.insert_rating(id, &rating).await?;
+    metrics::counter!("kefu_ratings_total", "score" => req.score.to_string()).increment(1);
+    let stars = "★".repeat(req.score as usize);
+    let text = match comment.is_empty() {
+        true => format!("Rated {}/5 {stars}", req.score),
+        false => format!("Rated {}/5 {stars} · {comment}", req.score),
+    };
+    state.sessions.system_message(id, "rated", text).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

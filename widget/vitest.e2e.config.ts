@@ -1,0 +1,13 @@
+// End-to-end tests (e2e/*.e2e.ts): a real kefu process and Debian's chromium. Run by
+// `npm run e2e` after `cargo build -p kefu-server` (scripts/test.sh does both).
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["e2e/**/*.e2e.ts"],
+    environment: "node",
+    testTimeout: 90_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+  },
+});
