@@ -112,7 +112,10 @@ impl Sync {
         if !self.is_online() {
             return Err(NotOnline);
         }
-        self.cmds.send(Cmd::Raw(Box::new(kind))).await.map_err(|_| NotOnline)
+        self.cmds
+            .send(Cmd::Raw(Box::new(kind)))
+            .await
+            .map_err(|_| NotOnline)
     }
 
     /// Asks the server for a conversation's messages after `last_seq` (fills the cache).

@@ -336,4 +336,31 @@ describe("shopper widget", () => {
     agent.close(conv);
     await context.close();
   });
+
+  test("page load to a connected widget (measured and printed, not asserted)", async () => {
+    const context = await browser.newContext();
+    // Record when the widget first says it is connected, on the page's own clock (ms since
+    // navigation start), without polling.
+    await context.addInitScript(() => {
+      new MutationObserver((_, obs) => {
+        if (document.querySelector('kefu-widget[data-connected="true"]')) {
+          (window as unknown as { __connectedAt: number }).__connectedAt = performance.now();
+          obs.disconnect();
+        }
+      }).observe(document, { subtree: true, childList: true, attributes: true });
+    });
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const page = await openShop(context);
+      times.push(await page.evaluate(() => (window as unknown as { __connectedAt: number }).__connectedAt));
+      await page.close();
+    }
+    expect(times.every((t) => t > 0), "every load connected").toBe(true);
+    times.sort((a, b) => a - b);
+    console.log(
+      `page load to connected widget over ${times.length} loads: median ${times[5].toFixed(0)} ms, ` +
+        `min ${times[0].toFixed(0)} ms, max ${times[9].toFixed(0)} ms`,
+    );
+    await context.close();
+  });
 });
