@@ -173,6 +173,16 @@ async fn the_chat_page_is_same_origin_and_may_open_a_socket() {
     assert!(refused.is_err(), "a foreign page may not open the socket");
 }
 
+/// The conversation in the next offer to this agent.
+async fn offered_conversation(agent: &mut Ws) -> pb::Conversation {
+    agent
+        .recv_event(|e| match &e.kind {
+            Some(pb::conversation_event::Kind::Offered(o)) => o.conversation.clone(),
+            _ => None,
+        })
+        .await
+}
+
 async fn open_conversation(srv: &TestServer, v: &TestVisitor, body: Value) -> Value {
     let res = srv
         .http
@@ -190,8 +200,22 @@ async fn open_conversation(srv: &TestServer, v: &TestVisitor, body: Value) -> Va
 #[tokio::test]
 async fn a_conversation_opens_with_the_page_and_agents_see_where_the_shopper_is() {
     let srv = TestServer::start().await;
+    // Away: the conversation waits in the queue rather than being offered at once.
+    let ann = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
+    let mut a = srv.agent_ws(&ann).await;
+    a.send(In::SetStatus(pb::SetStatus {
+        status: pb::AgentStatus::Away as i32,
+    }))
+    .await;
     let v = srv.visitor().await;
     let page = json!({"url": "https://shop.test/p/42", "title": "Kettle", "product_id": "42"});
+    eventually("ann is away", || async {
+        let (_, cfg) = srv
+            .get(&format!("/api/v1/visitor/config?site_id={SITE}"), "")
+            .await;
+        (cfg["agents_online"] == 0).then_some(())
+    })
+    .await;
     let c = open_conversation(&srv, &v, json!({"context": page})).await;
     assert_eq!(c["state"], "queued");
     assert_eq!(c["queue_position"], 1, "the only one waiting");
@@ -202,14 +226,11 @@ async fn a_conversation_opens_with_the_page_and_agents_see_where_the_shopper_is(
     let conv = c["id"].as_str().unwrap().to_string();
 
     // The agent is offered it with the page, and sees it over REST.
-    let ann = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
-    let mut a = srv.agent_ws(&ann).await;
-    let offered = a
-        .recv_event(|e| match &e.kind {
-            Some(pb::conversation_event::Kind::Offered(o)) => o.conversation.clone(),
-            _ => None,
-        })
-        .await;
+    a.send(In::SetStatus(pb::SetStatus {
+        status: pb::AgentStatus::Online as i32,
+    }))
+    .await;
+    let offered = offered_conversation(&mut a).await;
     assert_eq!(offered.context.unwrap().title, "Kettle");
 
     // A later message from another page moves the context on; unsafe URLs are dropped.
@@ -239,6 +260,34 @@ async fn a_conversation_opens_with_the_page_and_agents_see_where_the_shopper_is(
         seen["context"]["url"],
         Value::Null,
         "javascript: is not a page"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_online_is_offered_a_new_conversation_with_its_page_already() {
+    let srv = TestServer::start().await;
+    let ann = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
+    let mut a = srv.agent_ws(&ann).await;
+    let v = srv.visitor().await;
+    let mut s = srv.shopper_ws(&v).await;
+    // The first text opens the conversation and carries the page.
+    s.send(In::Send(pb::SendMessage {
+        client_msg_id: "first".into(),
+        body: Some(text_body("hello")),
+        context: Some(pb::PageContext {
+            url: "https://shop.test/p/7".into(),
+            title: "Teapot".into(),
+            product_id: "7".into(),
+            order_id: String::new(),
+        }),
+        ..Default::default()
+    }))
+    .await;
+    let offered = offered_conversation(&mut a).await;
+    let page = offered.context.expect("the offer carries the page");
+    assert_eq!(
+        (page.title.as_str(), page.product_id.as_str()),
+        ("Teapot", "7")
     );
 }
 

@@ -12,7 +12,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use crate::model::{ConversationState, ConversationSummary, View};
+use crate::model::{ConversationState, ConversationSummary, PageContext, View};
 
 /// Most rows a list view returns (newest activity first); older ones are found by search.
 pub const LIST_ROWS: u32 = 200;
@@ -40,6 +40,9 @@ pub struct ConversationInfo {
     pub queue_position: Option<Option<u32>>,
     pub offer_expires_at: Option<Option<i64>>,
     pub closed_at: Option<Option<i64>>,
+    /// The server's latest page context; it replaces the cached one whole (the server's
+    /// "unknown" clears it).
+    pub page: Option<PageContext>,
 }
 
 /// SQL for the seq a conversation `c` is resumed from: the end of the unbroken run of
@@ -94,6 +97,12 @@ fn is_shopper(m: &pb::Message) -> bool {
 }
 
 fn summary(r: &sqlx::sqlite::SqliteRow) -> Result<ConversationSummary, sqlx::Error> {
+    let page = PageContext {
+        url: r.try_get("page_url")?,
+        title: r.try_get("page_title")?,
+        product_id: r.try_get("page_product_id")?,
+        order_id: r.try_get("page_order_id")?,
+    };
     Ok(ConversationSummary {
         id: r.try_get("id")?,
         state: ConversationState::parse(r.try_get("state")?),
@@ -108,6 +117,7 @@ fn summary(r: &sqlx::sqlite::SqliteRow) -> Result<ConversationSummary, sqlx::Err
             .try_get::<Option<i64>, _>("queue_position")?
             .map(|p| p as u32),
         offer_expires_at: r.try_get("offer_expires_at")?,
+        page: (page != PageContext::default()).then_some(page),
     })
 }
 
@@ -211,7 +221,11 @@ impl Cache {
                queue_position = case when ?9 then ?10 else queue_position end, \
                offer_expires_at = case when ?11 then ?12 else offer_expires_at end, \
                closed_at = case when ?13 then ?14 else closed_at end, \
-               updated_at = ?15 \
+               updated_at = ?15, \
+               page_url = case when ?16 then ?17 else page_url end, \
+               page_title = case when ?16 then ?18 else page_title end, \
+               page_product_id = case when ?16 then ?19 else page_product_id end, \
+               page_order_id = case when ?16 then ?20 else page_order_id end \
              where id = ?1",
         )
         .bind(&c.id)
@@ -229,6 +243,11 @@ impl Cache {
         .bind(c.closed_at.is_some())
         .bind(c.closed_at.flatten())
         .bind(now)
+        .bind(c.page.is_some())
+        .bind(c.page.as_ref().and_then(|p| p.url.clone()))
+        .bind(c.page.as_ref().and_then(|p| p.title.clone()))
+        .bind(c.page.as_ref().and_then(|p| p.product_id.clone()))
+        .bind(c.page.as_ref().and_then(|p| p.order_id.clone()))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -9,7 +9,7 @@ use tokio_tungstenite::{
     tungstenite::{self, client::IntoClientRequest},
 };
 
-use crate::model::{Agent, CannedReply};
+use crate::model::{Agent, CannedReply, PageContext};
 
 /// Where the server is and who we are.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ pub enum ClientError {
     Server(String),
 }
 
-/// A conversation as the server's REST API lists it.
+/// A conversation as the server's REST API lists it (and serves one, with more fields).
 #[derive(Debug, Clone, Deserialize)]
 pub struct RemoteConversation {
     pub id: String,
@@ -56,6 +56,9 @@ pub struct RemoteConversation {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    /// The page the shopper was on when last writing (all `null` when unknown).
+    #[serde(default)]
+    pub context: PageContext,
 }
 
 /// An uploaded file.

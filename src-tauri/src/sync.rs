@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use crate::{
     cache::{Cache, ConversationInfo},
     client::{ClientError, Server, Socket},
-    model::ConversationState,
+    model::{ConversationState, PageContext},
 };
 
 /// What the engine tells the UI.
@@ -432,6 +432,7 @@ fn info(e: &pb::ConversationEvent) -> ConversationInfo {
                 c.group = Some(conv.group.clone());
                 c.shopper_name = conv.shopper.as_ref().map(|p| p.display_name.clone());
                 c.created_at = Some(conv.created_at_ms);
+                c.page = conv.context.as_ref().map(page);
             }
         }
         Some(Kind::Assigned(a)) => {
@@ -465,6 +466,17 @@ fn info(e: &pb::ConversationEvent) -> ConversationInfo {
         Some(Kind::CustomerViewReady(_)) | None => {}
     }
     c
+}
+
+/// The page context as the protobuf carries it (empty strings when unknown).
+fn page(p: &pb::PageContext) -> PageContext {
+    let known = |s: &String| (!s.is_empty()).then(|| s.clone());
+    PageContext {
+        url: known(&p.url),
+        title: known(&p.title),
+        product_id: known(&p.product_id),
+        order_id: known(&p.order_id),
+    }
 }
 
 async fn send(socket: &mut Socket, kind: In) -> Result<(), String> {

@@ -2,7 +2,7 @@
 //! (its own data folder), with real cache files, an in-memory keyring and a recording
 //! notification display: sign-in and restored sessions (online and offline), the chat
 //! flow, offline sends, a chat transferred away while offline, an expired session, the
-//! customer view from the demo back office, and cache retention.
+//! customer view from the demo back office, the page the shopper is on, and cache retention.
 
 mod common;
 
@@ -13,8 +13,8 @@ use kefu_desk::{
     cache::{Cache, ConversationInfo, now_ms},
     desk::{Desk, Dirs},
     model::{
-        Agent, ChatMessage, ConversationState, DeliveryState, DeskErrorCode, MessageBody, Sender,
-        Update, View,
+        Agent, AgentStatus, ChatMessage, ConversationState, DeliveryState, DeskErrorCode,
+        MessageBody, PageContext, Sender, Update, View,
     },
     secrets::Secrets,
 };
@@ -734,6 +734,107 @@ async fn the_customer_view_comes_from_the_back_office_and_from_the_cache_when_of
         cached.received_at, fresh.received_at,
         "the copy fetched before"
     );
+}
+
+#[tokio::test]
+async fn the_list_shows_the_page_the_shopper_is_on_from_the_offer_then_the_latest_from_the_server()
+{
+    let Setup {
+        kefu,
+        mut app,
+        keep: _keep,
+        ..
+    } = setup().await;
+    // Ann steps away while the chat opens, so its offer is made when she is back, from the
+    // conversation as stored, page included. (An offer made the instant a conversation opens
+    // may be built before the server has stored its page; the next refresh then brings it.)
+    app.desk.set_status(AgentStatus::Away).await.unwrap();
+    app.next("ann to be away", |u| {
+        matches!(
+            u,
+            Update::Status {
+                status: AgentStatus::Away
+            }
+        )
+        .then_some(())
+    })
+    .await;
+    let mut shopper = Shopper::open(&kefu, "Lin").await;
+    shopper
+        .open_conversation(
+            &kefu,
+            json!({"context": {"url": "https://shop.test/p/42", "title": "Kettle", "product_id": "42"}}),
+        )
+        .await;
+    let conv = shopper.say("Is this one 220 V?").await.conversation_id;
+    let kettle = PageContext {
+        url: Some("https://shop.test/p/42".into()),
+        title: Some("Kettle".into()),
+        product_id: Some("42".into()),
+        order_id: None,
+    };
+
+    // The offer carries the page the conversation was opened on (no refresh runs meanwhile:
+    // coming back online is a status, not a reconnect).
+    app.desk.set_status(AgentStatus::Online).await.unwrap();
+    let offered = app
+        .next("the offer", |u| match u {
+            Update::Conversation { conversation: c }
+                if c.id == conv && c.state == ConversationState::Offered =>
+            {
+                Some(c.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        offered.page.as_ref(),
+        Some(&kettle),
+        "the offered row says where the shopper is"
+    );
+    let queued = app.desk.conversations(View::Queue, None).await.unwrap();
+    assert_eq!(
+        queued
+            .iter()
+            .find(|c| c.id == conv)
+            .and_then(|c| c.page.as_ref()),
+        Some(&kettle),
+        "the list the UI reads has it from the cache: {queued:?}"
+    );
+
+    // The shopper writes from an order page. No live event says so: the agent learns it
+    // from the server's list on the next refresh (here, after the server restarts).
+    app.desk.accept(&conv).await.unwrap();
+    eventually("the chat to show in Mine", async || {
+        app.ids(View::Mine, None).await.contains(&conv)
+    })
+    .await;
+    let order_page = pb::PageContext {
+        url: "https://shop.test/orders/7".into(),
+        title: "Order 7".into(),
+        product_id: String::new(),
+        order_id: "7".into(),
+    };
+    shopper
+        .say_on("And where is my order?", Some(order_page))
+        .await;
+    let stopped = kefu.kill();
+    app.online(false).await;
+    let _kefu = stopped.start();
+    app.online(true).await;
+    // Replaced whole: the kettle's product id does not linger next to the order.
+    let order = PageContext {
+        url: Some("https://shop.test/orders/7".into()),
+        title: Some("Order 7".into()),
+        product_id: None,
+        order_id: Some("7".into()),
+    };
+    eventually("the refreshed list to show the latest page", async || {
+        let mine = app.desk.conversations(View::Mine, None).await.unwrap();
+        mine.iter()
+            .any(|c| c.id == conv && c.page.as_ref() == Some(&order))
+    })
+    .await;
 }
 
 #[tokio::test]

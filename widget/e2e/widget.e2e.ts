@@ -187,6 +187,7 @@ describe("shopper widget", () => {
       JSON.stringify(await shownTexts(tab2)) === JSON.stringify(await shownTexts(tab1)),
     );
     await type(tab2, "from tab two");
+    await eventually("tab two's message stored", async () => (await storedTexts(conv)).includes("from tab two"));
     await agent.say(conv, "seen by both");
     const expected = ["first", "hello from the agent", "second", "from tab two", "seen by both"];
     for (const tab of [tab1, tab2]) {
@@ -210,6 +211,8 @@ describe("shopper widget", () => {
     await type(page, "before the cut");
     const conv = await agent.acceptNext();
     await eventually("first stored", async () => (await storedTexts(conv)).length === 1);
+    // …and acknowledged to the page, so only what is typed during the cut is pending.
+    await tid(page, "message-list").locator('[data-sender="shopper"][data-status="sent"]').waitFor();
 
     await net.cut();
     await expect.poll(() => tid(page, "status").getAttribute("data-state")).not.toBe("online");

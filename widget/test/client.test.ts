@@ -203,22 +203,35 @@ describe("resume", () => {
 });
 
 describe("outbox", () => {
-  it("opens a conversation with the page context before the first message", async () => {
+  it("opens the conversation with the first text, carrying the page context", async () => {
     const c = start();
     await tick();
     c.send("hello");
     c.send("again");
+    await tick();
+    expect(
+      server.requests.some((r) => r.path === "/visitor/conversation"),
+      "no empty conversation is opened ahead of the text",
+    ).toBe(false);
+    const sends = server.last.sentOf("send");
+    expect(sends.map((s) => s.conversationId), "the server picks it for the first; the Ack names it").toEqual(["", "c1"]);
+    expect(sends[0].context?.productId).toBe("p-42");
+    expect(sends[0].context?.url).toBe("https://shop.test/shoe");
+    expect(sends[1].context).toBeUndefined();
+    expect(storedTexts()).toEqual(["hello", "again"]);
+  });
+
+  it("opens a conversation with the page context before a first file", async () => {
+    const c = start();
+    await tick();
+    const png = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])], { type: "image/png" });
+    await c.sendFile(png, "a.png").catch(() => undefined);
     await tick();
     const open = server.requests.find((r) => r.path === "/visitor/conversation")!;
     expect(open.auth).toBe("Bearer kfv_1");
     expect(open.body).toEqual({
       context: { url: "https://shop.test/shoe", title: "Red shoe", product_id: "p-42", order_id: "" },
     });
-    const sends = server.last.sentOf("send");
-    expect(sends.map((s) => s.conversationId)).toEqual(["c1", "c1"]);
-    expect(sends[0].context?.productId).toBe("p-42");
-    expect(sends[1].context).toBeUndefined();
-    expect(storedTexts()).toEqual(["hello", "again"]);
   });
 
   it("keeps messages typed offline pending, then sends each once, in order", async () => {
@@ -372,7 +385,8 @@ describe("outbox", () => {
     c.send("hi");
     await tick();
     const sends = server.last.sentOf("send");
-    expect(sends.map((s) => s.conversationId)).toEqual(["c0", "c1"]);
+    // Resent without a conversation: the server opens one with it, and the Ack names it.
+    expect(sends.map((s) => s.conversationId)).toEqual(["c0", ""]);
     expect(sends[0].clientMsgId).toBe(sends[1].clientMsgId);
     expect(storedTexts()).toEqual(["hi"]);
     expect(c.state().conversationId).toBe("c1");

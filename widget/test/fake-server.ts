@@ -204,6 +204,11 @@ export class FakeServer {
 
   /** Store a SendMessage (idempotent by client_msg_id) and answer like the real server. */
   store(sock: FakeSocket, send: SendMessage): Message {
+    // No conversation named: like the real server, open (or continue) the shopper's one.
+    if (!send.conversationId) {
+      this.openConversation = this.convId;
+      if (this.convState === "closed") this.convState = "queued";
+    }
     let m = this.byClientId.get(send.clientMsgId);
     const fresh = !m;
     if (!m) {

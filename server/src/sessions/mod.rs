@@ -168,13 +168,9 @@ impl Sessions {
         self.check_body(caller, &body)?;
         let conv = match caller {
             Caller::Shopper(v) => {
-                let c = self
-                    .shopper_conversation(v, &req.conversation_id, &req.group)
-                    .await?;
-                if let Some(context) = req.context.clone().map(wire::page_context) {
-                    self.note_page(&c, context).await?;
-                }
-                c
+                let context = req.context.clone().map(wire::page_context);
+                self.shopper_conversation(v, &req.conversation_id, &req.group, context)
+                    .await?
             }
             Caller::Agent(_) => {
                 let id = parse_id(&req.conversation_id)?;
@@ -281,11 +277,7 @@ impl Sessions {
         context: Option<PageContext>,
         left_message: bool,
     ) -> Result<Conversation, OpError> {
-        let mut c = self.shopper_conversation(v, "", group).await?;
-        if let Some(context) = context {
-            self.note_page(&c, context.clone()).await?;
-            c.context = context;
-        }
+        let c = self.shopper_conversation(v, "", group, context).await?;
         if left_message {
             let email = self.store.visitor(v.id).await?.email;
             let text = match email {
@@ -297,10 +289,19 @@ impl Sessions {
         Ok(c)
     }
 
-    /// Remembers the page the shopper is on, when it changed.
-    async fn note_page(&self, c: &Conversation, context: PageContext) -> Result<(), OpError> {
-        if c.context != context {
-            self.store.set_page_context(c.id, &context).await?;
+    /// Remembers the page the shopper is on, when it changed. Called before a conversation
+    /// is (re)queued, so the offer an agent gets already shows the page.
+    async fn note_page(
+        &self,
+        c: &mut Conversation,
+        context: Option<PageContext>,
+    ) -> Result<(), OpError> {
+        match context {
+            Some(context) if c.context != context => {
+                self.store.set_page_context(c.id, &context).await?;
+                c.context = context;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -331,19 +332,22 @@ impl Sessions {
     }
 
     /// The conversation a shopper's message goes to: the one named if still open, else the
-    /// visitor's open one, else a recently closed one reopened, else a new one.
+    /// visitor's open one, else a recently closed one reopened, else a new one. `context`,
+    /// the page the shopper is on, is recorded before any agent is offered it.
     async fn shopper_conversation(
         &self,
         v: &Visitor,
         conversation_id: &str,
         group: &str,
+        context: Option<PageContext>,
     ) -> Result<Conversation, OpError> {
         let caller = Caller::Shopper(v.clone());
         if !conversation_id.is_empty() {
-            let c = self
+            let mut c = self
                 .authorize(&caller, parse_id(conversation_id)?, true)
                 .await?;
             if c.state != ConvState::Closed {
+                self.note_page(&mut c, context).await?;
                 return Ok(c);
             }
         }
@@ -365,14 +369,16 @@ impl Sessions {
         let now = now_ms();
         // Read fresh: the socket's copy of the visitor predates its last conversation.
         let sticky = self.store.visitor(v.id).await?.last_agent_id;
-        if let Some(c) = latest {
+        if let Some(mut c) = latest {
             if c.state != ConvState::Closed {
+                self.note_page(&mut c, context).await?;
                 return Ok(c);
             }
             let window = (self.settings.routing.reopen_window_secs * 1000) as i64;
             if c.closed_at.is_some_and(|t| now - t <= window)
                 && self.store.reopen_conversation(c.id, &c.group, now).await?
             {
+                self.note_page(&mut c, context).await?;
                 let frame = wire::event(
                     c.id,
                     pb::conversation_event::Kind::Reopened(pb::Reopened {
@@ -407,7 +413,7 @@ impl Sessions {
             updated_at: now,
             closed_at: None,
             close_reason: None,
-            context: PageContext::default(),
+            context: context.unwrap_or_default(),
         };
         self.store.create_conversation(&c).await?;
         self.router.enqueue(c.id, group, v.id, sticky).await;

@@ -491,8 +491,9 @@ impl Store for SqliteStore {
 
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
         sqlx::query(
-            "insert into conversation (id, site_id, visitor_id, group_name, state, agent_id, last_seq, created_at, updated_at) \
-             values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into conversation (id, site_id, visitor_id, group_name, state, agent_id, last_seq, created_at, updated_at, \
+             page_url, page_title, page_product_id, page_order_id) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id)
         .bind(&c.site_id)
@@ -503,6 +504,10 @@ impl Store for SqliteStore {
         .bind(c.last_seq)
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(&c.context.url)
+        .bind(&c.context.title)
+        .bind(&c.context.product_id)
+        .bind(&c.context.order_id)
         .execute(&self.pool)
         .await?;
         Ok(())

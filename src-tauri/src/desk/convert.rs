@@ -119,6 +119,7 @@ pub fn remote(c: &RemoteConversation) -> ConversationInfo {
         created_at: Some(c.created_at),
         updated_at: Some(c.updated_at),
         closed_at: Some(c.closed_at),
+        page: Some(c.context.clone()),
         ..Default::default()
     }
 }

@@ -154,6 +154,20 @@ pub struct ConversationSummary {
     pub queue_position: Option<u32>,
     /// When an offer to me lapses, unix ms.
     pub offer_expires_at: Option<i64>,
+    /// The page the shopper was on when last writing; `None` when unknown.
+    pub page: Option<PageContext>,
+}
+
+/// Where a shopper was, as their browser reported it (the server's JSON shape too). Free
+/// text from any browser: show it as text, and offer `url` only when it is http(s).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct PageContext {
+    pub url: Option<String>,
+    pub title: Option<String>,
+    /// The shop's id of the product the page shows.
+    pub product_id: Option<String>,
+    /// The shop's id of the order the page shows.
+    pub order_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]

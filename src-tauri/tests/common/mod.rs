@@ -277,6 +277,22 @@ impl Shopper {
         }
     }
 
+    /// Opens the visitor's conversation over REST, as the widget does, with this request body
+    /// (e.g. the page `context`); later messages go to it. Returns the conversation JSON.
+    pub async fn open_conversation(&mut self, kefu: &Kefu, body: Value) -> Value {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/visitor/conversation", kefu.url()))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "opening a conversation: {res:?}");
+        let v: Value = res.json().await.unwrap();
+        self.conversation_id = v["id"].as_str().unwrap().to_string();
+        v
+    }
+
     /// A new socket for the same visitor (after the server or the network went away).
     pub async fn reconnect(&mut self, kefu: &Kefu) {
         self.ws = socket(kefu, "shopper", &self.token).await;
@@ -293,6 +309,11 @@ impl Shopper {
 
     /// Says something (opening the conversation the first time); returns the ack.
     pub async fn say(&mut self, text: &str) -> pb::Ack {
+        self.say_on(text, None).await
+    }
+
+    /// Says something from a page (`context`, as the widget reports it); returns the ack.
+    pub async fn say_on(&mut self, text: &str, context: Option<pb::PageContext>) -> pb::Ack {
         let id = uuid::Uuid::new_v4().to_string();
         let send = In::Send(pb::SendMessage {
             conversation_id: self.conversation_id.clone(),
@@ -301,7 +322,7 @@ impl Shopper {
                 kind: Some(pb::message_body::Kind::Text(pb::Text { text: text.into() })),
             }),
             group: String::new(),
-            context: None,
+            context,
         });
         self.send(send).await;
         let ack = self

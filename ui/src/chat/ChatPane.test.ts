@@ -1,5 +1,5 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
-import { describe, expect, test, vi } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import type { ChatMessage, ConversationSummary } from "../lib/bindings";
 import { fakeDesk, type Answer } from "../test/backend";
 import { conversation, message } from "../test/fixtures";
@@ -208,5 +208,56 @@ describe("chat pane", () => {
         { conversationId: "c1", target: { group: "after-sales" }, note: "Wants a refund" },
       ]),
     );
+  });
+});
+
+describe("where the shopper is", () => {
+  const pane = () => screen.getByTestId("chat-pane");
+  afterEach(() => vi.restoreAllMocks());
+
+  test("the header shows the page's title, its web address to copy, and product and order chips", async () => {
+    const writeText = vi.spyOn(navigator.clipboard, "writeText").mockResolvedValue();
+    open(
+      {},
+      conversation({
+        page: { url: "https://shop.test/p/42", title: "Kettle", product_id: "42", order_id: "O-7" },
+      }),
+    );
+
+    const where = screen.getByTestId("shopper-page");
+    expect(where.closest("header"), "the page line is part of the chat header").not.toBeNull();
+    expect(where).toHaveTextContent("Viewing: Kettle");
+    expect(screen.getByTestId("page-url")).toHaveTextContent("https://shop.test/p/42");
+    expect(screen.getByTestId("page-product")).toHaveTextContent("Product 42");
+    expect(screen.getByTestId("page-order")).toHaveTextContent("Order O-7");
+
+    await fireEvent.click(screen.getByRole("button", { name: "Copy the page address" }));
+    expect(writeText).toHaveBeenCalledWith("https://shop.test/p/42");
+    expect(pane().querySelector("a"), "nothing the agent clicks can navigate the app's window").toBeNull();
+  });
+
+  test("a page that is not http(s) is not offered, and whatever the browser sent stays text", () => {
+    open(
+      {},
+      conversation({
+        page: { url: "javascript:alert(1)", title: "<img src=x onerror=alert(1)>", product_id: null, order_id: null },
+      }),
+    );
+
+    expect(screen.getByTestId("page-title"), "markup in a title is shown, not run").toHaveTextContent(
+      "<img src=x onerror=alert(1)>",
+    );
+    expect(pane().querySelector("img")).toBeNull();
+    expect(screen.queryByTestId("page-url"), "a javascript: address is not shown to copy").toBeNull();
+    expect(screen.queryByTestId("page-url-copy")).toBeNull();
+    expect(pane().querySelector("a")).toBeNull();
+    expect(pane()).not.toHaveTextContent("javascript:");
+    expect(screen.queryByTestId("page-product"), "no chip without an id").toBeNull();
+  });
+
+  test("no page line while the page is unknown", () => {
+    open({}, conversation({ page: null }));
+    expect(screen.getByTestId("chat-pane")).toBeInTheDocument();
+    expect(screen.queryByTestId("shopper-page")).toBeNull();
   });
 });

@@ -104,6 +104,8 @@ export type ConversationSummary = {
 	queue_position: number | null,
 	/**  When an offer to me lapses, unix ms. */
 	offer_expires_at: number | null,
+	/**  The page the shopper was on when last writing; `None` when unknown. */
+	page: PageContext | null,
 };
 
 export type Customer = {
@@ -202,6 +204,19 @@ export type OrderAction = ({ send_order_card: {
 	reason: string,
 	items: ReturnLine[],
 } }) & { cancel_order?: never; send_order_card?: never };
+
+/**
+ *  Where a shopper was, as their browser reported it (the server's JSON shape too). Free
+ *  text from any browser: show it as text, and offer `url` only when it is http(s).
+ */
+export type PageContext = {
+	url: string | null,
+	title: string | null,
+	/**  The shop's id of the product the page shows. */
+	product_id: string | null,
+	/**  The shop's id of the order the page shows. */
+	order_id: string | null,
+};
 
 export type Refund = {
 	amount: Money | null,

@@ -19,6 +19,7 @@ export function conversation(overrides: Partial<ConversationSummary> = {}): Conv
     unread: 0,
     queue_position: null,
     offer_expires_at: null,
+    page: null,
     ...overrides,
   };
 }

@@ -483,10 +483,13 @@ export class ChatClient {
         .list()
         .filter((i) => !i.failed)
         .sort((a, b) => a.at - b.at)[0];
-    if (!head()) return;
-    let conv: string;
+    const first = head();
+    if (!first) return;
+    let conv = this.#conv ?? "";
     try {
-      conv = await this.#ensureConversation();
+      // A text needs no conversation beforehand: the server opens one together with it, so
+      // agents are never offered an empty chat. (Files are uploaded into one, opened first.)
+      if (!conv && !("text" in first.body)) conv = await this.#ensureConversation();
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         this.#checkSession = true;

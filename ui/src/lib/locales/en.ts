@@ -117,6 +117,12 @@ export const en = {
   "orders.send_card_confirm": "Send the card for order {id} to the shopper?",
   "orders.to_return": "Return",
 
+  "page.copy_url": "Copy the page address",
+  "page.label": "Where the shopper is",
+  "page.order": "Order {id}",
+  "page.product": "Product {id}",
+  "page.viewing": "Viewing:",
+
   "preview.attachment": "Attachment: {name}",
   "preview.order_card": "Order card: {title}",
 

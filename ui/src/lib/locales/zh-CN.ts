@@ -119,6 +119,12 @@ export const zhCN: Record<MessageKey, string> = {
   "orders.send_card_confirm": "将订单 {id} 的卡片发送给顾客？",
   "orders.to_return": "退货数量",
 
+  "page.copy_url": "复制页面地址",
+  "page.label": "顾客所在页面",
+  "page.order": "订单 {id}",
+  "page.product": "商品 {id}",
+  "page.viewing": "正在浏览：",
+
   "preview.attachment": "附件：{name}",
   "preview.order_card": "订单卡片：{title}",
 
