@@ -2,7 +2,7 @@
 // from another origin (as a retailer's site would be), and Debian's chromium driven by
 // playwright-core. Everything listens on 127.0.0.1.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type Server, createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -118,9 +118,13 @@ export async function startShop(): Promise<Shop> {
   };
 }
 
-/** Debian's chromium, headless, with the flags this machine needs (no outside network). */
+/** Debian's chromium, headless, with the flags this machine needs (no outside network).
+ *
+ * WIDGET_E2E_LOCAL_JS=1: pages get widget/dist/widget.js (this tree's `npm run build`) in
+ * place of the copy built into the kefu binary. It is still requested from kefu's URL,
+ * because the widget takes its server's origin from its own script's src. */
 export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     args: [
       "--headless",
@@ -133,6 +137,19 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+  if (process.env.WIDGET_E2E_LOCAL_JS === "1") {
+    const body = readFileSync(resolve(__dirname, "../dist/widget.js"));
+    console.log(`e2e: serving widget/dist/widget.js (${body.length} bytes) as kefu's /widget.js`);
+    const newContext = browser.newContext.bind(browser);
+    browser.newContext = async (options) => {
+      const context = await newContext(options);
+      await context.route(/\/widget\.js$/, (route) =>
+        route.fulfill({ body, contentType: "application/javascript; charset=utf-8" }),
+      );
+      return context;
+    };
+  }
+  return browser;
 }
 
 /** Where screenshots go (git-ignored). */
