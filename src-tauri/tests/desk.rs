@@ -13,8 +13,8 @@ use kefu_desk::{
     cache::{Cache, ConversationInfo, now_ms},
     desk::{Desk, Dirs},
     model::{
-        Agent, AgentStatus, ChatMessage, ConversationState, DeliveryState, DeskErrorCode,
-        MessageBody, PageContext, Sender, Update, View,
+        Agent, AgentStatus, ChatMessage, ConversationState, ConversationSummary, DeliveryState,
+        DeskErrorCode, MessageBody, PageContext, Sender, Update, View,
     },
     secrets::Secrets,
 };
@@ -90,6 +90,19 @@ impl App {
         }
     }
 
+    /// Waits for `conv` to be offered to this agent; returns the offered row.
+    async fn offer(&mut self, conv: &str) -> ConversationSummary {
+        self.next("the offer", |u| match u {
+            Update::Conversation { conversation: c }
+                if c.id == conv && c.state == ConversationState::Offered =>
+            {
+                Some(c.clone())
+            }
+            _ => None,
+        })
+        .await
+    }
+
     async fn online(&mut self, online: bool) {
         self.next("the connection to change", |u| {
             matches!(u, Update::Connection { online: o, .. } if *o == online).then_some(())
@@ -123,12 +136,7 @@ impl App {
     /// Returns the conversation id once it shows in Mine.
     async fn accept_chat(&mut self, shopper: &mut Shopper, first: &str) -> String {
         let conv = shopper.say(first).await.conversation_id;
-        self.next("the offer", |u| {
-            matches!(u, Update::Conversation { conversation: c }
-                if c.id == conv && c.state == ConversationState::Offered)
-            .then_some(())
-        })
-        .await;
+        self.offer(&conv).await;
         self.desk.accept(&conv).await.unwrap();
         eventually("the chat to show in Mine", async || {
             self.ids(View::Mine, None).await.contains(&conv)
@@ -316,16 +324,7 @@ async fn an_offered_chat_is_accepted_read_answered_once_and_found_by_search() {
     let mut shopper = Shopper::open(&kefu, "Lin").await;
     let conv = shopper.say("Where is my parcel? 📦").await.conversation_id;
 
-    let offered = app
-        .next("the offer", |u| match u {
-            Update::Conversation { conversation: c }
-                if c.id == conv && c.state == ConversationState::Offered =>
-            {
-                Some(c.clone())
-            }
-            _ => None,
-        })
-        .await;
+    let offered = app.offer(&conv).await;
     assert_eq!(offered.shopper_name, "Lin", "the offer names the shopper");
     assert_eq!(
         app.ids(View::Queue, None).await,
@@ -777,16 +776,7 @@ async fn the_list_shows_the_page_the_shopper_is_on_from_the_offer_then_the_lates
     // The offer carries the page the conversation was opened on (no refresh runs meanwhile:
     // coming back online is a status, not a reconnect).
     app.desk.set_status(AgentStatus::Online).await.unwrap();
-    let offered = app
-        .next("the offer", |u| match u {
-            Update::Conversation { conversation: c }
-                if c.id == conv && c.state == ConversationState::Offered =>
-            {
-                Some(c.clone())
-            }
-            _ => None,
-        })
-        .await;
+    let offered = app.offer(&conv).await;
     assert_eq!(
         offered.page.as_ref(),
         Some(&kettle),

@@ -314,18 +314,7 @@ impl Sessions {
         text: String,
     ) -> Result<(), OpError> {
         self.writer
-            .append(NewMessage {
-                conversation_id: conv,
-                client_msg_id: format!("system-{}", Uuid::now_v7()),
-                sender_role: SenderRole::System,
-                sender_id: Uuid::nil(),
-                sender_name: "Kefu".into(),
-                body: Body::System {
-                    kind: kind.into(),
-                    text,
-                },
-                created_at: now_ms(),
-            })
+            .append(NewMessage::system(conv, kind, text))
             .await
             .map_err(OpError::internal)?;
         Ok(())

@@ -978,19 +978,7 @@ impl State {
     }
 
     async fn system_message(&self, conv: Uuid, kind: &str, text: String) {
-        self.write(NewMessage {
-            conversation_id: conv,
-            client_msg_id: format!("system-{}", Uuid::now_v7()),
-            sender_role: SenderRole::System,
-            sender_id: Uuid::nil(),
-            sender_name: "Kefu".into(),
-            body: crate::store::Body::System {
-                kind: kind.into(),
-                text,
-            },
-            created_at: now_ms(),
-        })
-        .await;
+        self.write(NewMessage::system(conv, kind, text)).await;
     }
 
     async fn write(&self, m: NewMessage) {

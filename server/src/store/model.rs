@@ -257,6 +257,24 @@ pub struct NewMessage {
     pub created_at: i64,
 }
 
+impl NewMessage {
+    /// An activity entry written by Kefu itself (joined, transferred, closed, rated…).
+    pub fn system(conversation_id: Uuid, kind: &str, text: String) -> Self {
+        Self {
+            conversation_id,
+            client_msg_id: format!("system-{}", Uuid::now_v7()),
+            sender_role: SenderRole::System,
+            sender_id: Uuid::nil(),
+            sender_name: "Kefu".into(),
+            body: Body::System {
+                kind: kind.into(),
+                text,
+            },
+            created_at: now_ms(),
+        }
+    }
+}
+
 /// A stored message.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredMessage {
