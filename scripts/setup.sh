@@ -16,6 +16,8 @@ for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libso
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# The example bot (examples/shipping_bot.py) runs in the tests: standard-library Python 3.
+command -v python3 >/dev/null || need_apt+=(python3)
 if ((${#need_apt[@]})); then
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq

@@ -40,6 +40,19 @@ pub enum Command {
     /// Manage agent accounts.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Manage bot accounts (the bot API, see docs/plugins.md).
+    #[command(subcommand)]
+    Bot(BotCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotCommand {
+    /// Create a bot account and print its token (shown only this once) on stdout.
+    Add {
+        /// Name shoppers and agents see on the bot's messages.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,17 +117,35 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
 
 /// Parses the process arguments and runs the chosen command.
 pub async fn main() -> anyhow::Result<()> {
+    main_with(crate::plugins::Registry::builtin()).await
+}
+
+/// [`main`] with your own plugins available to `[plugins]` besides the built-ins: the whole
+/// `main` of a custom Kefu build (see `docs/plugins.md`).
+pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()> {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
     match cli.command {
-        None => serve(cli.config, cli.demo).await,
-        Some(Command::Serve { demo }) => serve(cli.config, demo || cli.demo).await,
+        None => serve(cli.config, cli.demo, registry).await,
+        Some(Command::Serve { demo }) => serve(cli.config, demo || cli.demo, registry).await,
         Some(Command::Config(ConfigCommand::Example)) => {
             print!("{}", config::EXAMPLE);
             Ok(())
         }
         Some(Command::Config(ConfigCommand::Check)) => {
             let settings = Settings::load(cli.config.as_deref())?;
+            registry.build(&settings.plugins)?;
             println!("{}", toml_dump(&settings));
+            Ok(())
+        }
+        Some(Command::Bot(BotCommand::Add { name })) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = crate::open_store(&settings).await?;
+            let (bot, token) =
+                crate::gateway::bots::new_bot(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.create_bot(&bot).await?;
+            eprintln!("created bot `{}` ({}); its token:", bot.name, bot.id);
+            println!("{token}");
+            store.close().await;
             Ok(())
         }
         Some(Command::Agent(AgentCommand::Add {
@@ -159,7 +190,11 @@ fn toml_dump(s: &Settings) -> String {
     serde_json::to_string_pretty(s).unwrap_or_default()
 }
 
-async fn serve(config_file: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
+async fn serve(
+    config_file: Option<PathBuf>,
+    demo: bool,
+    registry: crate::plugins::Registry,
+) -> anyhow::Result<()> {
     let mut settings = Settings::load(config_file.as_deref())?;
     crate::telemetry::init_logging(&settings.log);
     raise_open_files_limit();
@@ -193,6 +228,9 @@ async fn serve(config_file: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
             welcome: String::new(),
         });
     }
+    if demo && settings.plugins.is_empty() {
+        settings.plugins = config::example_plugins();
+    }
     let store = crate::open_store(&settings).await?;
     if demo {
         seed::demo(store.as_ref()).await?;
@@ -220,7 +258,7 @@ async fn serve(config_file: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
             "  demo site id: `demo`  (agents: ws://{addr}/ws/agent, shoppers: ws://{addr}/ws/shopper)"
         );
     }
-    crate::run(settings, store, listener, shutdown_signal()).await
+    crate::run_with(settings, store, listener, shutdown_signal(), registry).await
 }
 
 /// `scheme://host[:port]` of a URL, as browsers send it in `Origin`.

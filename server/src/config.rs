@@ -16,6 +16,14 @@ use serde::{Deserialize, Serialize};
 /// never drifts from what the loader accepts.
 pub const EXAMPLE: &str = include_str!("../kefu.example.toml");
 
+/// The `[plugins]` of [`EXAMPLE`] (keyword escalation and the FAQ bot): what `--demo` runs
+/// when the configuration declares no plugins, so the Quick start shows automation.
+pub fn example_plugins() -> std::collections::BTreeMap<String, serde_json::Value> {
+    Figment::from(Toml::string(EXAMPLE))
+        .extract_inner("plugins")
+        .unwrap_or_default()
+}
+
 /// All settings of one `kefu` process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +38,13 @@ pub struct Settings {
     pub integrations: IntegrationSettings,
     /// The shops this deployment serves.
     pub sites: Vec<Site>,
+    /// In-process plugins, one table each: `[plugins.keyword_escalation]`, `[plugins.faq]`…
+    /// (see `docs/plugins.md`). Checked when the server starts.
+    #[serde(default)]
+    pub plugins: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Outgoing webhooks (`[[webhooks]]`).
+    #[serde(default)]
+    pub webhooks: Vec<crate::webhooks::WebhookSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -228,6 +243,8 @@ impl Default for Settings {
             },
             integrations: IntegrationSettings::default(),
             sites: Vec::new(),
+            plugins: Default::default(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -396,6 +413,7 @@ impl Settings {
                 );
             }
         }
+        crate::webhooks::validate(&self.webhooks)?;
         Ok(())
     }
 

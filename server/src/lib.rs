@@ -13,6 +13,8 @@
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
 //! - [`actions`]: returns, cancellations and order cards from the chat, audited.
 //! - [`integrations`]: the retailer's back office (CRM, orders, returns) → one customer view.
+//! - [`plugins`]: the plugin bus and the built-in plugins (keywords, FAQ bot, hours, …).
+//! - [`webhooks`]: signed JSON events to the retailer's systems, retried, logged.
 //! - [`wire`]: rows ⇄ protobuf.
 //! - [`telemetry`]: tracing and the Prometheus recorder.
 //! - [`seed`]: demo data for the Quick start.
@@ -25,11 +27,13 @@ pub mod cli;
 pub mod config;
 pub mod gateway;
 pub mod integrations;
+pub mod plugins;
 pub mod seed;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod util;
+pub mod webhooks;
 pub mod wire;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -85,12 +89,62 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with(
+        settings,
+        store,
+        listener,
+        shutdown,
+        plugins::Registry::builtin(),
+    )
+    .await
+}
+
+/// [`run`] with the plugins of `registry` (the built-ins plus your own) available to
+/// `[plugins]`; see `docs/plugins.md`.
+pub async fn run_with(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    registry: plugins::Registry,
+) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
+    let declared = registry.build(&settings.plugins)?;
+    let groups = store.list_groups().await?;
+    for d in &declared {
+        for g in d.plugin.groups() {
+            if !groups.iter().any(|x| x.name == g) {
+                anyhow::bail!(
+                    "config key `plugins.{}`: group `{g}` does not exist; create it first \
+                     (POST /api/v1/groups) or name an existing one",
+                    d.plugin.name()
+                );
+            }
+        }
+    }
     let views =
         integrations::view::Views::new(connector(&settings), settings.integrations.cache.clone());
-    let sessions = Sessions::start(store.clone(), settings.clone(), views.clone())
+    let mut subscribers = Vec::new();
+    let (plugin_tx, plugin_rx) =
+        plugins::event::shards(plugins::bus::WORKERS, plugins::bus::QUEUE_DEPTH);
+    if !declared.is_empty() {
+        subscribers.push(("plugins", plugin_tx));
+    }
+    let (hook_tx, hook_rx) = plugins::event::shards(1, webhooks::QUEUE_DEPTH);
+    if !settings.webhooks.is_empty() {
+        subscribers.push(("webhooks", hook_tx));
+    }
+    let events = plugins::EventSink::new(subscribers);
+    let sessions = Sessions::start(store.clone(), settings.clone(), views.clone(), events)
         .await
         .context("starting sessions")?;
+    let services = Arc::new(plugins::context::Services {
+        store: store.clone(),
+        views: views.clone(),
+    });
+    tracing::info!(plugins = ?declared.iter().map(|d| d.plugin.name()).collect::<Vec<_>>(), webhooks = settings.webhooks.len(), "automation");
+    plugins::bus::spawn(declared, plugin_rx, services, Arc::downgrade(&sessions));
+    webhooks::spawn(settings.webhooks.clone(), hook_rx, store.clone())?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = AppState {
         settings: settings.clone(),

@@ -5,7 +5,9 @@ use kefu_proto::v1 as pb;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::store::{Body, ConvState, Conversation, PageContext, SenderRole, StoredMessage, now_ms};
+use crate::store::{
+    Body, ConvState, Conversation, PageContext, Priority, SenderRole, StoredMessage, now_ms,
+};
 
 /// Encodes a server frame once; the `Bytes` is then shared by every recipient.
 pub fn encode(kind: pb::server_envelope::Kind) -> Bytes {
@@ -87,6 +89,17 @@ pub fn conversation(c: &Conversation, shopper: pb::Participant) -> pb::Conversat
             product_id: c.context.product_id.clone().unwrap_or_default(),
             order_id: c.context.order_id.clone().unwrap_or_default(),
         }),
+        tags: c.tags.clone(),
+        priority: priority(c.priority) as i32,
+    }
+}
+
+pub fn priority(p: Priority) -> pb::Priority {
+    match p {
+        Priority::Low => pb::Priority::Low,
+        Priority::Normal => pb::Priority::Unspecified,
+        Priority::High => pb::Priority::High,
+        Priority::Urgent => pb::Priority::Urgent,
     }
 }
 

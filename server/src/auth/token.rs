@@ -7,6 +7,8 @@ use sha2::{Digest, Sha256};
 
 /// Prefix of agent tokens (lets support tell token kinds apart at a glance).
 pub const AGENT_PREFIX: &str = "kfa_";
+/// Prefix of bot account tokens.
+pub const BOT_PREFIX: &str = "kfb_";
 /// Prefix of shopper (visitor) tokens.
 pub const VISITOR_PREFIX: &str = "kfv_";
 

@@ -1,4 +1,5 @@
-//! Request authentication: bearer tokens for agents (`kfa_…`) and shoppers (`kfv_…`).
+//! Request authentication: bearer tokens for agents (`kfa_…`), shoppers (`kfv_…`) and bots
+//! (`kfb_…`).
 //!
 //! Tokens come in the `Authorization: Bearer` header. WebSocket upgrades may pass them as
 //! `?token=` instead, because browsers cannot set headers on a WebSocket.
@@ -9,7 +10,7 @@ use super::{AppState, error::ApiError};
 use crate::{
     auth::token,
     sessions::{Caller, router::AgentInfo},
-    store::{Role, StoreError, Visitor, now_ms},
+    store::{Bot, Role, StoreError, Visitor, now_ms},
 };
 
 /// An authenticated agent, plus the hash of the token it used (for logout).
@@ -96,9 +97,9 @@ impl FromRequestParts<AppState> for AgentAuth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let t = bearer(parts).ok_or_else(missing)?;
-        if t.starts_with(token::VISITOR_PREFIX) {
+        if t.starts_with(token::VISITOR_PREFIX) || t.starts_with(token::BOT_PREFIX) {
             return Err(ApiError::Forbidden(
-                "this endpoint is for agents; shopper tokens are refused".into(),
+                "this endpoint is for agents; shopper and bot tokens are refused".into(),
             ));
         }
         agent_from_token(state, &t).await
@@ -116,10 +117,34 @@ impl FromRequestParts<AppState> for VisitorAuth {
     }
 }
 
+/// An authenticated bot account.
+pub struct BotAuth(pub Bot);
+
+impl FromRequestParts<AppState> for BotAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let t = bearer(parts).ok_or_else(missing)?;
+        if !t.starts_with(token::BOT_PREFIX) {
+            return Err(ApiError::Forbidden(
+                "this endpoint is for bots: use a bot token (kfb_…)".into(),
+            ));
+        }
+        match state.store.bot_by_token(&token::hash(&t), now_ms()).await {
+            Err(StoreError::NotFound) => Err(ApiError::Unauthenticated(
+                "unknown bot token; it may have been deleted".into(),
+            )),
+            other => Ok(BotAuth(other?)),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for AnyAuth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let t = bearer(parts).ok_or_else(missing)?;
+        if t.starts_with(token::BOT_PREFIX) {
+            return Err(ApiError::Forbidden("bots use the /bot/ endpoints".into()));
+        }
         if t.starts_with(token::VISITOR_PREFIX) {
             Ok(AnyAuth(Caller::Shopper(
                 visitor_from_token(state, &t).await?,

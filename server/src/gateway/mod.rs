@@ -5,7 +5,7 @@
 //! - `error`: `ApiError`, the JSON `{code, message}` every failure becomes.
 //! - `extract`: `Json`/`Query`/`Path` whose rejections are `ApiError`s too.
 //! - `account`, `admin`, `conversations`, `customers`, `visitor`, `shopper`, `attachments`,
-//!   `ops`: REST routers.
+//!   `bots` (bot accounts and the bot API), `webhooks` (delivery log), `ops`: REST routers.
 //! - `assets`: the embedded shopper widget (`/widget.js`) and full-page chat (`/chat`).
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 
@@ -15,6 +15,7 @@ pub mod admin;
 pub mod assets;
 pub mod attachments;
 pub mod auth;
+pub mod bots;
 pub mod conversations;
 pub mod customers;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod extract;
 pub mod ops;
 pub mod shopper;
 pub mod visitor;
+pub mod webhooks;
 pub mod ws;
 
 use std::sync::Arc;
@@ -66,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .merge(actions::router())
         .merge(visitor::router())
         .merge(shopper::router())
+        .merge(bots::router())
+        .merge(webhooks::router())
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(attachments::router(state.settings.attachments.max_bytes))
         .layer(cors(&state.settings));

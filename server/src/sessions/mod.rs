@@ -8,6 +8,7 @@
 //! - `routing`: the pure rule choosing an agent.
 //! - `router`: the task that owns queues, offers, capacity and presence.
 
+pub mod automation;
 pub mod hub;
 pub mod router;
 pub mod routing;
@@ -21,9 +22,10 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     integrations::view::Views,
+    plugins::{EventSink, Lifecycle},
     store::{
-        AppendResult, Body, ConvState, Conversation, NewMessage, PageContext, Role, SenderRole,
-        Store, StoreError, StoredMessage, Visitor, now_ms,
+        AppendResult, Body, ConvState, Conversation, NewMessage, PageContext, Priority, Role,
+        SenderRole, Store, StoreError, StoredMessage, Visitor, now_ms,
     },
     wire,
 };
@@ -92,6 +94,8 @@ pub struct Sessions {
     pub writer: Writer,
     pub router: Router,
     pub settings: Arc<Settings>,
+    /// Plugins and webhooks hear what happens here.
+    pub events: EventSink,
     /// Serialises "find or open the shopper's conversation" so two tabs sending their first
     /// message at once do not open two conversations.
     open_lock: tokio::sync::Mutex<()>,
@@ -104,15 +108,17 @@ impl Sessions {
         store: Arc<dyn Store>,
         settings: Arc<Settings>,
         views: Arc<Views>,
+        events: EventSink,
     ) -> anyhow::Result<Arc<Self>> {
         let hub = Arc::new(Hub::default());
-        let writer = Writer::spawn(store.clone(), hub.clone());
+        let writer = Writer::spawn(store.clone(), hub.clone(), events.clone());
         let router = Router::spawn(
             store.clone(),
             hub.clone(),
             writer.clone(),
             settings.routing.clone(),
             views,
+            events.clone(),
         )
         .await?;
         let sessions = Arc::new(Self {
@@ -121,6 +127,7 @@ impl Sessions {
             writer,
             router,
             settings,
+            events,
             open_lock: Default::default(),
         });
         tokio::spawn(heartbeat_sweeper(Arc::downgrade(&sessions)));
@@ -166,7 +173,7 @@ impl Sessions {
         let body =
             wire::body_from_pb(req.body.clone().unwrap_or_default()).map_err(OpError::invalid)?;
         self.check_body(caller, &body)?;
-        let conv = match caller {
+        let (conv, opened) = match caller {
             Caller::Shopper(v) => {
                 let context = req.context.clone().map(wire::page_context);
                 self.shopper_conversation(v, &req.conversation_id, &req.group, context)
@@ -181,7 +188,7 @@ impl Sessions {
                         "the conversation is closed",
                     ));
                 }
-                c
+                (c, None)
             }
         };
         let body = self.resolve_attachment(conv.id, body).await?;
@@ -201,8 +208,11 @@ impl Sessions {
                 created_at: now_ms(),
             })
             .await
-            .map_err(OpError::internal)?;
-        match result {
+            .map_err(OpError::internal);
+        // Plugins hear of a new conversation after the message that opened it is stored, so
+        // their replies (e.g. out of hours) come after it.
+        self.announce(conv.id, opened);
+        match result? {
             AppendResult::Stored { message, .. } => Ok(pb::Ack {
                 client_msg_id: message.client_msg_id,
                 conversation_id: message.conversation_id.to_string(),
@@ -277,7 +287,7 @@ impl Sessions {
         context: Option<PageContext>,
         left_message: bool,
     ) -> Result<Conversation, OpError> {
-        let c = self.shopper_conversation(v, "", group, context).await?;
+        let (c, opened) = self.shopper_conversation(v, "", group, context).await?;
         if left_message {
             let email = self.store.visitor(v.id).await?.email;
             let text = match email {
@@ -286,7 +296,15 @@ impl Sessions {
             };
             self.system_message(c.id, "left_message", text).await?;
         }
+        self.announce(c.id, opened);
         Ok(c)
+    }
+
+    /// Tells plugins and webhooks a conversation opened (`Some(reopened)`).
+    fn announce(&self, conv: Uuid, opened: Option<bool>) {
+        if let Some(reopened) = opened {
+            self.events.lifecycle(conv, Lifecycle::Opened { reopened });
+        }
     }
 
     /// Remembers the page the shopper is on, when it changed. Called before a conversation
@@ -322,14 +340,15 @@ impl Sessions {
 
     /// The conversation a shopper's message goes to: the one named if still open, else the
     /// visitor's open one, else a recently closed one reopened, else a new one. `context`,
-    /// the page the shopper is on, is recorded before any agent is offered it.
+    /// the page the shopper is on, is recorded before any agent is offered it. The second
+    /// value says whether it was opened now (`Some(reopened)`), for the caller to announce.
     async fn shopper_conversation(
         &self,
         v: &Visitor,
         conversation_id: &str,
         group: &str,
         context: Option<PageContext>,
-    ) -> Result<Conversation, OpError> {
+    ) -> Result<(Conversation, Option<bool>), OpError> {
         let caller = Caller::Shopper(v.clone());
         if !conversation_id.is_empty() {
             let mut c = self
@@ -337,7 +356,7 @@ impl Sessions {
                 .await?;
             if c.state != ConvState::Closed {
                 self.note_page(&mut c, context).await?;
-                return Ok(c);
+                return Ok((c, None));
             }
         }
         let _guard = self.open_lock.lock().await;
@@ -361,7 +380,7 @@ impl Sessions {
         if let Some(mut c) = latest {
             if c.state != ConvState::Closed {
                 self.note_page(&mut c, context).await?;
-                return Ok(c);
+                return Ok((c, None));
             }
             let window = (self.settings.routing.reopen_window_secs * 1000) as i64;
             if c.closed_at.is_some_and(|t| now - t <= window)
@@ -376,9 +395,9 @@ impl Sessions {
                 );
                 self.publish_conv(&c, None, frame);
                 self.router
-                    .enqueue(c.id, c.group.clone(), v.id, sticky)
+                    .enqueue(c.id, c.group.clone(), v.id, sticky, c.priority)
                     .await;
-                return Ok(self.store.conversation(c.id).await?);
+                return Ok((self.store.conversation(c.id).await?, Some(true)));
             }
         }
         if !self
@@ -403,10 +422,14 @@ impl Sessions {
             closed_at: None,
             close_reason: None,
             context: context.unwrap_or_default(),
+            tags: Vec::new(),
+            priority: Priority::Normal,
         };
         self.store.create_conversation(&c).await?;
-        self.router.enqueue(c.id, group, v.id, sticky).await;
-        Ok(c)
+        self.router
+            .enqueue(c.id, group, v.id, sticky, Priority::Normal)
+            .await;
+        Ok((c, Some(false)))
     }
 
     /// Sends a frame to everyone who may see a conversation.
@@ -531,6 +554,15 @@ impl Sessions {
             _ => "Conversation closed".to_string(),
         };
         let _ = self.system_message(conv, "closed", text).await;
+        self.events.lifecycle(
+            conv,
+            Lifecycle::Closed {
+                reason: reason
+                    .as_str_name()
+                    .trim_start_matches("CLOSE_REASON_")
+                    .to_lowercase(),
+            },
+        );
         Ok(())
     }
 }

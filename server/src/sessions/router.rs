@@ -22,7 +22,8 @@ use super::{
 use crate::{
     config::RoutingSettings,
     integrations::{CustomerKey, view::Views},
-    store::{ConvState, NewMessage, Role, SenderRole, Store, Visitor, now_ms},
+    plugins::{EventSink, Lifecycle},
+    store::{ConvState, NewMessage, Priority, Role, SenderRole, Store, Visitor, now_ms},
     wire,
 };
 
@@ -71,6 +72,15 @@ enum Cmd {
         group: String,
         visitor: Uuid,
         preferred: Option<Uuid>,
+        priority: Priority,
+    },
+    /// Changes a waiting conversation's group, preferred agent or priority (automation).
+    Adjust {
+        conv: Uuid,
+        group: Option<String>,
+        preferred: Option<Uuid>,
+        priority: Option<Priority>,
+        reply: oneshot::Sender<bool>,
     },
     Accept {
         conv: Uuid,
@@ -135,6 +145,7 @@ struct Waiting {
     offer: Option<(Uuid, Instant)>,
     position: u32,
     since: Instant,
+    priority: Priority,
 }
 
 struct State {
@@ -143,6 +154,7 @@ struct State {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     writer: Writer,
+    events: EventSink,
     cfg: RoutingSettings,
     agents: HashMap<Uuid, Slot>,
     queues: HashMap<String, VecDeque<Uuid>>,
@@ -157,12 +169,14 @@ impl Router {
         writer: Writer,
         cfg: RoutingSettings,
         views: Arc<Views>,
+        events: EventSink,
     ) -> anyhow::Result<Self> {
         let mut state = State {
             views,
             store: store.clone(),
             hub,
             writer,
+            events,
             cfg,
             agents: HashMap::new(),
             queues: HashMap::new(),
@@ -186,7 +200,14 @@ impl Router {
                         .active
                         .insert(conv.id);
                 }
-                _ => state.add_waiting(conv.id, conv.group.clone(), conv.visitor_id, None, vec![]),
+                _ => state.add_waiting(
+                    conv.id,
+                    conv.group.clone(),
+                    conv.visitor_id,
+                    None,
+                    vec![],
+                    conv.priority,
+                ),
             }
         }
         let (tx, rx) = mpsc::channel(1024);
@@ -217,14 +238,42 @@ impl Router {
         self.send(Cmd::SetStatus(agent, status)).await
     }
     /// A conversation opened, reopened or was sent back to a queue.
-    pub async fn enqueue(&self, conv: Uuid, group: String, visitor: Uuid, preferred: Option<Uuid>) {
+    pub async fn enqueue(
+        &self,
+        conv: Uuid,
+        group: String,
+        visitor: Uuid,
+        preferred: Option<Uuid>,
+        priority: Priority,
+    ) {
         self.send(Cmd::Enqueue {
             conv,
             group,
             visitor,
             preferred,
+            priority,
         })
         .await
+    }
+    /// Moves a waiting conversation to `group`, offers it to `preferred` first, or changes
+    /// its place by `priority`. False if it is not waiting (e.g. an agent has it).
+    pub async fn adjust(
+        &self,
+        conv: Uuid,
+        group: Option<String>,
+        preferred: Option<Uuid>,
+        priority: Option<Priority>,
+    ) -> bool {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Adjust {
+            conv,
+            group,
+            preferred,
+            priority,
+            reply,
+        })
+        .await;
+        rx.await.unwrap_or(false)
     }
     pub async fn accept(&self, conv: Uuid, agent: Uuid) -> Result<(), RouteError> {
         self.ask(|reply| Cmd::Accept { conv, agent, reply }).await
@@ -363,9 +412,14 @@ impl State {
                 group,
                 visitor,
                 preferred,
+                priority,
             } => {
-                self.add_waiting(conv, group.clone(), visitor, preferred, vec![]);
-                let position = self.queues[&group].len() as u32;
+                self.add_waiting(conv, group.clone(), visitor, preferred, vec![], priority);
+                let position = self.queues[&group]
+                    .iter()
+                    .position(|c| *c == conv)
+                    .unwrap_or(0) as u32
+                    + 1;
                 let agents = self.group_agents(&group);
                 let frame = wire::event(
                     conv,
@@ -375,15 +429,18 @@ impl State {
                     }),
                 );
                 // The shopper hears its position from `notify_positions` below.
-                self.hub.publish(
-                    &Recipients {
-                        agents: &agents,
-                        watchers: true,
-                        ..Default::default()
-                    },
-                    Outbound::event(frame),
-                );
+                self.tell_agents(&agents, frame);
                 self.dispatch(&group).await;
+            }
+            Cmd::Adjust {
+                conv,
+                group,
+                preferred,
+                priority,
+                reply,
+            } => {
+                let waiting = self.adjust(conv, group, preferred, priority).await;
+                let _ = reply.send(waiting);
             }
             Cmd::Accept { conv, agent, reply } => {
                 let result = self.accept(conv, agent).await;
@@ -432,14 +489,12 @@ impl State {
         visitor: Uuid,
         preferred: Option<Uuid>,
         excluded: Vec<Uuid>,
+        priority: Priority,
     ) {
         if self.waiting.contains_key(&conv) {
             return;
         }
-        self.queues
-            .entry(group.clone())
-            .or_default()
-            .push_back(conv);
+        self.insert_queued(&group, conv, priority);
         self.waiting.insert(
             conv,
             Waiting {
@@ -450,8 +505,77 @@ impl State {
                 offer: None,
                 position: 0,
                 since: Instant::now(),
+                priority,
             },
         );
+    }
+
+    /// Queues `conv` behind everything of equal or higher priority.
+    fn insert_queued(&mut self, group: &str, conv: Uuid, priority: Priority) {
+        let waiting = &self.waiting;
+        let queue = self.queues.entry(group.to_string()).or_default();
+        let at = queue
+            .iter()
+            .position(|c| waiting.get(c).is_some_and(|w| w.priority < priority))
+            .unwrap_or(queue.len());
+        queue.insert(at, conv);
+    }
+
+    /// See [`Router::adjust`]. A new group or preferred agent withdraws a pending offer; a
+    /// new priority only moves the conversation within its queue.
+    async fn adjust(
+        &mut self,
+        conv: Uuid,
+        group: Option<String>,
+        preferred: Option<Uuid>,
+        priority: Option<Priority>,
+    ) -> bool {
+        let Some(w) = self.waiting.get(&conv) else {
+            return false;
+        };
+        let old_group = w.group.clone();
+        let moved = group.as_ref().is_some_and(|g| *g != old_group);
+        let redirected = preferred.is_some_and(|p| w.offer.is_some_and(|(a, _)| a != p));
+        if moved || redirected {
+            let mut w = self.remove_waiting(conv).expect("checked above");
+            if let Some((agent, _)) = w.offer.take() {
+                self.tell_withdrawn(conv, agent);
+            }
+            let new_group = group.unwrap_or_else(|| old_group.clone());
+            if moved && let Err(e) = self.store.requeue(conv, &new_group, now_ms()).await {
+                tracing::error!(%conv, error = %e, "moving a waiting conversation");
+            }
+            self.add_waiting(
+                conv,
+                new_group.clone(),
+                w.visitor,
+                preferred.or(w.preferred),
+                w.excluded,
+                priority.unwrap_or(w.priority),
+            );
+            self.waiting.get_mut(&conv).expect("just added").since = w.since;
+            let frame = wire::event(
+                conv,
+                Ev::Queued(pb::Queued {
+                    group: new_group.clone(),
+                    position: 0,
+                }),
+            );
+            let agents = [self.group_agents(&old_group), self.group_agents(&new_group)].concat();
+            self.tell_agents(&agents, frame);
+            self.notify_positions(&old_group);
+            self.dispatch(&new_group).await;
+        } else if let Some(p) = priority
+            && p != w.priority
+        {
+            self.waiting.get_mut(&conv).expect("checked above").priority = p;
+            if let Some(q) = self.queues.get_mut(&old_group) {
+                q.retain(|c| *c != conv);
+            }
+            self.insert_queued(&old_group, conv, p);
+            self.dispatch(&old_group).await;
+        }
+        true
     }
 
     fn remove_waiting(&mut self, conv: Uuid) -> Option<Waiting> {
@@ -465,6 +589,18 @@ impl State {
             slot.offers = slot.offers.saturating_sub(1);
         }
         Some(w)
+    }
+
+    /// Sends an event to these agents and to supervisors watching.
+    fn tell_agents(&self, agents: &[Uuid], frame: bytes::Bytes) {
+        self.hub.publish(
+            &Recipients {
+                agents,
+                watchers: true,
+                ..Default::default()
+            },
+            Outbound::event(frame),
+        );
     }
 
     fn group_agents(&self, group: &str) -> Vec<Uuid> {
@@ -768,6 +904,13 @@ impl State {
         );
         self.system_message(conv, "assigned", format!("{name} joined the conversation"))
             .await;
+        self.events.lifecycle(
+            conv,
+            Lifecycle::Assigned {
+                agent_id: agent,
+                agent_name: name,
+            },
+        );
         Ok(())
     }
 
@@ -892,8 +1035,23 @@ impl State {
         }
         self.system_message(conv, "transferred", format!("Transferred to {target_name}"))
             .await;
+        self.events.lifecycle(
+            conv,
+            Lifecycle::Transferred {
+                from_agent_id: from,
+                to_agent_id: to_agent,
+                to_group: (!event.to_group.is_empty()).then(|| event.to_group.clone()),
+            },
+        );
         if !event.to_group.is_empty() {
-            self.add_waiting(conv, event.to_group.clone(), c.visitor_id, None, vec![from]);
+            self.add_waiting(
+                conv,
+                event.to_group.clone(),
+                c.visitor_id,
+                None,
+                vec![from],
+                c.priority,
+            );
             self.dispatch(&event.to_group).await;
         }
         self.dispatch_all().await;
@@ -957,7 +1115,14 @@ impl State {
                 "Your agent was disconnected; connecting you to another agent".into(),
             )
             .await;
-            self.add_waiting(conv, c.group.clone(), c.visitor_id, None, vec![agent]);
+            self.add_waiting(
+                conv,
+                c.group.clone(),
+                c.visitor_id,
+                None,
+                vec![agent],
+                c.priority,
+            );
         }
         self.dispatch_all().await;
     }

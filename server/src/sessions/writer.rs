@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{Hub, Outbound, Recipients};
 use crate::{
+    plugins::{Event, EventSink},
     store::{AppendResult, NewMessage, SenderRole, Store},
     wire,
 };
@@ -31,9 +32,10 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer. It stops when every handle is dropped, after draining its queue.
-    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>) -> Self {
+    /// Stored messages are also emitted to `events` (plugins, webhooks), after delivery.
+    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, events: EventSink) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(rx, store, hub));
+        tokio::spawn(run(rx, store, hub, events));
         Self { tx }
     }
 
@@ -53,7 +55,7 @@ impl Writer {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>) {
+async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, events: EventSink) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch: Vec<NewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
@@ -84,6 +86,9 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>) 
                             },
                         );
                         count_message(message.sender_role, private);
+                        if !events.is_empty() {
+                            events.emit(Event::Message(Arc::new(message.clone())));
+                        }
                     }
                     metrics::histogram!("kefu_ack_latency_seconds")
                         .record(job.queued_at.elapsed().as_secs_f64());

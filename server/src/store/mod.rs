@@ -134,6 +134,11 @@ pub trait Store: Send + Sync + 'static {
     /// The conversation's rating, if the shopper gave one.
     async fn rating(&self, id: Uuid) -> StoreResult<Option<Rating>>;
 
+    /// Adds tags the conversation does not have yet; returns all its tags.
+    async fn add_tags(&self, id: Uuid, tags: &[String]) -> StoreResult<Vec<String>>;
+    /// Sets how urgently the conversation needs a human.
+    async fn set_priority(&self, id: Uuid, priority: Priority) -> StoreResult<()>;
+
     // --- messages -------------------------------------------------------------------
     /// Stores a batch in one transaction, assigning each new message the next `seq` of its
     /// conversation. A message whose `(sender_id, client_msg_id)` exists already yields the
@@ -182,6 +187,20 @@ pub trait Store: Send + Sync + 'static {
         conversation_id: Option<Uuid>,
         limit: i64,
     ) -> StoreResult<Vec<AuditEntry>>;
+
+    // --- bots and webhooks -------------------------------------------------------------
+    /// Creates a bot account; `Conflict` if the name is taken.
+    async fn create_bot(&self, bot: &Bot) -> StoreResult<()>;
+    /// Finds a bot by the hash of its token and records that it was used.
+    async fn bot_by_token(&self, token_hash: &str, now: i64) -> StoreResult<Bot>;
+    /// All bots, by name.
+    async fn list_bots(&self) -> StoreResult<Vec<Bot>>;
+    /// Deletes a bot; its token stops working at once.
+    async fn delete_bot(&self, id: Uuid) -> StoreResult<()>;
+    /// Records one webhook delivery attempt, keeping only the newest `keep` attempts.
+    async fn insert_delivery(&self, d: &WebhookDelivery, keep: i64) -> StoreResult<()>;
+    /// The newest delivery attempts, newest first.
+    async fn list_deliveries(&self, limit: i64) -> StoreResult<Vec<WebhookDelivery>>;
 
     /// Cheap liveness probe of the database.
     async fn ping(&self) -> StoreResult<()>;

@@ -140,6 +140,69 @@ pub struct Conversation {
     /// The page the shopper was on when last writing.
     #[sqlx(flatten)]
     pub context: PageContext,
+    /// Labels set by agents, plugins and bots (e.g. `invoice`, `vip`), in the order added.
+    #[sqlx(json)]
+    pub tags: Vec<String>,
+    /// Waiting conversations of higher priority are offered first.
+    pub priority: Priority,
+}
+
+/// How urgently a conversation needs a human. Stored as an integer so queues sort by it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[repr(i64)]
+pub enum Priority {
+    Low = -1,
+    #[default]
+    Normal = 0,
+    High = 1,
+    Urgent = 2,
+}
+
+/// A bot account: acts on conversations over REST with a bearer token.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Bot {
+    pub id: Uuid,
+    pub name: String,
+    /// SHA-256 of the token; the token itself is shown once, at creation.
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// One attempt to deliver a webhook event.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    /// The webhook's name in `kefu.toml`.
+    pub webhook: String,
+    /// Same for every attempt of one event (sent as `X-Kefu-Delivery`).
+    pub delivery_id: Uuid,
+    /// e.g. `message.created`.
+    pub event: String,
+    /// 1 for the first try.
+    pub attempt: i64,
+    pub at: i64,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<i64>,
+    /// Why the attempt failed (timeout, connection refused, non-2xx), if it did.
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub delivered: bool,
 }
 
 /// Where a shopper was when writing, as the widget reported it. Free text from the browser:

@@ -54,6 +54,14 @@ fn conflict_or(e: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
+/// `NotFound` when a write changed no row.
+fn touched(done: sqlx::sqlite::SqliteQueryResult) -> StoreResult<()> {
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 fn one<T>(row: Option<T>) -> StoreResult<T> {
     row.ok_or(StoreError::NotFound)
 }
@@ -308,14 +316,12 @@ impl Store for SqliteStore {
             .await?;
             return Ok(());
         }
-        let done = sqlx::query("delete from agent where id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(
+            sqlx::query("delete from agent where id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await?,
+        )
     }
 
     async fn count_agents(&self) -> StoreResult<i64> {
@@ -361,14 +367,12 @@ impl Store for SqliteStore {
     }
 
     async fn delete_group(&self, name: &str) -> StoreResult<()> {
-        let done = sqlx::query("delete from agent_group where name = ?")
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(
+            sqlx::query("delete from agent_group where name = ?")
+                .bind(name)
+                .execute(&self.pool)
+                .await?,
+        )
     }
 
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
@@ -492,8 +496,8 @@ impl Store for SqliteStore {
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
         sqlx::query(
             "insert into conversation (id, site_id, visitor_id, group_name, state, agent_id, last_seq, created_at, updated_at, \
-             page_url, page_title, page_product_id, page_order_id) \
-             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             page_url, page_title, page_product_id, page_order_id, tags, priority) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id)
         .bind(&c.site_id)
@@ -508,6 +512,8 @@ impl Store for SqliteStore {
         .bind(&c.context.title)
         .bind(&c.context.product_id)
         .bind(&c.context.order_id)
+        .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(c.priority)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -796,14 +802,12 @@ impl Store for SqliteStore {
     }
 
     async fn delete_canned(&self, id: Uuid) -> StoreResult<()> {
-        let done = sqlx::query("delete from canned_reply where id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(
+            sqlx::query("delete from canned_reply where id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await?,
+        )
     }
 
     async fn insert_attachment(&self, a: &Attachment) -> StoreResult<()> {
@@ -864,6 +868,115 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn add_tags(&self, id: Uuid, tags: &[String]) -> StoreResult<Vec<String>> {
+        // One statement per tag, no read-then-write transaction: SQLite would refuse to
+        // upgrade a reader while the message writer holds the lock (SQLITE_BUSY at once).
+        for tag in tags {
+            sqlx::query(
+                "update conversation set tags = json_insert(tags, '$[#]', ?) where id = ? \
+                 and not exists (select 1 from json_each(conversation.tags) where value = ?)",
+            )
+            .bind(tag)
+            .bind(id)
+            .bind(tag)
+            .execute(&self.pool)
+            .await?;
+        }
+        let all: String = one(
+            sqlx::query_scalar("select tags from conversation where id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )?;
+        serde_json::from_str(&all)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+    }
+
+    async fn set_priority(&self, id: Uuid, priority: Priority) -> StoreResult<()> {
+        touched(
+            sqlx::query("update conversation set priority = ? where id = ?")
+                .bind(priority)
+                .bind(id)
+                .execute(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn create_bot(&self, b: &Bot) -> StoreResult<()> {
+        sqlx::query("insert into bot (id, name, token_hash, created_at) values (?, ?, ?, ?)")
+            .bind(b.id)
+            .bind(&b.name)
+            .bind(&b.token_hash)
+            .bind(b.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, "a bot with that name exists"))?;
+        Ok(())
+    }
+
+    async fn bot_by_token(&self, token_hash: &str, now: i64) -> StoreResult<Bot> {
+        one(
+            sqlx::query_as("update bot set last_used_at = ? where token_hash = ? returning *")
+                .bind(now)
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn list_bots(&self) -> StoreResult<Vec<Bot>> {
+        Ok(sqlx::query_as("select * from bot order by name")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn delete_bot(&self, id: Uuid) -> StoreResult<()> {
+        touched(
+            sqlx::query("delete from bot where id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn insert_delivery(&self, d: &WebhookDelivery, keep: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into webhook_delivery (id, webhook, delivery_id, event, attempt, at, status, error, duration_ms, delivered) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(d.id)
+        .bind(&d.webhook)
+        .bind(d.delivery_id)
+        .bind(&d.event)
+        .bind(d.attempt)
+        .bind(d.at)
+        .bind(d.status)
+        .bind(&d.error)
+        .bind(d.duration_ms)
+        .bind(d.delivered)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "delete from webhook_delivery where id not in \
+             (select id from webhook_delivery order by at desc, id desc limit ?)",
+        )
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_deliveries(&self, limit: i64) -> StoreResult<Vec<WebhookDelivery>> {
+        Ok(
+            sqlx::query_as("select * from webhook_delivery order by at desc, id desc limit ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -63,6 +63,14 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_with_plugins(tweak, kefu_server::plugins::Registry::builtin()).await
+    }
+
+    /// Starts with `registry` offering the plugins `[plugins]` may name (tests add their own).
+    pub async fn start_with_plugins(
+        tweak: impl FnOnce(&mut Settings),
+        registry: kefu_server::plugins::Registry,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = test_settings(dir.path());
         tweak(&mut settings);
@@ -71,13 +79,14 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(kefu_server::run(
+        let task = tokio::spawn(kefu_server::run_with(
             settings.clone(),
             store.clone(),
             listener,
             async move {
                 let _ = stopped.await;
             },
+            registry,
         ));
         Self {
             addr,

@@ -1,0 +1,240 @@
+//! Bot accounts (admins create them; the token is shown once) and the bot API: with its
+//! token a bot reads a conversation and replies, tags, or hands it off to a human, so
+//! automation can be written in any language. Bots hear about conversations through
+//! webhooks (`[[webhooks]]`); see `docs/plugins.md`.
+
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    routing::{delete, get, post},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    AppState,
+    auth::{AgentAuth, BotAuth},
+    error::{ApiError, ApiResult},
+    extract::{Json, Path, Query},
+};
+use crate::{
+    auth::token,
+    sessions::automation::Automaton,
+    store::{Body, Bot, ConvState, Conversation, Priority, Role, StoredMessage, now_ms},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/bots", get(list_bots).post(create_bot))
+        .route("/bots/{id}", delete(delete_bot))
+        .route("/bot/conversations/{id}", get(conversation))
+        .route("/bot/conversations/{id}/messages", get(messages).post(send))
+        .route("/bot/conversations/{id}/tags", post(tag))
+        .route("/bot/conversations/{id}/handoff", post(handoff))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBot {
+    name: String,
+}
+
+/// A new bot with its token: the only time the token is shown.
+#[derive(Serialize)]
+struct CreatedBot {
+    #[serde(flatten)]
+    bot: Bot,
+    token: String,
+}
+
+async fn create_bot(
+    State(state): State<AppState>,
+    auth: AgentAuth,
+    Json(req): Json<CreateBot>,
+) -> ApiResult<(StatusCode, Json<CreatedBot>)> {
+    auth.require(Role::Admin)?;
+    let (bot, token) = new_bot(&req.name)?;
+    state.store.create_bot(&bot).await?;
+    Ok((StatusCode::CREATED, Json(CreatedBot { bot, token })))
+}
+
+/// A bot account named `name` and its token (only the token's hash is stored).
+pub fn new_bot(name: &str) -> Result<(Bot, String), ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 64 characters".into(),
+        ));
+    }
+    let token = token::generate(token::BOT_PREFIX);
+    let bot = Bot {
+        id: Uuid::now_v7(),
+        name: name.to_string(),
+        token_hash: token::hash(&token),
+        created_at: now_ms(),
+        last_used_at: None,
+    };
+    Ok((bot, token))
+}
+
+async fn list_bots(State(state): State<AppState>, auth: AgentAuth) -> ApiResult<Json<Vec<Bot>>> {
+    auth.require(Role::Admin)?;
+    Ok(Json(state.store.list_bots().await?))
+}
+
+async fn delete_bot(
+    State(state): State<AppState>,
+    auth: AgentAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    auth.require(Role::Admin)?;
+    state.store.delete_bot(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn automaton(bot: &Bot) -> Automaton {
+    Automaton {
+        id: bot.id,
+        name: bot.name.clone(),
+    }
+}
+
+/// The conversation, refusing closed ones when the bot wants to act.
+async fn open_conversation(state: &AppState, id: Uuid) -> ApiResult<Conversation> {
+    let c = state.store.conversation(id).await?;
+    if c.state == ConvState::Closed {
+        return Err(ApiError::Conflict("the conversation is closed".into()));
+    }
+    Ok(c)
+}
+
+async fn conversation(
+    State(state): State<AppState>,
+    _bot: BotAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Conversation>> {
+    Ok(Json(state.store.conversation(id).await?))
+}
+
+#[derive(Deserialize)]
+struct MessagesQuery {
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Messages the shopper can see (private notes stay with agents), oldest first.
+async fn messages(
+    State(state): State<AppState>,
+    _bot: BotAuth,
+    Path(id): Path<Uuid>,
+    Query(q): Query<MessagesQuery>,
+) -> ApiResult<Json<Vec<StoredMessage>>> {
+    let limit = q.limit.unwrap_or(50);
+    let max = i64::from(state.settings.limits.history_page_max);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {max}")));
+    }
+    state.store.conversation(id).await?;
+    let after = q.after_seq.unwrap_or(0).max(0);
+    Ok(Json(
+        state.store.messages_after(id, after, limit, false).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendReq {
+    /// The bot's own id for this message: sending it again stores nothing new.
+    client_msg_id: String,
+    /// Shorthand for `{"type": "text", "text": …}`.
+    text: Option<String>,
+    /// Any body a bot may send: text, a private note, a product, order or return card.
+    body: Option<Body>,
+}
+
+async fn send(
+    State(state): State<AppState>,
+    BotAuth(bot): BotAuth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SendReq>,
+) -> ApiResult<(StatusCode, Json<StoredMessage>)> {
+    let body = match (req.text, req.body) {
+        (Some(text), None) => Body::Text { text },
+        (None, Some(body)) => body,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of text or body".into(),
+            ));
+        }
+    };
+    let c = open_conversation(&state, id).await?;
+    let m = state
+        .sessions
+        .bot_send(&automaton(&bot), &c, req.client_msg_id, body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagReq {
+    tags: Vec<String>,
+}
+
+async fn tag(
+    State(state): State<AppState>,
+    _bot: BotAuth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<TagReq>,
+) -> ApiResult<Json<Conversation>> {
+    if req.tags.is_empty() || req.tags.len() > 20 {
+        return Err(ApiError::BadRequest("give 1 to 20 tags".into()));
+    }
+    let mut c = open_conversation(&state, id).await?;
+    state.sessions.add_tags(&mut c, &req.tags).await?;
+    Ok(Json(c))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct HandoffReq {
+    /// The group whose humans should take it (default: where it is).
+    group: Option<String>,
+    /// A specific agent to offer it to.
+    agent_id: Option<Uuid>,
+    priority: Option<Priority>,
+    /// A private note for the agent (what the bot learned so far).
+    note: Option<String>,
+}
+
+/// Hands the conversation to a human: tags it `handoff`, optionally notes, prioritises and
+/// routes it. The bot should stop replying; agents see the note and the tag.
+async fn handoff(
+    State(state): State<AppState>,
+    BotAuth(bot): BotAuth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<HandoffReq>,
+) -> ApiResult<Json<Conversation>> {
+    let by = automaton(&bot);
+    let mut c = open_conversation(&state, id).await?;
+    if let Some(text) = req.note.filter(|t| !t.trim().is_empty()) {
+        let key = format!("handoff-note-{}", Uuid::now_v7());
+        let note = Body::PrivateNote { text };
+        state.sessions.bot_send(&by, &c, key, note).await?;
+    }
+    state
+        .sessions
+        .add_tags(&mut c, &["handoff".to_string()])
+        .await?;
+    if let Some(p) = req.priority {
+        state.sessions.set_priority(&mut c, p).await?;
+    }
+    if req.group.is_some() || req.agent_id.is_some() {
+        state
+            .sessions
+            .route(&by, &mut c, req.group, req.agent_id)
+            .await?;
+    }
+    Ok(Json(c))
+}

@@ -1,0 +1,131 @@
+//! What happened, as plugins and webhooks hear it, and the sink every part of the session
+//! server emits to without ever waiting.
+
+use std::{
+    hash::{Hash, Hasher},
+    sync::Arc,
+};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::store::StoredMessage;
+
+/// A turn in a conversation's life.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// A shopper's first message opened it, or a message reopened a recently closed one.
+    Opened { reopened: bool },
+    /// An agent took it.
+    Assigned { agent_id: Uuid, agent_name: String },
+    /// It moved to another agent or group.
+    Transferred {
+        from_agent_id: Uuid,
+        to_agent_id: Option<Uuid>,
+        to_group: Option<String>,
+    },
+    /// It was closed (`shopper`, `agent`, `idle`).
+    Closed { reason: String },
+}
+
+impl Lifecycle {
+    /// The webhook event name, e.g. `conversation.assigned`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Opened { .. } => "conversation.opened",
+            Self::Assigned { .. } => "conversation.assigned",
+            Self::Transferred { .. } => "conversation.transferred",
+            Self::Closed { .. } => "conversation.closed",
+        }
+    }
+}
+
+/// Something that happened in one conversation.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A message was stored (any sender; plugins hear only shoppers' and agents').
+    Message(Arc<StoredMessage>),
+    Lifecycle {
+        conversation_id: Uuid,
+        change: Lifecycle,
+    },
+}
+
+impl Event {
+    pub fn conversation_id(&self) -> Uuid {
+        match self {
+            Self::Message(m) => m.conversation_id,
+            Self::Lifecycle {
+                conversation_id, ..
+            } => *conversation_id,
+        }
+    }
+
+    /// The webhook event name: `message.created` or `conversation.*`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Message(_) => "message.created",
+            Self::Lifecycle { change, .. } => change.name(),
+        }
+    }
+}
+
+/// Where events go: each subscriber (the plugin bus, the webhook sender) has one queue per
+/// shard, and a conversation always maps to the same shard, so its events stay in order.
+/// Emitting never waits: when a subscriber falls that far behind, the event is dropped for
+/// that subscriber and counted (`kefu_events_dropped_total`), and the chat goes on.
+#[derive(Clone, Default)]
+pub struct EventSink {
+    subscribers: Arc<Vec<Subscriber>>,
+}
+
+/// A subscriber's name (for the metric) and its shard queues.
+pub type Subscriber = (&'static str, Vec<mpsc::Sender<Event>>);
+
+impl EventSink {
+    /// A sink feeding `subscribers`.
+    pub fn new(subscribers: Vec<Subscriber>) -> Self {
+        Self {
+            subscribers: Arc::new(subscribers),
+        }
+    }
+
+    pub fn emit(&self, event: Event) {
+        let conv = event.conversation_id();
+        for (name, shards) in self.subscribers.iter() {
+            let shard = &shards[shard_of(conv, shards.len())];
+            if shard.try_send(event.clone()).is_err() {
+                tracing::warn!(subscriber = name, %conv, event = event.name(), "event queue full; dropped");
+                metrics::counter!("kefu_events_dropped_total", "subscriber" => *name).increment(1);
+            }
+        }
+    }
+
+    /// A conversation's lifecycle change.
+    pub fn lifecycle(&self, conversation_id: Uuid, change: Lifecycle) {
+        if !self.subscribers.is_empty() {
+            self.emit(Event::Lifecycle {
+                conversation_id,
+                change,
+            });
+        }
+    }
+
+    /// Whether anyone listens (skips building events nobody reads).
+    pub fn is_empty(&self) -> bool {
+        self.subscribers.is_empty()
+    }
+}
+
+/// Shard queues for one subscriber: `n` senders and their receivers.
+pub fn shards(n: usize, depth: usize) -> (Vec<mpsc::Sender<Event>>, Vec<mpsc::Receiver<Event>>) {
+    (0..n).map(|_| mpsc::channel(depth)).unzip()
+}
+
+fn shard_of(conv: Uuid, n: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    conv.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
