@@ -39,6 +39,7 @@ pub mod wire;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
@@ -167,6 +168,13 @@ pub async fn run_with(
         tracing::info!("shutting down: telling clients to reconnect");
         let _ = stop_tx.send(true);
     };
+    // Chat frames are small and latency-bound: without TCP_NODELAY, Nagle's algorithm meets
+    // the peer's delayed ACK and holds acks and messages back ~40 ms (benches/plugin_latency).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await

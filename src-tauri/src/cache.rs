@@ -12,7 +12,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use crate::model::{ConversationState, ConversationSummary, PageContext, View};
+use crate::model::{ConversationState, ConversationSummary, PageContext, Priority, View};
 
 /// Most rows a list view returns (newest activity first); older ones are found by search.
 pub const LIST_ROWS: u32 = 200;
@@ -43,6 +43,9 @@ pub struct ConversationInfo {
     /// The server's latest page context; it replaces the cached one whole (the server's
     /// "unknown" clears it).
     pub page: Option<PageContext>,
+    /// The server's current tags; they replace the cached ones whole.
+    pub tags: Option<Vec<String>>,
+    pub priority: Option<Priority>,
 }
 
 /// SQL for the seq a conversation `c` is resumed from: the end of the unbroken run of
@@ -118,6 +121,9 @@ fn summary(r: &sqlx::sqlite::SqliteRow) -> Result<ConversationSummary, sqlx::Err
             .map(|p| p as u32),
         offer_expires_at: r.try_get("offer_expires_at")?,
         page: (page != PageContext::default()).then_some(page),
+        tags: serde_json::from_str(r.try_get("tags")?)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        priority: Priority::parse(r.try_get("priority")?),
     })
 }
 
@@ -225,7 +231,8 @@ impl Cache {
                page_url = case when ?16 then ?17 else page_url end, \
                page_title = case when ?16 then ?18 else page_title end, \
                page_product_id = case when ?16 then ?19 else page_product_id end, \
-               page_order_id = case when ?16 then ?20 else page_order_id end \
+               page_order_id = case when ?16 then ?20 else page_order_id end, \
+               tags = coalesce(?21, tags), priority = coalesce(?22, priority) \
              where id = ?1",
         )
         .bind(&c.id)
@@ -248,6 +255,8 @@ impl Cache {
         .bind(c.page.as_ref().and_then(|p| p.title.clone()))
         .bind(c.page.as_ref().and_then(|p| p.product_id.clone()))
         .bind(c.page.as_ref().and_then(|p| p.order_id.clone()))
+        .bind(c.tags.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(c.priority.map(|p| p.as_str()))
         .execute(&self.pool)
         .await?;
         Ok(())

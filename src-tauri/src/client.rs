@@ -59,6 +59,13 @@ pub struct RemoteConversation {
     /// The page the shopper was on when last writing (all `null` when unknown).
     #[serde(default)]
     pub context: PageContext,
+    /// Labels set by agents, plugins and bots (absent from older servers).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `low`, `normal`, `high` or `urgent` (see [`crate::model::Priority::parse`]); kept as
+    /// text so a level this build does not know reads as normal instead of failing the list.
+    #[serde(default)]
+    pub priority: String,
 }
 
 /// An uploaded file.

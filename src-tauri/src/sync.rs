@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use crate::{
     cache::{Cache, ConversationInfo},
     client::{ClientError, Server, Socket},
-    model::{ConversationState, PageContext},
+    model::{ConversationState, PageContext, Priority},
 };
 
 /// What the engine tells the UI.
@@ -433,6 +433,8 @@ fn info(e: &pb::ConversationEvent) -> ConversationInfo {
                 c.shopper_name = conv.shopper.as_ref().map(|p| p.display_name.clone());
                 c.created_at = Some(conv.created_at_ms);
                 c.page = conv.context.as_ref().map(page);
+                c.tags = Some(conv.tags.clone());
+                c.priority = Some(priority(conv.priority()));
             }
         }
         Some(Kind::Assigned(a)) => {
@@ -479,6 +481,16 @@ fn page(p: &pb::PageContext) -> PageContext {
     }
 }
 
+/// The protobuf's priority in the desk's terms (unspecified is normal).
+fn priority(p: pb::Priority) -> Priority {
+    match p {
+        pb::Priority::Low => Priority::Low,
+        pb::Priority::Unspecified => Priority::Normal,
+        pb::Priority::High => Priority::High,
+        pb::Priority::Urgent => Priority::Urgent,
+    }
+}
+
 async fn send(socket: &mut Socket, kind: In) -> Result<(), String> {
     let frame = pb::ClientEnvelope { kind: Some(kind) }.encode_to_vec();
     socket
@@ -497,6 +509,110 @@ async fn read_frame(socket: &mut Socket) -> Option<Out> {
             },
             Ok(WsMessage::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered(conversation: pb::Conversation) -> pb::ConversationEvent {
+        pb::ConversationEvent {
+            conversation_id: conversation.id.clone(),
+            at_ms: 1_000,
+            kind: Some(pb::conversation_event::Kind::Offered(pb::Offered {
+                agent_id: "a1".into(),
+                expires_at_ms: 31_000,
+                conversation: Some(conversation),
+            })),
+        }
+    }
+
+    #[tokio::test]
+    async fn tags_and_priority_of_an_offer_round_trip_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        let tags = vec!["escalated".to_string(), "keyword:投诉".to_string()];
+        let event = offered(pb::Conversation {
+            id: "c1".into(),
+            tags: tags.clone(),
+            priority: pb::Priority::Urgent as i32,
+            ..Default::default()
+        });
+        cache.upsert(&info(&event)).await.unwrap();
+        let row = cache.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(row.tags, tags, "tags keep their text and order");
+        assert_eq!(
+            row.priority,
+            Priority::Urgent,
+            "the offer's priority is stored"
+        );
+
+        // A later event that says nothing about tags (an assignment) keeps them.
+        let assigned = pb::ConversationEvent {
+            conversation_id: "c1".into(),
+            at_ms: 2_000,
+            kind: Some(pb::conversation_event::Kind::Assigned(
+                pb::Assigned::default(),
+            )),
+        };
+        cache.upsert(&info(&assigned)).await.unwrap();
+        let row = cache.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(
+            (row.tags, row.priority),
+            (tags, Priority::Urgent),
+            "events without a conversation leave tags and priority alone"
+        );
+
+        // The server's latest description replaces them whole: tags removed, priority unset.
+        let event = offered(pb::Conversation {
+            id: "c1".into(),
+            ..Default::default()
+        });
+        cache.upsert(&info(&event)).await.unwrap();
+        let row = cache.conversation("c1").await.unwrap().unwrap();
+        assert!(
+            row.tags.is_empty(),
+            "tags the server dropped leave the cache"
+        );
+        assert_eq!(
+            row.priority,
+            Priority::Normal,
+            "unspecified priority reads as normal"
+        );
+    }
+
+    #[tokio::test]
+    async fn conversations_known_only_from_messages_have_no_tags_and_normal_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        let m = pb::Message {
+            conversation_id: "c2".into(),
+            seq: 1,
+            id: "m1".into(),
+            ..Default::default()
+        };
+        cache.store_message(&m, false).await.unwrap();
+        let row = cache.conversation("c2").await.unwrap().unwrap();
+        assert!(row.tags.is_empty(), "the column's default is an empty list");
+        assert_eq!(
+            row.priority,
+            Priority::Normal,
+            "the column's default is normal"
+        );
+    }
+
+    #[test]
+    fn every_protobuf_priority_maps_to_its_level() {
+        let all = [
+            (pb::Priority::Unspecified, Priority::Normal),
+            (pb::Priority::Low, Priority::Low),
+            (pb::Priority::High, Priority::High),
+            (pb::Priority::Urgent, Priority::Urgent),
+        ];
+        for (wire, desk) in all {
+            assert_eq!(priority(wire), desk, "{wire:?}");
         }
     }
 }

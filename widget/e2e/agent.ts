@@ -113,13 +113,13 @@ export class Agent {
   }
 
   /** The conversation's stored history from the server (the source of truth). */
-  async history(conversationId: string): Promise<{ seq: number; body: { type: string; text?: string } }[]> {
+  async history(conversationId: string): Promise<StoredMessage[]> {
     const res = await fetch(
       `${this.kefuUrl}/api/v1/conversations/${conversationId}/messages?limit=200`,
       { headers: { authorization: `Bearer ${this.token}` } },
     );
     if (!res.ok) throw new Error(`history: ${res.status}`);
-    return ((await res.json()) as { messages: { seq: number; body: { type: string; text?: string } }[] }).messages;
+    return ((await res.json()) as { messages: StoredMessage[] }).messages;
   }
 
   async conversation(conversationId: string): Promise<Record<string, unknown>> {
@@ -128,4 +128,11 @@ export class Agent {
     });
     return (await res.json()) as Record<string, unknown>;
   }
+}
+
+/** A message as the REST history returns it (the fields the tests read). */
+export interface StoredMessage {
+  seq: number;
+  sender_role: "shopper" | "agent" | "bot" | "system";
+  body: { type: string; text?: string };
 }

@@ -72,10 +72,10 @@ async function shownTexts(page: Page): Promise<string[]> {
     .allTextContents();
 }
 
-/** Stored texts of a conversation, in seq order (the server is the source of truth). */
+/** Texts of the shopper and the agent, as stored (the demo's FAQ bot may answer too). */
 async function storedTexts(conv: string): Promise<string[]> {
   return (await agent.history(conv)).flatMap((m) =>
-    m.body.type === "text" && m.body.text ? [m.body.text] : [],
+    m.sender_role !== "bot" && m.body.type === "text" && m.body.text ? [m.body.text] : [],
   );
 }
 

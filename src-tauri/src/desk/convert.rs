@@ -5,7 +5,7 @@ use kefu_proto::v1 as pb;
 use crate::{
     cache::{ConversationInfo, Pending},
     client::RemoteConversation,
-    model::{ChatMessage, ConversationState, DeliveryState, MessageBody, Sender},
+    model::{ChatMessage, ConversationState, DeliveryState, MessageBody, Priority, Sender},
 };
 
 fn money(minor: i64, currency: &str) -> String {
@@ -120,6 +120,56 @@ pub fn remote(c: &RemoteConversation) -> ConversationInfo {
         updated_at: Some(c.updated_at),
         closed_at: Some(c.closed_at),
         page: Some(c.context.clone()),
+        tags: Some(c.tags.clone()),
+        priority: Some(Priority::parse(&c.priority)),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(json: serde_json::Value) -> ConversationInfo {
+        remote(&serde_json::from_value(json).expect("a REST conversation row"))
+    }
+
+    fn row() -> serde_json::Value {
+        serde_json::json!({
+            "id": "c1", "group": "pre-sales", "state": "queued", "agent_id": null,
+            "last_seq": 3, "created_at": 1, "updated_at": 2, "closed_at": null,
+        })
+    }
+
+    #[test]
+    fn rest_tags_and_priority_reach_the_cache_model() {
+        let mut json = row();
+        json["tags"] = serde_json::json!(["handoff", "keyword:投诉"]);
+        json["priority"] = "high".into();
+        let c = listed(json);
+        assert_eq!(
+            c.tags,
+            Some(vec!["handoff".to_string(), "keyword:投诉".to_string()]),
+            "tags replace the cached ones, in order"
+        );
+        assert_eq!(c.priority, Some(Priority::High));
+    }
+
+    #[test]
+    fn rows_from_older_servers_or_unknown_levels_read_as_untagged_and_normal() {
+        let c = listed(row());
+        assert_eq!(c.tags, Some(vec![]), "no tags field: no tags");
+        assert_eq!(
+            c.priority,
+            Some(Priority::Normal),
+            "no priority field: normal"
+        );
+        let mut json = row();
+        json["priority"] = "critical".into();
+        assert_eq!(
+            listed(json).priority,
+            Some(Priority::Normal),
+            "a level this build does not know must not fail the whole list"
+        );
     }
 }

@@ -156,6 +156,43 @@ pub struct ConversationSummary {
     pub offer_expires_at: Option<i64>,
     /// The page the shopper was on when last writing; `None` when unknown.
     pub page: Option<PageContext>,
+    /// Labels set by agents, plugins and bots (e.g. `escalated`, `keyword:投诉`), in the
+    /// order added. Free text: show it as text.
+    pub tags: Vec<String>,
+    pub priority: Priority,
+}
+
+/// How urgently a conversation needs a human; the server offers waiting conversations of
+/// higher priority first. The server's JSON spelling, snake_case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Urgent => "urgent",
+        }
+    }
+
+    /// Anything unknown (a newer server's level, or none) reads as normal.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "low" => Self::Low,
+            "high" => Self::High,
+            "urgent" => Self::Urgent,
+            _ => Self::Normal,
+        }
+    }
 }
 
 /// Where a shopper was, as their browser reported it (the server's JSON shape too). Free

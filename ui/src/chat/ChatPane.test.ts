@@ -260,4 +260,19 @@ describe("where the shopper is", () => {
     expect(screen.getByTestId("chat-pane")).toBeInTheDocument();
     expect(screen.queryByTestId("shopper-page")).toBeNull();
   });
+
+  test("the header shows the conversation's priority and tags", async () => {
+    open({}, conversation({ priority: "urgent", tags: ["handoff", "after-hours"] }));
+    const header = screen.getByTestId("chat-pane").querySelector("header")!;
+    expect(within(header).getByTestId("priority-badge")).toHaveTextContent("Urgent");
+    expect(within(header).getAllByTestId("tag").map((t) => t.textContent)).toEqual(["handoff", "after-hours"]);
+  });
+
+  test("the header shows low priority too, but no badge for normal", async () => {
+    const { unmount } = open({}, conversation({ priority: "low" }));
+    expect(screen.getByTestId("priority-badge")).toHaveTextContent("Low");
+    unmount();
+    open({}, conversation({ priority: "normal" }));
+    expect(screen.queryByTestId("priority-badge"), "normal is the default and needs no badge").toBeNull();
+  });
 });

@@ -106,6 +106,12 @@ export type ConversationSummary = {
 	offer_expires_at: number | null,
 	/**  The page the shopper was on when last writing; `None` when unknown. */
 	page: PageContext | null,
+	/**
+	 *  Labels set by agents, plugins and bots (e.g. `escalated`, `keyword:投诉`), in the
+	 *  order added. Free text: show it as text.
+	 */
+	tags: string[],
+	priority: Priority,
 };
 
 export type Customer = {
@@ -217,6 +223,12 @@ export type PageContext = {
 	/**  The shop's id of the order the page shows. */
 	order_id: string | null,
 };
+
+/**
+ *  How urgently a conversation needs a human; the server offers waiting conversations of
+ *  higher priority first. The server's JSON spelling, snake_case.
+ */
+export type Priority = "low" | "normal" | "high" | "urgent";
 
 export type Refund = {
 	amount: Money | null,

@@ -20,6 +20,8 @@ export function conversation(overrides: Partial<ConversationSummary> = {}): Conv
     queue_position: null,
     offer_expires_at: null,
     page: null,
+    tags: [],
+    priority: "normal",
     ...overrides,
   };
 }

@@ -19,10 +19,9 @@
 //! its suggestion (`product_id` is a SKU) already. The shopper gets the intro and a product
 //! card, once per conversation (it is tagged `recommended`).
 //!
-//! It answers the shopper's messages rather than `Opened`: a conversation opens just before
-//! the first message is stored, so a card sent then could land above the words that opened
-//! the chat. Until it has recommended, it looks at each shopper message (the customer view is
-//! cached, so that is cheap): a back office that was down for the first one gets another go.
+//! It answers the shopper's messages rather than `Opened`: until it has recommended, it looks
+//! at each shopper message (the customer view is cached, so that is cheap), so a back office
+//! that was down for the first one gets another go.
 
 use std::collections::HashSet;
 

@@ -87,6 +87,7 @@ export const en = {
   "list.position": "#{position} in queue",
   "list.search": "Search conversations",
   "list.search_placeholder": "Search (Ctrl+K)",
+  "list.tags": "Tags",
   "list.unread": "{count} unread",
   "list.waiting": "Waiting {time}",
 
@@ -136,6 +137,12 @@ export const en = {
   "removed.other": "This conversation left your list: {reason}",
   "removed.taken": "Another agent took this conversation.",
   "removed.transferred": "Transferred to another agent.",
+
+  "priority.high": "High",
+  "priority.label": "Priority: {priority}",
+  "priority.low": "Low",
+  "priority.normal": "Normal",
+  "priority.urgent": "Urgent",
 
   "returns.for_order": "For order {id}",
   "returns.reason": "Reason: {reason}",

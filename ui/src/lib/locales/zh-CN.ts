@@ -89,6 +89,7 @@ export const zhCN: Record<MessageKey, string> = {
   "list.position": "排队第 {position} 位",
   "list.search": "搜索会话",
   "list.search_placeholder": "搜索（Ctrl+K）",
+  "list.tags": "标签",
   "list.unread": "{count} 条未读",
   "list.waiting": "已等待 {time}",
 
@@ -138,6 +139,12 @@ export const zhCN: Record<MessageKey, string> = {
   "removed.other": "此会话已从你的列表移除：{reason}",
   "removed.taken": "其他客服已接入此会话。",
   "removed.transferred": "已转接给其他客服。",
+
+  "priority.high": "高优先级",
+  "priority.label": "优先级：{priority}",
+  "priority.low": "低优先级",
+  "priority.normal": "普通",
+  "priority.urgent": "紧急",
 
   "returns.for_order": "订单 {id}",
   "returns.reason": "原因：{reason}",

@@ -1,0 +1,728 @@
+//! What the built-in plugins add to each shopper message.
+//!
+//! Runs the real server in this process on 127.0.0.1 (temp SQLite database, no agents online,
+//! so every conversation waits in its queue and the FAQ bot may answer) and drives it with
+//! shopper WebSockets speaking the protobuf contract. The same workload three times, each on
+//! a fresh server:
+//!
+//! - A: no plugins. Each shopper sends, waits for the Ack, pauses ([`think`]), sends the
+//!   next.
+//! - B: all four built-ins, paced exactly like A. Plugins hear a message only after it was
+//!   acknowledged, so any Ack difference is the plugins competing for the CPU and the
+//!   database (their answers, tags and notes are writes too).
+//! - C: all four built-ins; each shopper also waits for the FAQ bot's answer before its
+//!   pause (what a shopper actually waits for).
+//!
+//! The server's listener is bound exactly as `kefu` binds it (`kefu` sets `TCP_NODELAY` on
+//! every accepted socket; this bench found the ~40 ms Nagle/delayed-ACK stall it removed).
+//!
+//! Plugin call times are the server's own `kefu_plugin_seconds` histogram, scraped from
+//! `/metrics` before and after each run. Nothing is asserted; it prints a table.
+//!
+//! ```sh
+//! cargo bench -p kefu-server --bench plugin_latency
+//! ```
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt};
+use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
+use kefu_server::{
+    auth::identity,
+    config::{Settings, Site},
+    plugins::Registry,
+    seed,
+};
+use prost::Message as _;
+use serde_json::{Value, json};
+use tokio::{net::TcpStream, sync::Barrier, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+const COMMAND: &str = "cargo bench -p kefu-server --bench plugin_latency";
+const SHOPPERS: usize = 50;
+const MESSAGES: usize = 20;
+const SITE: &str = "shop";
+const ORIGIN: &str = "http://shop.test";
+const SECRET: &str = "bench-identity-secret";
+const BOT_NAME: &str = "小助手";
+/// Starts the FAQ bot's hand-off texts, so the bench can tell them from answers.
+const HANDOFF: &str = "[hand-off]";
+/// Longest wait for a frame the server owes us (an Ack, the Hello); longer is a bug.
+const WAIT: Duration = Duration::from_secs(15);
+/// Longest wait for the bot's answer before counting it missing.
+const REPLY_WAIT: Duration = Duration::from_secs(3);
+/// A shopper's first messages open its conversation (more work, and all shoppers start
+/// together); the later ones, the steady state, are also reported on their own.
+const OPENING: usize = 2;
+/// Bus order (priority, highest first).
+const PLUGINS: [&str; 4] = ["business_hours", "keyword_escalation", "faq", "recommend"];
+
+/// A shopper's pause between getting what it waits for and writing again: 25 to 75 ms, varied
+/// so that shoppers don't write in lockstep. Faster than people type, yet it leaves the server
+/// unsaturated (without it, 50 shoppers writing flat out just measure the queue at the one
+/// message writer: every Ack then takes about 50 / throughput).
+fn think(shopper: usize, nth: usize) -> Duration {
+    Duration::from_millis(25 + ((shopper * 37 + nth * 11) % 51) as u64)
+}
+
+/// What shoppers write. Two lines hit a keyword rule, four are real FAQ questions, and the
+/// other eight match neither: small talk that only the catch-all "small talk" entry answers
+/// (without it the bot would hand off at the first one and fall silent).
+const LINES: [&str; 14] = [
+    "运费怎么算？",
+    "你好",
+    "How much is shipping to Shanghai?",
+    "在吗？",
+    "我要投诉，快递把杯子摔碎了", // keyword rule 投诉 + FAQ entry
+    "hello, is anyone there?",
+    "多久能发货？",
+    "谢谢",
+    "Can I get an invoice for my order?", // keyword rule invoice + FAQ entry
+    "好的，我再看看",
+    "How do I return an item?",
+    "thanks!",
+    "嗯嗯，好的",
+    "ok, thanks a lot",
+];
+
+/// The four built-ins. Keyword rules only tag and prioritise: a rule with a `group` hands
+/// the conversation to humans, and the FAQ bot then stays silent in it.
+fn all_four() -> Value {
+    let entry = |questions: &[&str], keywords: &[&str], answer: &str| json!({"questions": questions, "keywords": keywords, "answer": answer});
+    json!({
+        "business_hours": {
+            "utc_offset": "+08:00",
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "open": "00:00",
+            "close": "24:00",
+        },
+        "keyword_escalation": {"rules": [
+            {"keywords": ["投诉", "complaint"], "priority": "high", "tags": ["complaint"]},
+            {"keywords": ["invoice", "发票"], "match": "word", "tags": ["invoice"]},
+        ]},
+        "faq": {
+            "bot_name": BOT_NAME,
+            "handoff_message": format!("{HANDOFF} 正在为您转接人工。"),
+            "unsure_message": format!("{HANDOFF} 这个问题我不太确定。"),
+            "entries": [
+                entry(&["运费怎么算", "how much is shipping"], &["运费", "邮费", "shipping"],
+                    "满99元包邮，否则运费10元。Free shipping over ¥99."),
+                entry(&["多久能发货", "how long does delivery take"], &["发货", "delivery"],
+                    "下单后48小时内发货。We ship within 48 hours."),
+                entry(&["怎么退货", "how do I return an item"], &["退货", "return"],
+                    "在“我的订单”里申请退货。Returns are under My orders."),
+                entry(&["我要投诉", "I want to make a complaint"], &["投诉", "complaint"],
+                    "非常抱歉，我们会尽快处理。We're sorry; we'll look into it."),
+                entry(&["可以开发票吗", "can I get an invoice"], &["发票", "invoice"],
+                    "发票在订单详情页下载。Invoices are on the order page."),
+                entry(&["你好", "在吗", "谢谢", "好的", "hello", "hi", "thanks", "ok"],
+                    &["你好", "在吗", "谢谢", "好的", "hello", "thanks"],
+                    "您好，有什么可以帮您？Hi! How can I help?"),
+            ],
+        },
+        "recommend": {"rules": [{
+            "bought": ["TEA-001"],
+            "suggest": {
+                "product_id": "CUP-002", "title": "Celadon tea cup", "price_minor": 4900,
+                "currency": "CNY", "image_url": "https://shop.example/cup.jpg",
+                "url": "https://shop.example/products/CUP-002",
+            },
+        }]},
+    })
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(bench());
+}
+
+async fn bench() {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let started = Instant::now();
+    // Warm-up (discarded): first connections, SQLite pages, allocator.
+    run(None, false, 10, 5).await;
+    let a = run(None, false, SHOPPERS, MESSAGES).await;
+    let b = run(Some(all_four()), false, SHOPPERS, MESSAGES).await;
+    let c = run(Some(all_four()), true, SHOPPERS, MESSAGES).await;
+    let n = SHOPPERS * MESSAGES;
+
+    println!();
+    println!("plugin_latency: what Kefu's built-in plugins add per shopper message");
+    println!("command: {COMMAND}");
+    println!("cores (available_parallelism): {cores}; server and clients share them");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!("load average (1/5/15 min) at the end: {}", load.join(" "));
+    println!(
+        "workload: {SHOPPERS} shoppers at once, each sending {MESSAGES} messages one after \
+         another ({n} per run),"
+    );
+    println!("  pausing 25-75 ms (mean 50) after each Ack (run C: after each answer);");
+    println!(
+        "  from {} zh/en lines: 2 hit a keyword rule, 4 are FAQ questions, 8 are small talk",
+        LINES.len()
+    );
+    println!("  (answered by a catch-all FAQ entry); identified shoppers, no back office,");
+    println!("  business hours open 00:00-24:00 every day, no agents online");
+    println!("runs: A no plugins | B four built-ins, same pacing as A |");
+    println!("      C four built-ins, shopper also waits for the FAQ answer before writing again");
+    println!();
+    println!("1. send -> Ack (ms)");
+    print_header("run");
+    print_row("A no plugins", &a.acks.all);
+    print_row("B 4 plugins, paced as A", &b.acks.all);
+    print_row("C 4 plugins, waits for answer", &c.acks.all);
+    println!("   without each shopper's first {OPENING} messages (the opening burst):");
+    print_row("A no plugins", &a.acks.steady);
+    print_row("B 4 plugins, paced as A", &b.acks.steady);
+    print_row("C 4 plugins, waits for answer", &c.acks.steady);
+    for (name, r) in [("A", &a), ("B", &b), ("C", &c)] {
+        println!(
+            "   run {name}: {:.2} s wall, {:.0} msg/s",
+            r.wall.as_secs_f64(),
+            n as f64 / r.wall.as_secs_f64()
+        );
+    }
+    println!();
+    for (section, name, r) in [("2a", "B", &b), ("2b", "C", &c)] {
+        println!("{section}. plugin calls in run {name} (kefu_plugin_seconds, from /metrics)");
+        print_plugins(&r.metrics, n);
+        println!();
+    }
+    println!("3. send -> FAQ bot's answer reaching the shopper (ms), run C");
+    print_header("");
+    print_row("answer seen by shopper", &c.replies.all);
+    print_row(
+        &format!("  without first {OPENING} per shopper"),
+        &c.replies.steady,
+    );
+    println!(
+        "   answered {} of {n} messages; hand-offs {}; no answer within {} s: {}",
+        c.replies.all.len() - c.handoffs,
+        c.handoffs,
+        REPLY_WAIT.as_secs(),
+        c.missing
+    );
+    println!();
+    println!(
+        "total bench time {:.1} s (warm-up included)",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn print_header(first: &str) {
+    println!(
+        "   {first:<32} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "n", "mean", "p50", "p90", "p99", "max"
+    );
+}
+
+fn print_row(label: &str, samples: &[Duration]) {
+    let mut s = samples.to_vec();
+    s.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mean = s.iter().map(|d| ms(*d)).sum::<f64>() / s.len().max(1) as f64;
+    println!(
+        "   {label:<32} {:>6} {mean:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+        s.len(),
+        ms(pct(&s, 50.0)),
+        ms(pct(&s, 90.0)),
+        ms(pct(&s, 99.0)),
+        ms(s.last().copied().unwrap_or_default())
+    );
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Per plugin: calls by hook, time per call, time per shopper message, and the histogram.
+fn print_plugins(m: &Metrics, messages: usize) {
+    println!(
+        "   {:<19} {:>7} {:>6} {:>7} {:>11} {:>11} {:>9}",
+        "plugin", "msg", "open", "not ok", "mean/call", "per msg", "sum"
+    );
+    let mut total = 0.0;
+    for p in PLUGINS {
+        let plugin = [("plugin", p)];
+        let calls = |hook: &str| m.sum("kefu_plugin_calls_total", &[("plugin", p), ("hook", hook)]);
+        let all_calls = m.sum("kefu_plugin_calls_total", &plugin);
+        let ok = m.sum(
+            "kefu_plugin_calls_total",
+            &[("plugin", p), ("outcome", "ok")],
+        );
+        let secs = m.sum("kefu_plugin_seconds_sum", &plugin);
+        let count = m.sum("kefu_plugin_seconds_count", &plugin);
+        total += secs;
+        println!(
+            "   {p:<19} {:>7} {:>6} {:>7} {:>8.1} µs {:>8.1} µs {:>6.1} ms",
+            calls("message"),
+            calls("conversation.opened"),
+            all_calls - ok,
+            secs / count.max(1.0) * 1e6,
+            secs / messages as f64 * 1e6,
+            secs * 1e3
+        );
+    }
+    println!(
+        "   {:<19} {:>7} {:>6} {:>7} {:>11} {:>8.1} µs {:>6.1} ms",
+        "bus (sum)",
+        "",
+        "",
+        "",
+        "",
+        total / messages as f64 * 1e6,
+        total * 1e3
+    );
+    println!("   histogram, calls per bucket (upper bound in ms):");
+    for p in PLUGINS {
+        let mut buckets: Vec<(f64, f64)> = m
+            .matching("kefu_plugin_seconds_bucket", &[("plugin", p)])
+            .map(|(labels, v)| {
+                let le = labels.get("le").map_or("+Inf", String::as_str);
+                (le.parse::<f64>().unwrap_or(f64::INFINITY), v)
+            })
+            .collect();
+        buckets.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let mut below = 0.0;
+        let mut cells = Vec::new();
+        for (le, cumulative) in buckets {
+            let here = cumulative - below;
+            below = cumulative;
+            if here > 0.0 {
+                let bound = if le.is_finite() {
+                    format!("{}", le * 1e3)
+                } else {
+                    "inf".into()
+                };
+                cells.push(format!("<={bound}: {here}"));
+            }
+        }
+        println!("     {p:<19} {}", cells.join(" | "));
+    }
+    println!(
+        "   (per msg = the plugin's total time / shopper messages, so it includes its calls for"
+    );
+    println!(
+        "   the {SHOPPERS} conversation openings; time applying actions, e.g. storing the answer,"
+    );
+    println!("   is not in kefu_plugin_seconds but is in the answer latency below)");
+}
+
+/// Latencies of every message, and of those after each shopper's opening burst.
+#[derive(Default)]
+struct Samples {
+    all: Vec<Duration>,
+    steady: Vec<Duration>,
+}
+
+impl Samples {
+    /// Records the latency of a shopper's `nth` message (from 0).
+    fn push(&mut self, nth: usize, latency: Duration) {
+        self.all.push(latency);
+        if nth >= OPENING {
+            self.steady.push(latency);
+        }
+    }
+
+    fn extend(&mut self, other: Samples) {
+        self.all.extend(other.all);
+        self.steady.extend(other.steady);
+    }
+}
+
+/// One run's measurements.
+struct RunResult {
+    acks: Samples,
+    /// Send → the FAQ bot's message (answer or hand-off) at the shopper.
+    replies: Samples,
+    handoffs: usize,
+    missing: usize,
+    wall: Duration,
+    /// `/metrics` after the run minus before it.
+    metrics: Metrics,
+}
+
+/// Starts a fresh server, lets `shoppers` converse at once, and measures.
+async fn run(
+    plugins: Option<Value>,
+    wait_for_answers: bool,
+    shoppers: usize,
+    messages: usize,
+) -> RunResult {
+    let expect_plugins = plugins.is_some();
+    let srv = Server::start(plugins).await;
+    let before = srv.metrics().await;
+    let gate = Arc::new(Barrier::new(shoppers + 1));
+    let tasks: Vec<_> = (0..shoppers)
+        .map(|i| {
+            let (addr, gate) = (srv.addr, gate.clone());
+            tokio::spawn(async move {
+                let mut shopper = Shopper::connect(addr, &format!("bench-customer-{i}")).await;
+                gate.wait().await;
+                let result = shopper.converse(i, messages, wait_for_answers).await;
+                (shopper, result)
+            })
+        })
+        .collect();
+    gate.wait().await;
+    let started = Instant::now();
+    let mut sockets = Vec::new();
+    let mut total = RunResult {
+        acks: Samples::default(),
+        replies: Samples::default(),
+        handoffs: 0,
+        missing: 0,
+        wall: Duration::ZERO,
+        metrics: Metrics::default(),
+    };
+    for t in tasks {
+        let (shopper, r) = t.await.expect("shopper task");
+        sockets.push(shopper);
+        total.acks.extend(r.acks);
+        total.replies.extend(r.replies);
+        total.handoffs += r.handoffs;
+        total.missing += r.missing;
+    }
+    total.wall = started.elapsed();
+    if expect_plugins {
+        srv.wait_for_bus(&before, shoppers * messages).await;
+    }
+    total.metrics = srv.metrics().await.minus(&before);
+    for mut s in sockets {
+        let _ = s.ws.close(None).await;
+    }
+    srv.shutdown().await;
+    total
+}
+
+/// The real server on 127.0.0.1 with a temp database.
+struct Server {
+    addr: SocketAddr,
+    http: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(plugins: Option<Value>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = Settings::default();
+        s.server.listen = "127.0.0.1:0".into();
+        s.server.data_dir = dir.path().to_path_buf();
+        s.server.shutdown_grace_secs = 2;
+        s.sites.push(Site {
+            id: SITE.into(),
+            name: "Bench shop".into(),
+            allowed_origins: vec![ORIGIN.into()],
+            identity_secret: SECRET.into(),
+            default_group: "pre-sales".into(),
+            welcome: String::new(),
+        });
+        // 20 messages in well under a second per socket: above the default rate limit.
+        s.limits.messages_per_second = 1000;
+        s.limits.messages_burst = 1000;
+        if let Some(Value::Object(tables)) = plugins {
+            s.plugins.extend(tables);
+        }
+        let store = kefu_server::open_store(&s).await.expect("store");
+        seed::ensure_groups(store.as_ref()).await.expect("groups");
+        // As `kefu` does (cli.rs).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(kefu_server::run_with(
+            s,
+            store,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+            Registry::builtin(),
+        ));
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            stop,
+            task,
+            _dir: dir,
+        }
+    }
+
+    async fn metrics(&self) -> Metrics {
+        let text = self
+            .http
+            .get(format!("http://{}/metrics", self.addr))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        Metrics::parse(&text)
+    }
+
+    /// Waits until the bus has given every message to the first plugin and its counters
+    /// stopped moving: plugins run after the Ack, possibly after the shoppers are done.
+    async fn wait_for_bus(&self, before: &Metrics, messages: usize) {
+        let deadline = Instant::now() + WAIT;
+        let (mut last, mut steady) = (-1.0, 0);
+        while Instant::now() < deadline && steady < 4 {
+            let m = self.metrics().await.minus(before);
+            let first = m.sum(
+                "kefu_plugin_calls_total",
+                &[("plugin", PLUGINS[0]), ("hook", "message")],
+            );
+            let calls = m.sum("kefu_plugin_calls_total", &[]);
+            steady = if first >= messages as f64 && calls == last {
+                steady + 1
+            } else {
+                0
+            };
+            last = calls;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("server task")
+            .expect("server stopped cleanly");
+    }
+}
+
+/// What one shopper measured.
+#[derive(Default)]
+struct ShopperResult {
+    acks: Samples,
+    replies: Samples,
+    handoffs: usize,
+    missing: usize,
+}
+
+/// A signed-in shopper's WebSocket.
+struct Shopper {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Shopper {
+    /// Starts a visitor session for a signed customer id (so `recommend` asks for the
+    /// customer view) and opens the socket as the site's page would.
+    async fn connect(addr: SocketAddr, customer_id: &str) -> Self {
+        let session: Value = reqwest::Client::new()
+            .post(format!("http://{addr}/api/v1/visitor/session"))
+            .header("origin", ORIGIN)
+            .json(&json!({
+                "site_id": SITE,
+                "customer_id": customer_id,
+                "signature": identity::sign(SECRET, customer_id),
+            }))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("visitor session")
+            .json()
+            .await
+            .expect("session JSON");
+        let token = session["visitor_token"].as_str().expect("visitor_token");
+        let mut req = format!("ws://{addr}/ws/shopper?token={token}")
+            .into_client_request()
+            .expect("request");
+        req.headers_mut()
+            .insert("origin", HeaderValue::from_static(ORIGIN));
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("shopper socket");
+        let mut me = Self { ws };
+        while !matches!(me.next(WAIT).await, Some(Out::Hello(_))) {}
+        me
+    }
+
+    /// The next server frame, or `None` when `wait` ran out.
+    async fn next(&mut self, wait: Duration) -> Option<Out> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.ws.next()).await.ok()?;
+            match msg {
+                Some(Ok(Message::Binary(b))) => {
+                    let env = pb::ServerEnvelope::decode(b).expect("server frame decodes");
+                    return Some(env.kind.expect("frame kind"));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("shopper socket ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Sends `messages` lines one after another; with `wait_for_answers`, also waits for
+    /// the FAQ bot's answer to each (until it hands off or fails to answer).
+    async fn converse(
+        &mut self,
+        shopper: usize,
+        messages: usize,
+        wait_for_answers: bool,
+    ) -> ShopperResult {
+        let mut r = ShopperResult::default();
+        let mut conv = String::new();
+        let mut bot_talks = wait_for_answers;
+        // Staggered starts, spread over one mean pause.
+        tokio::time::sleep(Duration::from_millis(shopper as u64)).await;
+        for j in 0..messages {
+            let id = format!("s{shopper}-m{j}");
+            let text = LINES[(shopper * 3 + j) % LINES.len()];
+            let frame = pb::ClientEnvelope {
+                kind: Some(In::Send(pb::SendMessage {
+                    conversation_id: conv.clone(),
+                    client_msg_id: id.clone(),
+                    body: Some(pb::MessageBody {
+                        kind: Some(pb::message_body::Kind::Text(pb::Text { text: text.into() })),
+                    }),
+                    group: String::new(),
+                    context: None,
+                })),
+            };
+            let sent = Instant::now();
+            self.ws
+                .send(Message::Binary(frame.encode_to_vec().into()))
+                .await
+                .expect("send");
+            // The server's id of this message, once acked; bot frames that came first.
+            let mut message_id: Option<String> = None;
+            let mut bot_frames: Vec<(pb::Message, Instant)> = Vec::new();
+            let mut answered = false;
+            let mut answer_deadline: Option<Instant> = None;
+            loop {
+                if let Some(mid) = &message_id {
+                    let reply = bot_frames
+                        .iter()
+                        .find(|(m, _)| m.client_msg_id.contains(mid));
+                    if let Some((m, at)) = reply {
+                        r.replies.push(j, *at - sent);
+                        if text_of(m).starts_with(HANDOFF) {
+                            r.handoffs += 1;
+                            bot_talks = false;
+                        }
+                        answered = true;
+                    }
+                    if answered || !bot_talks {
+                        break;
+                    }
+                }
+                let wait = match answer_deadline {
+                    Some(d) => d.saturating_duration_since(Instant::now()),
+                    None => WAIT,
+                };
+                let Some(frame) = self.next(wait).await else {
+                    if message_id.is_none() {
+                        panic!("no Ack for {id} within {WAIT:?}");
+                    }
+                    r.missing += 1;
+                    bot_talks = false; // don't wait on a silent bot again
+                    break;
+                };
+                let at = Instant::now();
+                match frame {
+                    Out::Ack(a) if a.client_msg_id == id => {
+                        r.acks.push(j, at - sent);
+                        conv = a.conversation_id;
+                        message_id = Some(a.message_id);
+                        answer_deadline = Some(at + REPLY_WAIT);
+                    }
+                    Out::Error(e) if e.client_msg_id == id => panic!("send {id} failed: {e:?}"),
+                    Out::Message(m) if is_faq(&m) => bot_frames.push((m, at)),
+                    _ => {}
+                }
+            }
+            tokio::time::sleep(think(shopper, j)).await;
+        }
+        r
+    }
+}
+
+fn is_faq(m: &pb::Message) -> bool {
+    m.sender
+        .as_ref()
+        .is_some_and(|s| s.role == pb::Role::Bot as i32 && s.display_name == BOT_NAME)
+}
+
+fn text_of(m: &pb::Message) -> &str {
+    match m.body.as_ref().and_then(|b| b.kind.as_ref()) {
+        Some(pb::message_body::Kind::Text(t)) => &t.text,
+        _ => "",
+    }
+}
+
+/// A `/metrics` scrape: each series (`name{labels}`) and its value.
+#[derive(Default)]
+struct Metrics(BTreeMap<String, f64>);
+
+impl Metrics {
+    fn parse(text: &str) -> Self {
+        let series = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (key, value) = l.rsplit_once(' ')?;
+                Some((key.to_string(), value.parse().ok()?))
+            });
+        Self(series.collect())
+    }
+
+    /// Each series' growth since `before` (counters and histograms only grow).
+    fn minus(&self, before: &Metrics) -> Self {
+        let delta = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), v - before.0.get(k).copied().unwrap_or(0.0)));
+        Self(delta.collect())
+    }
+
+    /// Series named `name` whose labels include `want`: (all labels, value).
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        want: &'a [(&'a str, &'a str)],
+    ) -> impl Iterator<Item = (BTreeMap<String, String>, f64)> + 'a {
+        self.0.iter().filter_map(move |(key, v)| {
+            let (n, labels) = key.split_once('{').unwrap_or((key, "}"));
+            if n != name {
+                return None;
+            }
+            let labels: BTreeMap<String, String> = labels
+                .trim_end_matches('}')
+                .split("\",")
+                .filter_map(|pair| {
+                    let (k, v) = pair.split_once("=\"")?;
+                    Some((k.to_string(), v.trim_end_matches('"').to_string()))
+                })
+                .collect();
+            want.iter()
+                .all(|(k, v)| labels.get(*k).is_some_and(|x| x == v))
+                .then_some((labels, *v))
+        })
+    }
+
+    fn sum(&self, name: &str, want: &[(&str, &str)]) -> f64 {
+        self.matching(name, want).map(|(_, v)| v).sum()
+    }
+}
