@@ -90,6 +90,11 @@ impl Sessions {
                 "tag `{bad}` must be 1 to 64 characters"
             )));
         }
+        // Most tags are markers re-added on every message (e.g. `faq-answered`): skip the
+        // write when there is nothing new, so plugins add no database work for them.
+        if tags.iter().all(|t| conv.tags.contains(t)) {
+            return Ok(());
+        }
         conv.tags = self.store.add_tags(conv.id, tags).await?;
         Ok(())
     }
