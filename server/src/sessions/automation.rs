@@ -3,10 +3,9 @@
 
 use uuid::Uuid;
 
-use super::{OpError, Sessions, router::AgentInfo};
+use super::{OpError, Sessions, check_client_msg_id, router::AgentInfo, stored};
 use crate::store::{
-    AppendResult, Body, ConvState, Conversation, NewMessage, Priority, Role, SenderRole,
-    StoredMessage, now_ms,
+    Body, ConvState, Conversation, NewMessage, Priority, Role, SenderRole, StoredMessage, now_ms,
 };
 
 /// A bot or plugin acting in a conversation.
@@ -20,18 +19,9 @@ pub struct Automaton {
 
 impl Sessions {
     /// Checks what a bot may send: text and cards to the shopper, notes to agents.
-    pub fn check_bot_body(&self, body: &Body) -> Result<(), OpError> {
-        let max = self.settings.limits.max_text_bytes;
+    fn check_bot_body(&self, body: &Body) -> Result<(), OpError> {
+        self.check_text(body)?;
         match body {
-            Body::Text { text } | Body::PrivateNote { text } if text.trim().is_empty() => {
-                Err(OpError::invalid("text is empty"))
-            }
-            Body::Text { text } | Body::PrivateNote { text } if text.len() > max => {
-                Err(OpError::new(
-                    kefu_proto::v1::ErrorCode::TooLarge,
-                    format!("text exceeds {max} bytes"),
-                ))
-            }
             Body::Text { .. }
             | Body::PrivateNote { .. }
             | Body::ProductCard { .. }
@@ -51,17 +41,12 @@ impl Sessions {
         client_msg_id: String,
         body: Body,
     ) -> Result<StoredMessage, OpError> {
-        if client_msg_id.is_empty() || client_msg_id.len() > 64 {
-            return Err(OpError::invalid("client_msg_id must be 1 to 64 characters"));
-        }
+        check_client_msg_id(&client_msg_id)?;
         self.check_bot_body(&body)?;
         if conv.state == ConvState::Closed {
-            return Err(OpError::new(
-                kefu_proto::v1::ErrorCode::Conflict,
-                "the conversation is closed",
-            ));
+            return Err(OpError::closed());
         }
-        let stored = self
+        let result = self
             .writer
             .append(NewMessage {
                 conversation_id: conv.id,
@@ -74,13 +59,7 @@ impl Sessions {
             })
             .await
             .map_err(OpError::internal)?;
-        match stored {
-            AppendResult::Stored { message, .. } => Ok(message),
-            AppendResult::NoConversation => Err(OpError::new(
-                kefu_proto::v1::ErrorCode::NotFound,
-                "conversation not found",
-            )),
-        }
+        stored(result)
     }
 
     /// Adds tags (kept once each, in the order added); updates `conv.tags`.
@@ -123,16 +102,11 @@ impl Sessions {
         group: Option<String>,
         agent: Option<Uuid>,
     ) -> Result<(), OpError> {
-        if let Some(g) = &group
-            && !self.store.list_groups().await?.iter().any(|x| x.name == *g)
-        {
-            return Err(OpError::invalid(format!("group `{g}` does not exist")));
+        if let Some(g) = &group {
+            self.require_group(g).await?;
         }
         match conv.state {
-            ConvState::Closed => Err(OpError::new(
-                kefu_proto::v1::ErrorCode::Conflict,
-                "the conversation is closed",
-            )),
+            ConvState::Closed => Err(OpError::closed()),
             ConvState::Queued => {
                 if self
                     .router

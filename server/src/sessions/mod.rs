@@ -60,6 +60,9 @@ impl OpError {
     fn invalid(m: impl Into<String>) -> Self {
         Self::new(pb::ErrorCode::InvalidArgument, m)
     }
+    fn closed() -> Self {
+        Self::new(pb::ErrorCode::Conflict, "the conversation is closed")
+    }
     fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "session operation failed");
         Self::new(pb::ErrorCode::Internal, "internal error; retry later")
@@ -167,9 +170,7 @@ impl Sessions {
 
     /// Stores a message and returns its ack. Acks only after the commit.
     pub async fn send(&self, caller: &Caller, req: pb::SendMessage) -> Result<pb::Ack, OpError> {
-        if req.client_msg_id.is_empty() || req.client_msg_id.len() > 64 {
-            return Err(OpError::invalid("client_msg_id must be 1 to 64 characters"));
-        }
+        check_client_msg_id(&req.client_msg_id)?;
         let body =
             wire::body_from_pb(req.body.clone().unwrap_or_default()).map_err(OpError::invalid)?;
         self.check_body(caller, &body)?;
@@ -183,10 +184,7 @@ impl Sessions {
                 let id = parse_id(&req.conversation_id)?;
                 let c = self.authorize(caller, id, true).await?;
                 if c.state == ConvState::Closed {
-                    return Err(OpError::new(
-                        pb::ErrorCode::Conflict,
-                        "the conversation is closed",
-                    ));
+                    return Err(OpError::closed());
                 }
                 (c, None)
             }
@@ -212,38 +210,35 @@ impl Sessions {
         // Plugins hear of a new conversation after the message that opened it is stored, so
         // their replies (e.g. out of hours) come after it.
         self.announce(conv.id, opened);
-        match result? {
-            AppendResult::Stored { message, .. } => Ok(pb::Ack {
-                client_msg_id: message.client_msg_id,
-                conversation_id: message.conversation_id.to_string(),
-                message_id: message.id.to_string(),
-                seq: message.seq as u64,
-            }),
-            AppendResult::NoConversation => Err(OpError::new(
-                pb::ErrorCode::NotFound,
-                "conversation not found",
-            )),
+        let message = stored(result?)?;
+        Ok(pb::Ack {
+            client_msg_id: message.client_msg_id,
+            conversation_id: message.conversation_id.to_string(),
+            message_id: message.id.to_string(),
+            seq: message.seq as u64,
+        })
+    }
+
+    /// Refuses empty and oversized text (messages and notes alike).
+    fn check_text(&self, body: &Body) -> Result<(), OpError> {
+        let max = self.settings.limits.max_text_bytes;
+        match body {
+            Body::Text { text } | Body::PrivateNote { text } if text.trim().is_empty() => {
+                Err(OpError::invalid("text is empty"))
+            }
+            Body::Text { text } | Body::PrivateNote { text } if text.len() > max => Err(
+                OpError::new(pb::ErrorCode::TooLarge, format!("text exceeds {max} bytes")),
+            ),
+            _ => Ok(()),
         }
     }
 
     fn check_body(&self, caller: &Caller, body: &Body) -> Result<(), OpError> {
-        let max = self.settings.limits.max_text_bytes;
-        match body {
-            Body::Text { text } | Body::PrivateNote { text } if text.trim().is_empty() => {
-                return Err(OpError::invalid("text is empty"));
-            }
-            Body::Text { text } | Body::PrivateNote { text } if text.len() > max => {
-                return Err(OpError::new(
-                    pb::ErrorCode::TooLarge,
-                    format!("text exceeds {max} bytes"),
-                ));
-            }
-            Body::System { .. } => {
-                return Err(OpError::forbidden(
-                    "system messages are written by Kefu only",
-                ));
-            }
-            _ => {}
+        self.check_text(body)?;
+        if matches!(body, Body::System { .. }) {
+            return Err(OpError::forbidden(
+                "system messages are written by Kefu only",
+            ));
         }
         let shopper_may = matches!(
             body,
@@ -400,15 +395,7 @@ impl Sessions {
                 return Ok((self.store.conversation(c.id).await?, Some(true)));
             }
         }
-        if !self
-            .store
-            .list_groups()
-            .await?
-            .iter()
-            .any(|g| g.name == group)
-        {
-            return Err(OpError::invalid(format!("group `{group}` does not exist")));
-        }
+        self.require_group(&group).await?;
         let c = Conversation {
             id: Uuid::now_v7(),
             site_id: v.site_id.clone(),
@@ -430,6 +417,21 @@ impl Sessions {
             .enqueue(c.id, group, v.id, sticky, Priority::Normal)
             .await;
         Ok((c, Some(false)))
+    }
+
+    /// Refuses a group that does not exist.
+    async fn require_group(&self, group: &str) -> Result<(), OpError> {
+        if self
+            .store
+            .list_groups()
+            .await?
+            .iter()
+            .any(|g| g.name == group)
+        {
+            Ok(())
+        } else {
+            Err(OpError::invalid(format!("group `{group}` does not exist")))
+        }
     }
 
     /// Sends a frame to everyone who may see a conversation.
@@ -574,6 +576,25 @@ pub enum Page {
     After(i64),
     /// Messages with a lower seq (scrolling back), oldest first.
     Before(i64),
+}
+
+/// Checks a sender's idempotency key.
+fn check_client_msg_id(id: &str) -> Result<(), OpError> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(OpError::invalid("client_msg_id must be 1 to 64 characters"));
+    }
+    Ok(())
+}
+
+/// The message the writer stored, or why it could not.
+fn stored(result: AppendResult) -> Result<StoredMessage, OpError> {
+    match result {
+        AppendResult::Stored { message, .. } => Ok(message),
+        AppendResult::NoConversation => Err(OpError::new(
+            pb::ErrorCode::NotFound,
+            "conversation not found",
+        )),
+    }
 }
 
 /// Parses a conversation id from the wire.
