@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use kefu_proto::v1 as pb;
 use kefu_server::store::{Priority, Role};
 use serde_json::{Value, json};
 
@@ -101,13 +100,7 @@ async fn a_bot_replies_once_per_id_tags_and_hands_off_to_a_human() {
     let (status, again) = srv.post(&format!("{path}/messages"), &token, reply).await;
     assert_eq!(status, 201);
     assert_eq!(again["id"], first["id"], "a retried reply is stored once");
-    let m = shopper
-        .recv_message(|m| {
-            m.sender
-                .as_ref()
-                .is_some_and(|s| s.role == pb::Role::Bot as i32)
-        })
-        .await;
+    let m = shopper.recv_bot_message().await;
     assert_eq!(text_of(&m), Some("Sorry to hear that!"));
 
     for bad in [

@@ -93,13 +93,7 @@ fn declare<const N: usize>(
 async fn bot_texts(ws: &mut Ws, n: usize) -> Vec<String> {
     let mut texts = Vec::new();
     while texts.len() < n {
-        let m = ws
-            .recv_message(|m| {
-                m.sender
-                    .as_ref()
-                    .is_some_and(|s| s.role == pb::Role::Bot as i32)
-            })
-            .await;
+        let m = ws.recv_bot_message().await;
         texts.push(text_of(&m).unwrap_or_default().to_string());
     }
     texts
@@ -211,15 +205,7 @@ async fn hanging_panicking_and_failing_plugins_are_skipped_and_the_message_flows
             4
         ]
     );
-    let metrics = srv
-        .http
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = srv.metrics().await;
     for (plugin, outcome) in [
         ("sleeper", "timeout"),
         ("panicker", "panic"),

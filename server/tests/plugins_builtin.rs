@@ -10,7 +10,6 @@ use std::{
 
 use async_trait::async_trait;
 use common::*;
-use kefu_proto::v1 as pb;
 use kefu_server::{
     plugins::{Context, HookResult, Lifecycle, Plugin, Registry},
     store::{Body, ConvState, Priority, Role, SenderRole, StoredMessage},
@@ -106,12 +105,6 @@ async fn bot_replies(srv: &TestServer, conv: &str) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-fn is_bot(m: &pb::Message) -> bool {
-    m.sender
-        .as_ref()
-        .is_some_and(|s| s.role == pb::Role::Bot as i32)
 }
 
 fn faq_settings() -> Value {

@@ -78,13 +78,7 @@ async fn the_example_python_bot_answers_and_hands_off() {
     let agent = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
     let mut desk = srv.agent_ws(&agent).await;
     let (mut shopper, _, conv) = shopper_opens(&srv, "请问什么时候发货？").await;
-    let answer = shopper
-        .recv_message(|m| {
-            m.sender
-                .as_ref()
-                .is_some_and(|s| s.role == pb::Role::Bot as i32)
-        })
-        .await;
+    let answer = shopper.recv_bot_message().await;
     assert_eq!(answer.sender.as_ref().unwrap().display_name, "Shipping bot");
     assert!(text_of(&answer).unwrap().contains("24"), "{answer:?}");
     let id = conv.parse().unwrap();

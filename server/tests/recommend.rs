@@ -91,13 +91,7 @@ async fn customer_says(srv: &TestServer, customer_id: &str, text: &str) -> (Ws, 
 async fn bot_messages_until_checked(ws: &mut Ws) -> Vec<pb::Message> {
     let mut got = Vec::new();
     loop {
-        let m = ws
-            .recv_message(|m| {
-                m.sender
-                    .as_ref()
-                    .is_some_and(|s| s.role == pb::Role::Bot as i32)
-            })
-            .await;
+        let m = ws.recv_bot_message().await;
         if text_of(&m) == Some("checked") {
             return got;
         }

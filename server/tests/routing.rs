@@ -544,15 +544,7 @@ async fn metrics_describe_connections_conversations_and_messages() {
     let (_s, _, conv) = shopper_opens(&srv, "hello").await;
     a.accept_next_offer().await;
     a.say(&conv, "m1", "hi there").await;
-    let text = srv
-        .http
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = srv.metrics().await;
     for name in [
         "kefu_connected_shoppers",
         "kefu_connected_agents",

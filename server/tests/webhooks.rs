@@ -129,15 +129,7 @@ fn rows_of(log: &[Value], delivery: &str) -> Vec<Value> {
 
 /// The count `kefu_webhook_deliveries_total` shows for `webhook` and `outcome`, if any.
 async fn deliveries_metric(srv: &TestServer, webhook: &str, outcome: &str) -> Option<u64> {
-    let text = srv
-        .http
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
+    let text = srv.metrics().await;
     let series =
         format!("kefu_webhook_deliveries_total{{webhook=\"{webhook}\",outcome=\"{outcome}\"}} ");
     text.lines()

@@ -198,6 +198,12 @@ impl TestServer {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.http.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     pub async fn shopper_ws(&self, v: &TestVisitor) -> Ws {
         Ws::connect(self.addr, "shopper", &v.token, Some(ORIGIN)).await
     }
@@ -325,6 +331,11 @@ impl Ws {
         .await
     }
 
+    /// Waits for the next message written by a bot or plugin.
+    pub async fn recv_bot_message(&mut self) -> pb::Message {
+        self.recv_message(is_bot).await
+    }
+
     /// Waits for a lifecycle event matching `f`.
     pub async fn recv_event<T>(
         &mut self,
@@ -409,6 +420,13 @@ pub fn text_of(m: &pb::Message) -> Option<&str> {
         pb::message_body::Kind::Text(t) => Some(&t.text),
         _ => None,
     }
+}
+
+/// Whether a bot or plugin wrote the message.
+pub fn is_bot(m: &pb::Message) -> bool {
+    m.sender
+        .as_ref()
+        .is_some_and(|s| s.role == pb::Role::Bot as i32)
 }
 
 /// Polls `f` until it returns `Some`, failing after the wait time.
