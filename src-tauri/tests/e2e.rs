@@ -122,8 +122,24 @@ async fn click(c: &Client, css: &str) {
     find(c, css).await.click().await.unwrap();
 }
 
+/// Types into the field matched by `css`, waiting while it is on the page but not yet
+/// focusable (the window is still laying out, or a view is fading in).
 async fn type_into(c: &Client, css: &str, text: &str) {
-    find(c, css).await.send_keys(text).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match find(c, css).await.send_keys(text).await {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() < deadline && not_interactable(&e) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("typing into {css}: {e}"),
+        }
+    }
+}
+
+fn not_interactable(e: &fantoccini::error::CmdError) -> bool {
+    matches!(e, fantoccini::error::CmdError::Standard(w)
+        if w.error == fantoccini::error::ErrorStatus::ElementNotInteractable)
 }
 
 async fn attr(e: &Element, name: &str) -> String {
@@ -227,9 +243,12 @@ async fn an_agent_handles_a_chat_end_to_end_through_a_server_outage() {
     let c = connect(port).await;
 
     // Sign in.
-    let server = find(&c, "[data-testid=signin-server]").await;
-    server.clear().await.unwrap();
-    server.send_keys(&kefu.url()).await.unwrap();
+    find(&c, "[data-testid=signin-server]")
+        .await
+        .clear()
+        .await
+        .unwrap();
+    type_into(&c, "[data-testid=signin-server]", &kefu.url()).await;
     type_into(&c, "[data-testid=signin-username]", "demo").await;
     type_into(&c, "[data-testid=signin-password]", "kefu-demo").await;
     screenshot(&c, "01-sign-in").await;
