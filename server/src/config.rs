@@ -219,7 +219,7 @@ impl Default for Settings {
             limits: LimitSettings {
                 max_frame_bytes: 64 * 1024,
                 max_text_bytes: 16 * 1024,
-                ws_read_buffer_bytes: 4 * 1024,
+                ws_read_buffer_bytes: 1024,
                 outbound_queue: 256,
                 messages_per_second: 10,
                 messages_burst: 30,

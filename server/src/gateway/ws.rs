@@ -107,8 +107,10 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
     let mut reg = sessions
         .hub
         .register(key, state.settings.limits.outbound_queue);
+    // Every await but the idle `select!` below is boxed: a task is as large as its largest
+    // await point, and thousands of idle connections should not carry the size of a write.
     if let Caller::Agent(a) = &caller {
-        sessions.router.agent_up(a.clone()).await;
+        Box::pin(sessions.router.agent_up(a.clone())).await;
     }
     let l = &state.settings.limits;
     let quota =
@@ -125,33 +127,31 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
         kicked: reg.kicked.clone(),
     };
     let hello = Box::pin(hello(&conn.state, &conn.caller)).await;
-    let mut open = conn.send(hello).await.is_ok();
+    let mut open = Box::pin(conn.send(hello)).await.is_ok();
     while open {
         tokio::select! {
             biased;
             _ = conn.kicked.notified() => {
-                conn.go_away("connection too slow or silent; reconnect and resume", 0).await;
+                Box::pin(conn.go_away("connection too slow or silent; reconnect and resume", 0)).await;
                 break;
             }
             _ = shutdown.changed() => {
-                conn.go_away("server shutting down; reconnect and resume", 1000).await;
+                Box::pin(conn.go_away("server shutting down; reconnect and resume", 1000)).await;
                 break;
             }
             out = reg.rx.recv() => match out {
-                Some(out) => open = conn.deliver(out).await,
+                Some(out) => open = Box::pin(conn.deliver(out)).await,
                 None => break,
             },
             incoming = conn.socket.recv() => {
                 reg.last_seen.store(now_ms(), Ordering::Relaxed);
                 open = match incoming {
-                    // Boxed: the handler's future is large and only exists while a frame is handled,
-                    // so idle connections do not carry its size.
                     Some(Ok(Message::Binary(frame))) => Box::pin(conn.handle(frame)).await,
-                    Some(Ok(Message::Text(_))) => conn.reply_error(pb::ErrorCode::MalformedFrame, "text frames are not accepted; send binary protobuf ClientEnvelope", "").await,
+                    Some(Ok(Message::Text(_))) => Box::pin(conn.reply_error(pb::ErrorCode::MalformedFrame, "text frames are not accepted; send binary protobuf ClientEnvelope", "")).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => true,
                     Some(Ok(Message::Close(_))) | None => false,
                     Some(Err(e)) => {
-                        conn.protocol_error(e).await;
+                        Box::pin(conn.protocol_error(e)).await;
                         false
                     }
                 };
@@ -160,7 +160,7 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
     }
     drop(reg);
     if let Caller::Agent(a) = &conn.caller {
-        conn.state.sessions.router.agent_down(a.id).await;
+        Box::pin(conn.state.sessions.router.agent_down(a.id)).await;
     }
 }
 

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use super::*;
 
+mod append;
+
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -135,81 +137,6 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(agent)
-    }
-
-    async fn append_one(
-        tx: &mut Transaction<'_, Sqlite>,
-        m: &NewMessage,
-    ) -> StoreResult<AppendResult> {
-        let existing = sqlx::query(AssertSqlSafe(format!(
-            "select {MESSAGE_COLUMNS} from message where sender_id = ? and client_msg_id = ?"
-        )))
-        .bind(m.sender_id)
-        .bind(&m.client_msg_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(row) = existing {
-            let message = message_from_row(&row)?;
-            let conv = sqlx::query(
-                "select visitor_id, agent_id, group_name from conversation where id = ?",
-            )
-            .bind(message.conversation_id)
-            .fetch_one(&mut **tx)
-            .await?;
-            return Ok(AppendResult::Stored {
-                message,
-                duplicate: true,
-                visitor_id: conv.try_get("visitor_id")?,
-                agent_id: conv.try_get("agent_id")?,
-                group: conv.try_get("group_name")?,
-            });
-        }
-        let Some(conv) = sqlx::query(
-            "update conversation set last_seq = last_seq + 1, updated_at = ? where id = ? \
-             returning last_seq, visitor_id, agent_id, group_name",
-        )
-        .bind(m.created_at)
-        .bind(m.conversation_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        else {
-            return Ok(AppendResult::NoConversation);
-        };
-        let message = StoredMessage {
-            id: Uuid::now_v7(),
-            conversation_id: m.conversation_id,
-            seq: conv.try_get("last_seq")?,
-            client_msg_id: m.client_msg_id.clone(),
-            sender_role: m.sender_role,
-            sender_id: m.sender_id,
-            sender_name: m.sender_name.clone(),
-            body: m.body.clone(),
-            created_at: m.created_at,
-        };
-        let body = serde_json::to_string(&message.body)
-            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
-        sqlx::query(AssertSqlSafe(format!(
-            "insert into message ({MESSAGE_COLUMNS}, private) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )))
-        .bind(message.id)
-        .bind(message.conversation_id)
-        .bind(message.seq)
-        .bind(&message.client_msg_id)
-        .bind(message.sender_role)
-        .bind(message.sender_id)
-        .bind(&message.sender_name)
-        .bind(body)
-        .bind(message.created_at)
-        .bind(message.body.is_private())
-        .execute(&mut **tx)
-        .await?;
-        Ok(AppendResult::Stored {
-            message,
-            duplicate: false,
-            visitor_id: conv.try_get("visitor_id")?,
-            agent_id: conv.try_get("agent_id")?,
-            group: conv.try_get("group_name")?,
-        })
     }
 }
 
@@ -714,10 +641,7 @@ impl Store for SqliteStore {
 
     async fn append_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<AppendResult>> {
         let mut tx = self.write_tx().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for m in batch {
-            out.push(Self::append_one(&mut tx, m).await?);
-        }
+        let out = append::append_batch(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -1,0 +1,347 @@
+//! Appending a batch of messages in a constant number of statements: one lookup of resends,
+//! one `UPDATE … RETURNING` that hands out every conversation's seqs, one multi-row `INSERT`.
+//! Each statement is a round trip to SQLite's connection thread (two thread wake-ups); at
+//! three statements per message those hand-offs, not SQLite, capped the durable rate
+//! (docs/BENCHMARKS.md).
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::{MESSAGE_COLUMNS, message_from_row};
+use crate::store::{AppendResult, NewMessage, StoreError, StoreResult, StoredMessage};
+
+/// Who may see a conversation's messages, as of this commit.
+#[derive(Clone)]
+struct Audience {
+    visitor_id: Uuid,
+    agent_id: Option<Uuid>,
+    group: String,
+}
+
+/// What happens to one message of the batch.
+enum Plan {
+    /// A resend of a message stored earlier.
+    Resend,
+    /// A resend of the message at this index of the same batch.
+    Repeat(usize),
+    New,
+}
+
+type Key<'a> = (Uuid, &'a str);
+
+pub(super) async fn append_batch(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &[NewMessage],
+) -> StoreResult<Vec<AppendResult>> {
+    let stored = resends(tx, batch).await?;
+    let mut first: HashMap<Key, usize> = HashMap::new();
+    // Conversation → (new messages, newest created_at).
+    let mut new_per_conv: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    let plans: Vec<Plan> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let key = (m.sender_id, m.client_msg_id.as_str());
+            if stored.contains_key(&key) {
+                return Plan::Resend;
+            }
+            if let Some(j) = first.get(&key) {
+                return Plan::Repeat(*j);
+            }
+            first.insert(key, i);
+            let e = new_per_conv.entry(m.conversation_id).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(m.created_at);
+            Plan::New
+        })
+        .collect();
+    let mut next_seq = take_seqs(tx, &new_per_conv).await?;
+    let resent: Vec<Uuid> = stored.values().map(|m| m.conversation_id).collect();
+    let audiences = audiences(tx, &resent).await?;
+
+    let mut results: Vec<AppendResult> = Vec::with_capacity(batch.len());
+    let mut fresh = Vec::new();
+    for (m, plan) in batch.iter().zip(&plans) {
+        let result = match plan {
+            Plan::Resend => {
+                let message = stored[&(m.sender_id, m.client_msg_id.as_str())].clone();
+                match audiences.get(&message.conversation_id) {
+                    Some(a) => stored_result(message, true, a),
+                    None => AppendResult::NoConversation,
+                }
+            }
+            Plan::Repeat(j) => match &results[*j] {
+                AppendResult::Stored {
+                    message,
+                    visitor_id,
+                    agent_id,
+                    group,
+                    ..
+                } => AppendResult::Stored {
+                    message: message.clone(),
+                    duplicate: true,
+                    visitor_id: *visitor_id,
+                    agent_id: *agent_id,
+                    group: group.clone(),
+                },
+                AppendResult::NoConversation => AppendResult::NoConversation,
+            },
+            Plan::New => match next_seq.get_mut(&m.conversation_id) {
+                None => AppendResult::NoConversation,
+                Some((seq, audience)) => {
+                    let message = StoredMessage {
+                        id: Uuid::now_v7(),
+                        conversation_id: m.conversation_id,
+                        seq: *seq,
+                        client_msg_id: m.client_msg_id.clone(),
+                        sender_role: m.sender_role,
+                        sender_id: m.sender_id,
+                        sender_name: m.sender_name.clone(),
+                        body: m.body.clone(),
+                        created_at: m.created_at,
+                    };
+                    *seq += 1;
+                    fresh.push(message.clone());
+                    stored_result(message, false, audience)
+                }
+            },
+        };
+        results.push(result);
+    }
+    insert(tx, &fresh).await?;
+    Ok(results)
+}
+
+fn stored_result(message: StoredMessage, duplicate: bool, a: &Audience) -> AppendResult {
+    AppendResult::Stored {
+        message,
+        duplicate,
+        visitor_id: a.visitor_id,
+        agent_id: a.agent_id,
+        group: a.group.clone(),
+    }
+}
+
+fn audience(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Audience> {
+    Ok(Audience {
+        visitor_id: row.try_get("visitor_id")?,
+        agent_id: row.try_get("agent_id")?,
+        group: row.try_get("group_name")?,
+    })
+}
+
+/// Messages of the batch already stored under their idempotency key.
+async fn resends<'b>(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &'b [NewMessage],
+) -> StoreResult<HashMap<Key<'b>, StoredMessage>> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "select {MESSAGE_COLUMNS} from message where (sender_id, client_msg_id) in ("
+    ));
+    q.push_values(batch, |mut row, m| {
+        row.push_bind(m.sender_id).push_bind(&m.client_msg_id);
+    });
+    q.push(")");
+    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let message = message_from_row(row)?;
+        // Key by the batch's own strings so lookups borrow nothing from the rows.
+        if let Some(m) = batch
+            .iter()
+            .find(|m| m.sender_id == message.sender_id && m.client_msg_id == message.client_msg_id)
+        {
+            found.insert((m.sender_id, m.client_msg_id.as_str()), message);
+        }
+    }
+    Ok(found)
+}
+
+/// Reserves `n` seqs in each conversation: conversation → (first seq, audience). Missing
+/// conversations are left out.
+async fn take_seqs(
+    tx: &mut Transaction<'_, Sqlite>,
+    new_per_conv: &HashMap<Uuid, (i64, i64)>,
+) -> StoreResult<HashMap<Uuid, (i64, Audience)>> {
+    if new_per_conv.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "update conversation set last_seq = last_seq + v.column2, updated_at = v.column3 from (",
+    );
+    q.push_values(new_per_conv, |mut row, (id, (n, at))| {
+        row.push_bind(*id).push_bind(*n).push_bind(*at);
+    });
+    q.push(") as v where conversation.id = v.column1 ");
+    q.push("returning id, last_seq, visitor_id, agent_id, group_name");
+    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
+    rows.iter()
+        .map(|row| {
+            let id: Uuid = row.try_get("id")?;
+            let last: i64 = row.try_get("last_seq")?;
+            let (n, _) = new_per_conv
+                .get(&id)
+                .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
+            Ok((id, (last - n + 1, audience(row)?)))
+        })
+        .collect()
+}
+
+/// Current audiences of the conversations resends belong to.
+async fn audiences(
+    tx: &mut Transaction<'_, Sqlite>,
+    ids: &[Uuid],
+) -> StoreResult<HashMap<Uuid, Audience>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "select id, visitor_id, agent_id, group_name from conversation where id in (",
+    );
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    q.push(")");
+    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, audience(row)?)))
+        .collect()
+}
+
+async fn insert(tx: &mut Transaction<'_, Sqlite>, messages: &[StoredMessage]) -> StoreResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let bodies = messages
+        .iter()
+        .map(|m| serde_json::to_string(&m.body))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+    let mut q =
+        QueryBuilder::<Sqlite>::new(format!("insert into message ({MESSAGE_COLUMNS}, private) "));
+    q.push_values(messages.iter().zip(bodies), |mut row, (m, body)| {
+        row.push_bind(m.id)
+            .push_bind(m.conversation_id)
+            .push_bind(m.seq)
+            .push_bind(&m.client_msg_id)
+            .push_bind(m.sender_role)
+            .push_bind(m.sender_id)
+            .push_bind(&m.sender_name)
+            .push_bind(body)
+            .push_bind(m.created_at)
+            .push_bind(m.body.is_private());
+    });
+    q.build().persistent(false).execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SqliteStore;
+    use crate::store::*;
+
+    async fn conversation(store: &SqliteStore) -> Uuid {
+        let visitor = Visitor {
+            id: Uuid::now_v7(),
+            site_id: "shop".into(),
+            token_hash: Uuid::now_v7().to_string(),
+            customer_id: None,
+            display_name: "Visitor".into(),
+            email: None,
+            phone: None,
+            created_at: 0,
+            expires_at: i64::MAX,
+            last_agent_id: None,
+        };
+        store.create_visitor(&visitor).await.unwrap();
+        let id = Uuid::now_v7();
+        store
+            .create_conversation(&Conversation {
+                id,
+                site_id: "shop".into(),
+                visitor_id: visitor.id,
+                group: "pre-sales".into(),
+                state: ConvState::Queued,
+                agent_id: None,
+                last_seq: 0,
+                created_at: 0,
+                updated_at: 0,
+                closed_at: None,
+                close_reason: None,
+                context: PageContext::default(),
+                tags: vec![],
+                priority: Priority::default(),
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    fn text(conversation_id: Uuid, sender_id: Uuid, client_msg_id: &str) -> NewMessage {
+        NewMessage {
+            conversation_id,
+            client_msg_id: client_msg_id.into(),
+            sender_role: SenderRole::Shopper,
+            sender_id,
+            sender_name: "Visitor".into(),
+            body: Body::Text {
+                text: client_msg_id.into(),
+            },
+            created_at: 1,
+        }
+    }
+
+    fn seq_of(r: &AppendResult) -> (i64, bool) {
+        match r {
+            AppendResult::Stored {
+                message, duplicate, ..
+            } => (message.seq, *duplicate),
+            AppendResult::NoConversation => (-1, false),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_batch_numbers_each_conversation_and_stores_each_message_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let (a, b, sender) = (
+            conversation(&store).await,
+            conversation(&store).await,
+            Uuid::now_v7(),
+        );
+        let first = store
+            .append_messages(&[
+                text(a, sender, "a1"),
+                text(b, sender, "b1"),
+                text(a, sender, "a2"),
+                text(a, sender, "a1"), // resent within the batch
+                text(Uuid::now_v7(), sender, "x1"),
+            ])
+            .await
+            .unwrap();
+        let seqs: Vec<_> = first.iter().map(seq_of).collect();
+        assert_eq!(
+            seqs,
+            [(1, false), (1, false), (2, false), (1, true), (-1, false)]
+        );
+        // A later batch: a resend of a stored message, then a new one.
+        let second = store
+            .append_messages(&[text(a, sender, "a2"), text(a, sender, "a3")])
+            .await
+            .unwrap();
+        assert_eq!(
+            second.iter().map(seq_of).collect::<Vec<_>>(),
+            [(2, true), (3, false)]
+        );
+        let stored = store.messages_after(a, 0, 10, false).await.unwrap();
+        let ids: Vec<_> = stored.iter().map(|m| m.client_msg_id.as_str()).collect();
+        assert_eq!(ids, ["a1", "a2", "a3"]);
+        assert_eq!(store.conversation(a).await.unwrap().last_seq, 3);
+        assert_eq!(store.conversation(b).await.unwrap().last_seq, 1);
+    }
+}
