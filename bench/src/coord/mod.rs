@@ -1,0 +1,128 @@
+//! `kefu-bench run`: starts kefu and the workers, runs the scenarios in order on one set of
+//! connections, prints the figures against the budgets, and exits non-zero if any message
+//! was lost, duplicated or reordered.
+
+mod fleet;
+mod report;
+mod scenarios;
+mod server;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The short run CI executes (about a minute): small counts, no throughput ceiling.
+    #[arg(long)]
+    quick: bool,
+    /// The kefu binary to measure; defaults to the one next to this executable.
+    #[arg(long)]
+    kefu: Option<PathBuf>,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Shoppers to connect (default: 19,000; quick: 1,000).
+    #[arg(long)]
+    shoppers: Option<usize>,
+}
+
+/// How big a run is.
+pub struct Scale {
+    pub shoppers: usize,
+    pub agents: usize,
+    /// Shoppers chatting with an agent during the message scenarios.
+    pub chatting: usize,
+    pub rates: Vec<f64>,
+    pub secs: f64,
+    pub reply_every: u32,
+    pub fanout_opens: usize,
+    pub storm_secs: f64,
+    pub stall_rate: f64,
+    pub ceiling: Vec<f64>,
+    pub ceiling_secs: f64,
+}
+
+impl Scale {
+    fn new(quick: bool, shoppers: Option<usize>) -> Self {
+        let mut s = if quick {
+            Self {
+                shoppers: 1_000,
+                agents: 20,
+                chatting: 100,
+                rates: vec![500.0],
+                secs: 4.0,
+                reply_every: 10,
+                fanout_opens: 20,
+                storm_secs: 5.0,
+                stall_rate: 300.0,
+                ceiling: vec![],
+                ceiling_secs: 0.0,
+            }
+        } else {
+            Self {
+                shoppers: 19_000,
+                agents: 200,
+                chatting: 1_000,
+                rates: vec![1_000.0, 5_000.0, 10_000.0],
+                secs: 20.0,
+                reply_every: 10,
+                fanout_opens: 100,
+                storm_secs: 60.0,
+                stall_rate: 1_000.0,
+                ceiling: vec![
+                    2_000.0, 3_000.0, 4_000.0, 5_000.0, 7_500.0, 10_000.0, 15_000.0, 20_000.0,
+                    25_000.0,
+                ],
+                ceiling_secs: 10.0,
+            }
+        };
+        if let Some(n) = shoppers {
+            s.shoppers = n;
+        }
+        s
+    }
+
+    /// Each agent can hold its share of the chats and of the fan-out conversations.
+    fn capacity(&self) -> usize {
+        (self.chatting + self.fanout_opens).div_ceil(self.agents) + 2
+    }
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let scale = Scale::new(args.quick, args.shoppers);
+    let bin = args
+        .kefu
+        .unwrap_or_else(|| crate::this_exe().with_file_name("kefu"));
+    anyhow::ensure!(
+        bin.exists(),
+        "no kefu binary at {} (build it: cargo build --release -p kefu-server, or pass --kefu)",
+        bin.display()
+    );
+    let kefu = server::Kefu::start(&bin, scale.capacity())?;
+    eprintln!(
+        "kefu {} on {}; data in {}",
+        bin.display(),
+        kefu.addr,
+        kefu.data_dir().display()
+    );
+    let outcome = scenarios::all(&kefu, &scale, args.quick).await;
+    let results = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kefu's last log lines:\n{}", kefu.log_tail());
+            return Err(e);
+        }
+    };
+    println!("{}", results.markdown());
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    anyhow::ensure!(
+        results.verdict.clean(),
+        "messages lost, duplicated or reordered: {:?}",
+        results.verdict
+    );
+    Ok(())
+}
