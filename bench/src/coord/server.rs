@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
 use crate::plan::AgentLogin;
@@ -121,48 +122,39 @@ impl Kefu {
             .as_str()
             .context("admin token")?
             .to_string();
-        let mut set = tokio::task::JoinSet::new();
-        let mut agents = Vec::with_capacity(n);
-        for i in 0..n {
-            let (http, admin, create, login) = (
-                http.clone(),
-                admin.clone(),
-                self.url("/agents"),
-                self.url("/auth/login"),
-            );
-            set.spawn(async move {
-                let user = format!("agent-{i:04}");
-                let created: Value = http
-                    .post(create)
-                    .bearer_auth(admin)
-                    .json(&json!({"username": user, "password": PASSWORD, "role": "agent", "groups": ["pre-sales"]}))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let session: Value = http
-                    .post(login)
-                    .json(&json!({"username": user, "password": PASSWORD}))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                anyhow::Ok(AgentLogin {
-                    id: created["id"].as_str().context("agent id")?.into(),
-                    token: session["token"].as_str().context("agent token")?.into(),
-                })
-            });
-            // Password hashing is the slow part: a few at a time keeps both cores busy.
-            if set.len() >= 4 {
-                agents.push(set.join_next().await.context("task")???);
-            }
-        }
-        while let Some(a) = set.join_next().await {
-            agents.push(a??);
-        }
-        Ok(agents)
+        let (create, login) = (self.url("/agents"), self.url("/auth/login"));
+        // Password hashing is the slow part: a few at a time keeps both cores busy.
+        stream::iter(0..n)
+            .map(|i| {
+                let (http, admin, create, login) = (&http, &admin, &create, &login);
+                async move {
+                    let user = format!("agent-{i:04}");
+                    let created: Value = http
+                        .post(create)
+                        .bearer_auth(admin)
+                        .json(&json!({"username": user, "password": PASSWORD, "role": "agent", "groups": ["pre-sales"]}))
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await?;
+                    let session: Value = http
+                        .post(login)
+                        .json(&json!({"username": user, "password": PASSWORD}))
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await?;
+                    anyhow::Ok(AgentLogin {
+                        id: created["id"].as_str().context("agent id")?.into(),
+                        token: session["token"].as_str().context("agent token")?.into(),
+                    })
+                }
+            })
+            .buffer_unordered(4)
+            .try_collect()
+            .await
     }
 
     /// The last lines kefu logged, for an error report.

@@ -13,6 +13,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde_json::json;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -294,7 +295,7 @@ impl Worker {
     }
 }
 
-/// Starts `n` anonymous visitor sessions on `site`, a few requests at a time.
+/// Starts `n` anonymous visitor sessions on `site`.
 async fn visitor_tokens(
     server: SocketAddr,
     source: Ipv4Addr,
@@ -307,13 +308,11 @@ async fn visitor_tokens(
         .pool_max_idle_per_host(0)
         .build()?;
     let url = format!("http://{server}/api/v1/visitor/session");
-    let mut tokens = Vec::with_capacity(n);
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (http, url, site) = (http.clone(), url.clone(), site.to_string());
-        set.spawn(async move {
+    // A few requests at a time: each is a SQLite commit on the server.
+    stream::iter(0..n)
+        .map(|_| async {
             let res = http
-                .post(url)
+                .post(&url)
                 .header("origin", ORIGIN)
                 .json(&json!({ "site_id": site }))
                 .send()
@@ -324,12 +323,8 @@ async fn visitor_tokens(
                 .as_str()
                 .map(str::to_string)
                 .context("visitor_token in the answer")
-        });
-        if set.len() >= 16 || i + 1 == n {
-            while set.len() > if i + 1 == n { 0 } else { 8 } {
-                tokens.push(set.join_next().await.context("a task")???);
-            }
-        }
-    }
-    Ok(tokens)
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
 }
