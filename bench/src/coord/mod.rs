@@ -25,6 +25,13 @@ pub struct RunArgs {
     /// Shoppers to connect (default: 19,000; quick: 1,000).
     #[arg(long)]
     shoppers: Option<usize>,
+    /// Message rates of scenario 2 in msg/s, e.g. `--rates 5000` (default: 1000,5000,10000).
+    #[arg(long, value_delimiter = ',')]
+    rates: Option<Vec<f64>>,
+    /// Run only these scenarios after connecting everyone (for profiling one of them):
+    /// rates, stall, fanout, storm, ceiling, echo.
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<String>>,
 }
 
 /// How big a run is.
@@ -41,11 +48,13 @@ pub struct Scale {
     pub stall_rate: f64,
     pub ceiling: Vec<f64>,
     pub ceiling_secs: f64,
+    /// Scenarios to run; `None` runs all of them.
+    pub only: Option<Vec<String>>,
 }
 
 impl Scale {
-    fn new(quick: bool, shoppers: Option<usize>) -> Self {
-        let mut s = if quick {
+    fn new(args: &RunArgs) -> Self {
+        let mut s = if args.quick {
             Self {
                 shoppers: 1_000,
                 agents: 20,
@@ -58,6 +67,7 @@ impl Scale {
                 stall_rate: 300.0,
                 ceiling: vec![],
                 ceiling_secs: 0.0,
+                only: None,
             }
         } else {
             Self {
@@ -75,12 +85,24 @@ impl Scale {
                     25_000.0,
                 ],
                 ceiling_secs: 10.0,
+                only: None,
             }
         };
-        if let Some(n) = shoppers {
+        if let Some(n) = args.shoppers {
             s.shoppers = n;
         }
+        if let Some(rates) = &args.rates {
+            s.rates.clone_from(rates);
+        }
+        s.only.clone_from(&args.only);
         s
+    }
+
+    /// Whether scenario `name` is part of this run.
+    pub fn runs(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == name))
     }
 
     /// Each agent can hold its share of the chats and of the fan-out conversations.
@@ -90,7 +112,7 @@ impl Scale {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let scale = Scale::new(args.quick, args.shoppers);
+    let scale = Scale::new(&args);
     let bin = args
         .kefu
         .unwrap_or_else(|| crate::this_exe().with_file_name("kefu"));

@@ -46,15 +46,21 @@ pub async fn all(kefu: &Kefu, scale: &Scale, quick: bool) -> anyhow::Result<Resu
     r.idle = Some(idle(kefu, &mut fleet, scale, &shares, agents).await?);
     eprintln!("idle: {:?}", r.idle);
     open_chats(&mut fleet, scale).await?;
-    for &rate in &scale.rates {
+    for &rate in scale.rates.iter().filter(|_| scale.runs("rates")) {
         let p = load(kefu, &mut fleet, rate, scale.secs, scale.reply_every).await?;
         eprintln!("load {rate}/s: {p:?}");
         r.rates.push(p);
     }
-    r.stall = Some(stall(kefu, &mut fleet, scale).await?);
-    r.fanout = Some(fanout(&mut fleet, scale).await?);
-    r.storm = Some(storm(kefu, &mut fleet, scale).await?);
-    for &rate in &scale.ceiling {
+    if scale.runs("stall") {
+        r.stall = Some(stall(kefu, &mut fleet, scale).await?);
+    }
+    if scale.runs("fanout") {
+        r.fanout = Some(fanout(&mut fleet, scale).await?);
+    }
+    if scale.runs("storm") {
+        r.storm = Some(storm(kefu, &mut fleet, scale).await?);
+    }
+    for &rate in scale.ceiling.iter().filter(|_| scale.runs("ceiling")) {
         let p = load(kefu, &mut fleet, rate, scale.ceiling_secs, 0).await?;
         let step = Ceiling::of(p);
         eprintln!("ceiling step: {step:?}");
@@ -64,7 +70,9 @@ pub async fn all(kefu: &Kefu, scale: &Scale, quick: bool) -> anyhow::Result<Resu
             break;
         }
     }
-    r.echo = echo(&mut fleet, scale).await?;
+    if scale.runs("echo") {
+        r.echo = echo(&mut fleet, scale).await?;
+    }
 
     let all = fleet.report(false).await?;
     r.verdict = Verdict::of(&all.tallies);

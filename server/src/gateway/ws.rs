@@ -17,6 +17,7 @@ use axum::{
     routing::get,
 };
 use bytes::Bytes;
+use futures_util::SinkExt as _;
 use governor::{Quota, RateLimiter};
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
 use prost::Message as _;
@@ -29,7 +30,11 @@ use super::{
     visitor::{check_origin, site},
 };
 use crate::{
-    sessions::{Caller, OpError, Page, hub::PeerKey, parse_id},
+    sessions::{
+        Caller, OpError, Page,
+        hub::{Outbound, PeerKey},
+        parse_id,
+    },
     store::{ConvState, SenderRole, now_ms},
     wire,
 };
@@ -38,6 +43,13 @@ use crate::{
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a goodbye may take before the socket is simply dropped.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Frames are gathered in the socket's write buffer up to this size and written together
+/// once a turn of the connection loop ends (an ack and the echo of the message it acks, a
+/// writer batch's messages, a resume's pages): one syscall instead of one per frame. Kept
+/// small because the buffer keeps its capacity for the connection's life.
+const WRITE_BATCH_BYTES: usize = 2048;
+/// Most queued frames gathered into one write, so a busy queue cannot starve reading.
+const WRITE_BATCH_FRAMES: usize = 64;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,7 +60,7 @@ pub fn router() -> Router<AppState> {
 fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
     let l = &state.settings.limits;
     ws.read_buffer_size(l.ws_read_buffer_bytes)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BATCH_BYTES)
         .max_write_buffer_size(l.max_frame_bytes.max(64 * 1024) * 4)
         .max_message_size(l.max_frame_bytes)
         .max_frame_size(l.max_frame_bytes)
@@ -128,7 +140,7 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
     };
     let hello = Box::pin(hello(&conn.state, &conn.caller)).await;
     let mut open = Box::pin(conn.send(hello)).await.is_ok();
-    while open {
+    while open && Box::pin(conn.flush_with_queued(&mut reg.rx)).await {
         tokio::select! {
             biased;
             _ = conn.kicked.notified() => {
@@ -192,16 +204,38 @@ async fn hello(state: &AppState, caller: &Caller) -> Bytes {
     }))
 }
 
+/// Runs a socket write; fails if the peer does not take it in time or the hub cut us off.
+async fn guarded(
+    kicked: &tokio::sync::Notify,
+    write: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), ()> {
+    tokio::select! {
+        sent = tokio::time::timeout(WRITE_TIMEOUT, write) => match sent {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        },
+        _ = kicked.notified() => Err(()),
+    }
+}
+
 impl Conn {
-    /// Writes one frame; fails if the peer does not take it in time or the hub cut us off.
+    /// Queues one frame in the write buffer; the loop flushes at the end of its turn.
     async fn send(&mut self, frame: Bytes) -> Result<(), ()> {
-        tokio::select! {
-            sent = tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Binary(frame))) => match sent {
-                Ok(Ok(())) => Ok(()),
-                _ => Err(()),
-            },
-            _ = self.kicked.notified() => Err(()),
+        guarded(&self.kicked, self.socket.feed(Message::Binary(frame))).await
+    }
+
+    /// Adds what the hub has queued for us (up to a limit) and writes it all out.
+    async fn flush_with_queued(
+        &mut self,
+        rx: &mut tokio::sync::mpsc::Receiver<std::sync::Arc<Outbound>>,
+    ) -> bool {
+        for _ in 0..WRITE_BATCH_FRAMES {
+            let Ok(out) = rx.try_recv() else { break };
+            if !self.deliver(out).await {
+                return false;
+            }
         }
+        guarded(&self.kicked, self.socket.flush()).await.is_ok()
     }
 
     async fn reply_error(
@@ -255,7 +289,7 @@ impl Conn {
     }
 
     /// Sends a queued frame unless this connection already delivered that message.
-    async fn deliver(&mut self, out: std::sync::Arc<crate::sessions::hub::Outbound>) -> bool {
+    async fn deliver(&mut self, out: std::sync::Arc<Outbound>) -> bool {
         if let Some((conv, seq)) = out.seq {
             let d = self.delivered.entry(conv).or_default();
             if seq <= d.resumed_to {

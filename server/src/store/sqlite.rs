@@ -6,7 +6,7 @@ use std::{path::Path, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction,
+    AssertSqlSafe, Connection, Row, Sqlite, SqliteConnection, SqlitePool, Transaction,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
@@ -16,10 +16,18 @@ use uuid::Uuid;
 use super::*;
 
 mod append;
+mod cache;
+
+use cache::ConversationCache;
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The message writer's own connection. Through the pool, each batch landed on
+    /// whichever connection was free, and a connection that another one wrote behind
+    /// starts from an empty page cache: every batch re-read its index pages.
+    messages: tokio::sync::Mutex<Option<SqliteConnection>>,
+    conversations: ConversationCache,
 }
 
 impl SqliteStore {
@@ -31,13 +39,21 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Statement journals (every multi-row write in a transaction keeps one) in
+            // memory: as temp files they were a tenth of the message writer's time.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let messages = SqliteConnection::connect_with(&options).await?;
+        Ok(Self {
+            pool,
+            messages: tokio::sync::Mutex::new(Some(messages)),
+            conversations: ConversationCache::default(),
+        })
     }
 
     /// Opens a database file inside `dir`.
@@ -127,6 +143,77 @@ impl SqliteStore {
     /// another connection committed in between; an immediate one waits its turn instead.
     async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("begin immediate").await?)
+    }
+
+    async fn assign_tx(&self, id: Uuid, agent_id: Uuid, at: i64) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "update conversation set agent_id = ?, state = 'assigned', updated_at = ? \
+             where id = ? and agent_id is null and state = 'queued'",
+        )
+        .bind(agent_id)
+        .bind(at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            remember_agent(&mut tx, id, agent_id).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reassign_tx(&self, id: Uuid, from: Uuid, to: Uuid, at: i64) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "update conversation set agent_id = ?, updated_at = ? where id = ? and agent_id = ? and state = 'assigned'",
+        )
+        .bind(to)
+        .bind(at)
+        .bind(id)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            remember_agent(&mut tx, id, to).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_tags_uncached(&self, id: Uuid, tags: &[String]) -> StoreResult<Vec<String>> {
+        // One statement per tag, no read-then-write transaction: SQLite would refuse to
+        // upgrade a reader while the message writer holds the lock (SQLITE_BUSY at once).
+        for tag in tags {
+            sqlx::query(
+                "update conversation set tags = json_insert(tags, '$[#]', ?) where id = ? \
+                 and not exists (select 1 from json_each(conversation.tags) where value = ?)",
+            )
+            .bind(tag)
+            .bind(id)
+            .bind(tag)
+            .execute(&self.pool)
+            .await?;
+        }
+        let all: String = one(
+            sqlx::query_scalar("select tags from conversation where id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )?;
+        serde_json::from_str(&all)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+    }
+
+    async fn append_tx(&self, batch: &[NewMessage]) -> StoreResult<append::Appended> {
+        let mut conn = self.messages.lock().await;
+        let conn = conn
+            .as_mut()
+            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))?;
+        let mut tx = conn.begin_with("begin immediate").await?;
+        let out = append::append_batch(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn with_groups(&self, mut agent: Agent) -> StoreResult<Agent> {
@@ -421,7 +508,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
-        sqlx::query(
+        let done = sqlx::query(
             "insert into conversation (id, site_id, visitor_id, group_name, state, agent_id, last_seq, created_at, updated_at, \
              page_url, page_title, page_product_id, page_order_id, tags, priority) \
              values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -442,12 +529,14 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
         .bind(c.priority)
         .execute(&self.pool)
-        .await?;
+        .await;
+        self.conversations.forget(c.id);
+        done?;
         Ok(())
     }
 
     async fn set_page_context(&self, id: Uuid, c: &PageContext) -> StoreResult<()> {
-        sqlx::query(
+        let done = sqlx::query(
             "update conversation set page_url = ?, page_title = ?, page_product_id = ?, \
              page_order_id = ? where id = ?",
         )
@@ -457,7 +546,9 @@ impl Store for SqliteStore {
         .bind(&c.order_id)
         .bind(id)
         .execute(&self.pool)
-        .await?;
+        .await;
+        self.conversations.forget(id);
+        done?;
         Ok(())
     }
 
@@ -485,10 +576,16 @@ impl Store for SqliteStore {
     }
 
     async fn conversation(&self, id: Uuid) -> StoreResult<Conversation> {
-        one(sqlx::query_as("select * from conversation where id = ?")
+        if let Some(c) = self.conversations.get(id) {
+            return Ok(c);
+        }
+        let epoch = self.conversations.epoch();
+        let c: Conversation = one(sqlx::query_as("select * from conversation where id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?)?;
+        self.conversations.fill(&c, epoch);
+        Ok(c)
     }
 
     async fn latest_conversation_of_visitor(&self, visitor_id: Uuid) -> StoreResult<Conversation> {
@@ -564,43 +661,19 @@ impl Store for SqliteStore {
     }
 
     async fn assign_if_unassigned(&self, id: Uuid, agent_id: Uuid, at: i64) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "update conversation set agent_id = ?, state = 'assigned', updated_at = ? \
-             where id = ? and agent_id is null and state = 'queued'",
-        )
-        .bind(agent_id)
-        .bind(at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            remember_agent(&mut tx, id, agent_id).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        let done = self.assign_tx(id, agent_id, at).await;
+        self.conversations.forget(id);
+        done
     }
 
     async fn reassign(&self, id: Uuid, from: Uuid, to: Uuid, at: i64) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "update conversation set agent_id = ?, updated_at = ? where id = ? and agent_id = ? and state = 'assigned'",
-        )
-        .bind(to)
-        .bind(at)
-        .bind(id)
-        .bind(from)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            remember_agent(&mut tx, id, to).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        let done = self.reassign_tx(id, from, to, at).await;
+        self.conversations.forget(id);
+        done
     }
 
     async fn requeue(&self, id: Uuid, group: &str, at: i64) -> StoreResult<()> {
-        sqlx::query(
+        let done = sqlx::query(
             "update conversation set agent_id = null, state = 'queued', group_name = ?, updated_at = ? \
              where id = ? and state != 'closed'",
         )
@@ -608,7 +681,9 @@ impl Store for SqliteStore {
         .bind(at)
         .bind(id)
         .execute(&self.pool)
-        .await?;
+        .await;
+        self.conversations.forget(id);
+        done?;
         Ok(())
     }
 
@@ -622,8 +697,9 @@ impl Store for SqliteStore {
         .bind(at)
         .bind(id)
         .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await;
+        self.conversations.forget(id);
+        Ok(done?.rows_affected() == 1)
     }
 
     async fn reopen_conversation(&self, id: Uuid, group: &str, at: i64) -> StoreResult<bool> {
@@ -635,15 +711,26 @@ impl Store for SqliteStore {
         .bind(at)
         .bind(id)
         .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await;
+        self.conversations.forget(id);
+        Ok(done?.rows_affected() == 1)
     }
 
     async fn append_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<AppendResult>> {
-        let mut tx = self.write_tx().await?;
-        let out = append::append_batch(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(out)
+        let done = self.append_tx(batch).await;
+        match &done {
+            Ok(appended) => {
+                for &(id, last_seq, updated_at) in &appended.seqs {
+                    self.conversations.appended(id, last_seq, updated_at);
+                }
+            }
+            Err(_) => {
+                for m in batch {
+                    self.conversations.forget(m.conversation_id);
+                }
+            }
+        }
+        Ok(done?.results)
     }
 
     async fn messages_after(
@@ -795,37 +882,19 @@ impl Store for SqliteStore {
     }
 
     async fn add_tags(&self, id: Uuid, tags: &[String]) -> StoreResult<Vec<String>> {
-        // One statement per tag, no read-then-write transaction: SQLite would refuse to
-        // upgrade a reader while the message writer holds the lock (SQLITE_BUSY at once).
-        for tag in tags {
-            sqlx::query(
-                "update conversation set tags = json_insert(tags, '$[#]', ?) where id = ? \
-                 and not exists (select 1 from json_each(conversation.tags) where value = ?)",
-            )
-            .bind(tag)
-            .bind(id)
-            .bind(tag)
-            .execute(&self.pool)
-            .await?;
-        }
-        let all: String = one(
-            sqlx::query_scalar("select tags from conversation where id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )?;
-        serde_json::from_str(&all)
-            .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+        let done = self.add_tags_uncached(id, tags).await;
+        self.conversations.forget(id);
+        done
     }
 
     async fn set_priority(&self, id: Uuid, priority: Priority) -> StoreResult<()> {
-        touched(
-            sqlx::query("update conversation set priority = ? where id = ?")
-                .bind(priority)
-                .bind(id)
-                .execute(&self.pool)
-                .await?,
-        )
+        let done = sqlx::query("update conversation set priority = ? where id = ?")
+            .bind(priority)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        self.conversations.forget(id);
+        touched(done?)
     }
 
     async fn create_bot(&self, b: &Bot) -> StoreResult<()> {
@@ -909,6 +978,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Some(conn) = self.messages.lock().await.take() {
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -31,10 +31,18 @@ enum Plan {
 
 type Key<'a> = (Uuid, &'a str);
 
+/// What a committed batch did.
+pub(super) struct Appended {
+    /// One per message of the batch, in order.
+    pub results: Vec<AppendResult>,
+    /// Each conversation written to: its new `last_seq` and `updated_at`.
+    pub seqs: Vec<(Uuid, i64, i64)>,
+}
+
 pub(super) async fn append_batch(
     tx: &mut Transaction<'_, Sqlite>,
     batch: &[NewMessage],
-) -> StoreResult<Vec<AppendResult>> {
+) -> StoreResult<Appended> {
     let stored = resends(tx, batch).await?;
     let mut first: HashMap<Key, usize> = HashMap::new();
     // Conversation → (new messages, newest created_at).
@@ -58,6 +66,13 @@ pub(super) async fn append_batch(
         })
         .collect();
     let mut next_seq = take_seqs(tx, &new_per_conv).await?;
+    let seqs = next_seq
+        .iter()
+        .map(|(id, (first, _))| {
+            let (n, at) = new_per_conv[id];
+            (*id, first + n - 1, at)
+        })
+        .collect();
     let resent: Vec<Uuid> = stored.values().map(|m| m.conversation_id).collect();
     let audiences = audiences(tx, &resent).await?;
 
@@ -111,7 +126,7 @@ pub(super) async fn append_batch(
         results.push(result);
     }
     insert(tx, &fresh).await?;
-    Ok(results)
+    Ok(Appended { results, seqs })
 }
 
 fn stored_result(message: StoredMessage, duplicate: bool, a: &Audience) -> AppendResult {
@@ -137,14 +152,11 @@ async fn resends<'b>(
     tx: &mut Transaction<'_, Sqlite>,
     batch: &'b [NewMessage],
 ) -> StoreResult<HashMap<Key<'b>, StoredMessage>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "select {MESSAGE_COLUMNS} from message where (sender_id, client_msg_id) in ("
-    ));
-    q.push_values(batch, |mut row, m| {
-        row.push_bind(m.sender_id).push_bind(&m.client_msg_id);
-    });
-    q.push(")");
-    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
+    let rows = resends_query(batch)
+        .build()
+        .persistent(false)
+        .fetch_all(&mut **tx)
+        .await?;
     let mut found = HashMap::with_capacity(rows.len());
     for row in &rows {
         let message = message_from_row(row)?;
@@ -157,6 +169,21 @@ async fn resends<'b>(
         }
     }
     Ok(found)
+}
+
+/// Written `in (select … from (values …))`: for a row value IN a bare VALUES list some
+/// SQLite versions (3.40, as in Debian 12) scan the whole message table on every batch;
+/// this form searches the unique index in all of them. The plan is checked by a test.
+fn resends_query(batch: &[NewMessage]) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "select {MESSAGE_COLUMNS} from message where (sender_id, client_msg_id) in \
+         (select column1, column2 from ("
+    ));
+    q.push_values(batch, |mut row, m| {
+        row.push_bind(m.sender_id).push_bind(&m.client_msg_id);
+    });
+    q.push("))");
+    q
 }
 
 /// Reserves `n` seqs in each conversation: conversation → (first seq, audience). Missing
@@ -243,6 +270,14 @@ mod tests {
     use super::super::SqliteStore;
     use crate::store::*;
 
+    async fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db").to_str().unwrap())
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
     async fn conversation(store: &SqliteStore) -> Uuid {
         let visitor = Visitor {
             id: Uuid::now_v7(),
@@ -305,10 +340,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_batch_numbers_each_conversation_and_stores_each_message_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("t.db").to_str().unwrap())
-            .await
-            .unwrap();
+        let (_dir, store) = open().await;
         let (a, b, sender) = (
             conversation(&store).await,
             conversation(&store).await,
@@ -343,5 +375,92 @@ mod tests {
         assert_eq!(ids, ["a1", "a2", "a3"]);
         assert_eq!(store.conversation(a).await.unwrap().last_seq, 3);
         assert_eq!(store.conversation(b).await.unwrap().last_seq, 1);
+    }
+
+    #[tokio::test]
+    async fn finding_resends_searches_the_index_instead_of_scanning_every_message() {
+        let (_dir, store) = open().await;
+        let (c, sender) = (Uuid::now_v7(), Uuid::now_v7());
+        let batch = [text(c, sender, "a"), text(c, sender, "b")];
+        let sql = super::resends_query(&batch).into_string();
+        let mut explain = sqlx::query(sqlx::AssertSqlSafe(format!("explain query plan {sql}")));
+        for m in &batch {
+            explain = explain.bind(m.sender_id).bind(m.client_msg_id.clone());
+        }
+        let plan: Vec<String> = explain
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| sqlx::Row::get(row, "detail"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.starts_with("SEARCH message USING INDEX")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d == "SCAN message"), "{plan:?}");
+    }
+
+    /// The in-memory copy `conversation()` serves must match the row after every kind of
+    /// write (the cache is in `super::cache`).
+    #[tokio::test]
+    async fn cached_conversations_match_the_database_after_every_write() {
+        let (_dir, store) = open().await;
+        let mut agents = vec![];
+        for name in ["ann", "bob"] {
+            let a = store
+                .create_agent(&NewAgent {
+                    username: name.into(),
+                    display_name: name.into(),
+                    password_hash: "x".into(),
+                    role: Role::Agent,
+                    capacity: 5,
+                    groups: vec![],
+                })
+                .await
+                .unwrap();
+            agents.push(a.id);
+        }
+        let (c, sender) = (conversation(&store).await, Uuid::now_v7());
+        let fresh = async || -> String {
+            let row: Conversation = sqlx::query_as("select * from conversation where id = ?")
+                .bind(c)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            format!("{row:?}")
+        };
+        let check = async |after: &str| {
+            let served = format!("{:?}", store.conversation(c).await.unwrap());
+            assert_eq!(served, fresh().await, "stale after {after}");
+        };
+        check("create").await;
+        store
+            .append_messages(&[text(c, sender, "m1"), text(c, sender, "m2")])
+            .await
+            .unwrap();
+        check("append").await;
+        store.assign_if_unassigned(c, agents[0], 5).await.unwrap();
+        check("assign").await;
+        store.add_tags(c, &["vip".into()]).await.unwrap();
+        check("tags").await;
+        store.set_priority(c, Priority::Urgent).await.unwrap();
+        check("priority").await;
+        let page = PageContext {
+            url: Some("https://shop.example/p/1".into()),
+            ..Default::default()
+        };
+        store.set_page_context(c, &page).await.unwrap();
+        check("page").await;
+        store.reassign(c, agents[0], agents[1], 6).await.unwrap();
+        check("reassign").await;
+        store.requeue(c, "after-sales", 7).await.unwrap();
+        check("requeue").await;
+        store.close_conversation(c, "agent", 8).await.unwrap();
+        check("close").await;
+        store.reopen_conversation(c, "pre-sales", 9).await.unwrap();
+        check("reopen").await;
+        assert_eq!(store.conversation(c).await.unwrap().last_seq, 2);
     }
 }
