@@ -11,7 +11,7 @@ use kefu_proto::v1::{
     self as pb, client_envelope::Kind as In, conversation_event::Kind as Ev,
     server_envelope::Kind as Out,
 };
-use kefu_server::store::Role;
+use kefu_server::store::{Role, now_ms};
 
 async fn offered(ws: &mut Ws) -> String {
     ws.recv_event(|e| matches!(e.kind, Some(Ev::Offered(_))).then(|| e.conversation_id.clone()))
@@ -323,6 +323,30 @@ async fn idle_conversations_close_by_themselves() {
         })
         .await;
     assert_eq!(reason, pb::CloseReason::Idle as i32);
+}
+
+/// A desk that reconnects before the server saw its old socket die (a network change) must
+/// still hear of the offer it holds: the offer is re-sent to the new connection, whose
+/// accept then works.
+#[tokio::test]
+async fn an_offer_pending_when_an_agent_reconnects_reaches_the_new_connection() {
+    let srv = TestServer::start().await;
+    let ann = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
+    let mut a = srv.agent_ws(&ann).await;
+    let (_s, _, conv) = shopper_opens(&srv, "hi").await;
+    assert_eq!(offered(&mut a).await, conv);
+
+    let mut a2 = srv.agent_ws(&ann).await;
+    let expires = a2
+        .recv_event(|e| match &e.kind {
+            Some(Ev::Offered(o)) if e.conversation_id == conv => Some(o.expires_at_ms),
+            _ => None,
+        })
+        .await;
+    assert!(expires > now_ms(), "an offer that has not lapsed");
+    drop(a);
+    accept(&mut a2, &conv).await;
+    assert_eq!(assigned_agent(&srv, &conv).await, Some(ann.id.clone()));
 }
 
 #[tokio::test]

@@ -46,6 +46,9 @@ pub struct ConversationInfo {
     /// The server's current tags; they replace the cached ones whole.
     pub tags: Option<Vec<String>>,
     pub priority: Option<Priority>,
+    /// From a REST view rather than an event. The views know nothing of offers (they live
+    /// in the server's router and arrive as events), so their "queued" keeps a cached offer.
+    pub listed: bool,
 }
 
 /// SQL for the seq a conversation `c` is resumed from: the end of the unbroken run of
@@ -219,7 +222,9 @@ impl Cache {
         .await?;
         sqlx::query(
             "update conversation set \
-               state = coalesce(?2, state), group_name = coalesce(?3, group_name), \
+               state = case when ?23 and ?2 = 'queued' and state = 'offered' then state \
+                            else coalesce(?2, state) end, \
+               group_name = coalesce(?3, group_name), \
                agent_id = case when ?4 then ?5 else agent_id end, \
                shopper_name = case when ?6 is not null and ?6 != '' then ?6 else shopper_name end, \
                created_at = coalesce(?7, created_at), \
@@ -257,6 +262,7 @@ impl Cache {
         .bind(c.page.as_ref().and_then(|p| p.order_id.clone()))
         .bind(c.tags.as_ref().map(serde_json::to_string).transpose()?)
         .bind(c.priority.map(|p| p.as_str()))
+        .bind(c.listed)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -324,6 +330,19 @@ impl Cache {
         rows.iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("last_seq")? as u64)))
             .collect()
+    }
+
+    /// Offers belong to a connection: the server withdraws an agent's offers when its last
+    /// connection drops and re-sends those it still holds to a new one. So offers cached
+    /// from an earlier connection are void once a new one starts.
+    pub async fn void_offers(&self) -> anyhow::Result<()> {
+        sqlx::query(
+            "update conversation set state = 'queued', offer_expires_at = null \
+             where state = 'offered'",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Ids of the conversations the cache holds as assigned to `agent_id`.

@@ -237,6 +237,9 @@ impl Engine {
             }
             other => return End::Disconnected(format!("expected Hello, got {other:?}")),
         };
+        if let Err(e) = self.cache.void_offers().await {
+            tracing::error!(error = %e, "voiding offers of the last connection");
+        }
         match self.cache.positions().await {
             Ok(positions) => {
                 for (conversation_id, last_seq) in positions {
@@ -529,6 +532,15 @@ mod tests {
         }
     }
 
+    /// A later event of `id` (at 2 s).
+    fn later(id: &str, kind: pb::conversation_event::Kind) -> pb::ConversationEvent {
+        pb::ConversationEvent {
+            conversation_id: id.into(),
+            at_ms: 2_000,
+            kind: Some(kind),
+        }
+    }
+
     #[tokio::test]
     async fn tags_and_priority_of_an_offer_round_trip_through_the_cache() {
         let dir = tempfile::tempdir().unwrap();
@@ -550,13 +562,10 @@ mod tests {
         );
 
         // A later event that says nothing about tags (an assignment) keeps them.
-        let assigned = pb::ConversationEvent {
-            conversation_id: "c1".into(),
-            at_ms: 2_000,
-            kind: Some(pb::conversation_event::Kind::Assigned(
-                pb::Assigned::default(),
-            )),
-        };
+        let assigned = later(
+            "c1",
+            pb::conversation_event::Kind::Assigned(pb::Assigned::default()),
+        );
         cache.upsert(&info(&assigned)).await.unwrap();
         let row = cache.conversation("c1").await.unwrap().unwrap();
         assert_eq!(
@@ -581,6 +590,63 @@ mod tests {
             Priority::Normal,
             "unspecified priority reads as normal"
         );
+    }
+
+    /// The list is refreshed over REST after every connect, while offers arrive on the
+    /// socket: a listing fetched before the offer must not turn it back into "queued".
+    #[tokio::test]
+    async fn a_listed_queued_row_keeps_a_live_offer_and_a_withdrawal_ends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        let event = offered(pb::Conversation {
+            id: "c1".into(),
+            ..Default::default()
+        });
+        cache.upsert(&info(&event)).await.unwrap();
+        let listed = ConversationInfo {
+            id: "c1".into(),
+            state: Some(ConversationState::Queued),
+            group: Some("pre-sales".into()),
+            listed: true,
+            ..Default::default()
+        };
+        cache.upsert(&listed).await.unwrap();
+        let row = cache.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(row.state, ConversationState::Offered, "the offer stands");
+        assert_eq!(row.group, "pre-sales", "the rest of the listing is taken");
+
+        let withdrawn = later(
+            "c1",
+            pb::conversation_event::Kind::OfferWithdrawn(pb::OfferWithdrawn::default()),
+        );
+        cache.upsert(&info(&withdrawn)).await.unwrap();
+        let row = cache.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(row.state, ConversationState::Queued, "events decide offers");
+    }
+
+    #[tokio::test]
+    async fn offers_of_an_earlier_connection_are_void() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        for id in ["offered", "assigned"] {
+            let event = offered(pb::Conversation {
+                id: id.into(),
+                ..Default::default()
+            });
+            cache.upsert(&info(&event)).await.unwrap();
+        }
+        let assigned = later(
+            "assigned",
+            pb::conversation_event::Kind::Assigned(pb::Assigned::default()),
+        );
+        cache.upsert(&info(&assigned)).await.unwrap();
+
+        cache.void_offers().await.unwrap();
+        let row = cache.conversation("offered").await.unwrap().unwrap();
+        assert_eq!(row.state, ConversationState::Queued);
+        assert_eq!(row.offer_expires_at, None, "no countdown left");
+        let row = cache.conversation("assigned").await.unwrap().unwrap();
+        assert_eq!(row.state, ConversationState::Assigned, "only offers go");
     }
 
     #[tokio::test]

@@ -382,6 +382,7 @@ impl State {
                 }
                 let status = slot.status;
                 self.presence(id, status);
+                self.resend_offers_to(id).await;
                 self.dispatch_all().await;
             }
             Cmd::AgentDown(id) => {
@@ -721,19 +722,44 @@ impl State {
             }
             return;
         }
-        let expires = Instant::now() + Duration::from_secs(self.cfg.offer_timeout_secs);
+        let timeout = Duration::from_secs(self.cfg.offer_timeout_secs);
         let Some(w) = self.waiting.get_mut(&conv) else {
             return;
         };
-        w.offer = Some((agent, expires));
+        w.offer = Some((agent, Instant::now() + timeout));
         if let Some(slot) = self.agents.get_mut(&agent) {
             slot.offers += 1;
         }
+        self.tell_offered(conv, agent, conversation, timeout);
+    }
+
+    /// Offers still held for `agent` go to its connections again: a desk that reconnected
+    /// before the server saw its old socket die would otherwise never hear of them.
+    async fn resend_offers_to(&self, agent: Uuid) {
+        let held: Vec<(Uuid, Instant)> = self
+            .waiting
+            .iter()
+            .filter_map(|(c, w)| w.offer.filter(|o| o.0 == agent).map(|o| (*c, o.1)))
+            .collect();
+        for (conv, expires) in held {
+            let conversation = self.conversation_pb(conv).await.ok().map(|(c, _)| c);
+            let left = expires.saturating_duration_since(Instant::now());
+            self.tell_offered(conv, agent, conversation, left);
+        }
+    }
+
+    fn tell_offered(
+        &self,
+        conv: Uuid,
+        agent: Uuid,
+        conversation: Option<pb::Conversation>,
+        left: Duration,
+    ) {
         let frame = wire::event(
             conv,
             Ev::Offered(pb::Offered {
                 agent_id: agent.to_string(),
-                expires_at_ms: now_ms() + (self.cfg.offer_timeout_secs * 1000) as i64,
+                expires_at_ms: now_ms() + left.as_millis() as i64,
                 conversation,
             }),
         );

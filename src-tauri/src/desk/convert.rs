@@ -122,6 +122,7 @@ pub fn remote(c: &RemoteConversation) -> ConversationInfo {
         page: Some(c.context.clone()),
         tags: Some(c.tags.clone()),
         priority: Some(Priority::parse(&c.priority)),
+        listed: true,
         ..Default::default()
     }
 }
