@@ -578,6 +578,8 @@ async fn metrics_describe_connections_conversations_and_messages() {
         "kefu_messages_total{direction=\"from_shopper\"}",
         "kefu_messages_total{direction=\"to_shopper\"}",
         "kefu_ack_latency_seconds_bucket",
+        "kefu_write_batch_size_bucket{le=\"2048\"}",
+        "kefu_write_commit_seconds_bucket",
     ] {
         assert!(text.contains(name), "/metrics exposes {name}");
     }
