@@ -25,6 +25,9 @@ pub enum StoreError {
     /// The database failed; the operation did not happen.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The message writer's connection failed; the batch was not stored.
+    #[error("database error: {0}")]
+    Writer(#[from] rusqlite::Error),
     /// Start-up migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -142,7 +145,8 @@ pub trait Store: Send + Sync + 'static {
     // --- messages -------------------------------------------------------------------
     /// Stores a batch in one transaction, assigning each new message the next `seq` of its
     /// conversation. A message whose `(sender_id, client_msg_id)` exists already yields the
-    /// stored one with `duplicate = true`. Results are in input order.
+    /// stored one with `duplicate = true`. Results are in input order. May block its thread
+    /// until the commit: `sessions::writer` calls it from a thread of its own.
     async fn append_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<AppendResult>>;
     /// Messages with `seq > after_seq`, ascending, at most `limit`.
     async fn messages_after(

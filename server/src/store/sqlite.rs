@@ -6,7 +6,7 @@ use std::{path::Path, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    AssertSqlSafe, Connection, Row, Sqlite, SqliteConnection, SqlitePool, Transaction,
+    AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
@@ -18,6 +18,8 @@ use super::*;
 mod append;
 mod cache;
 
+use append::MessageWriter;
+
 use cache::ConversationCache;
 
 /// SQLite-backed [`Store`].
@@ -26,7 +28,7 @@ pub struct SqliteStore {
     /// The message writer's own connection. Through the pool, each batch landed on
     /// whichever connection was free, and a connection that another one wrote behind
     /// starts from an empty page cache: every batch re-read its index pages.
-    messages: tokio::sync::Mutex<Option<SqliteConnection>>,
+    messages: std::sync::Mutex<Option<MessageWriter>>,
     conversations: ConversationCache,
 }
 
@@ -53,13 +55,20 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        // The writer's page cache holds every open conversation's hot index pages (64 MiB;
-        // SQLite's default of 2 MiB re-read them from the file on every batch).
-        let messages =
-            SqliteConnection::connect_with(&options.pragma("cache_size", "-65536")).await?;
+        // The writer opens the same file on a connection of its own (`append.rs`).
+        let file: String =
+            sqlx::query_scalar("select file from pragma_database_list where name = 'main'")
+                .fetch_one(&pool)
+                .await?;
+        if file.is_empty() {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                "the SQLite store needs a database file, not an in-memory database".into(),
+            )));
+        }
+        let messages = MessageWriter::open(&file)?;
         Ok(Self {
             pool,
-            messages: tokio::sync::Mutex::new(Some(messages)),
+            messages: std::sync::Mutex::new(Some(messages)),
             conversations: ConversationCache::default(),
         })
     }
@@ -213,15 +222,13 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
     }
 
-    async fn append_tx(&self, batch: &[NewMessage]) -> StoreResult<append::Appended> {
-        let mut conn = self.messages.lock().await;
-        let conn = conn
+    fn append_tx(&self, batch: &[NewMessage]) -> StoreResult<append::Appended> {
+        // Nothing panics while it is held; a poisoned lock still guards a usable connection.
+        let mut writer = self.messages.lock().unwrap_or_else(|e| e.into_inner());
+        writer
             .as_mut()
-            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))?;
-        let mut tx = conn.begin_with("begin immediate").await?;
-        let out = append::append_batch(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(out)
+            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))?
+            .append(batch)
     }
 
     async fn with_groups(&self, mut agent: Agent) -> StoreResult<Agent> {
@@ -725,7 +732,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<AppendResult>> {
-        let done = self.append_tx(batch).await;
+        let done = self.append_tx(batch);
         match &done {
             Ok(appended) => {
                 for &(id, last_seq, updated_at) in &appended.seqs {
@@ -986,9 +993,13 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
-        if let Some(conn) = self.messages.lock().await.take() {
-            let _ = conn.close().await;
-        }
+        // Dropping the writer's connection closes it.
+        drop(
+            self.messages
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         self.pool.close().await;
     }
 }

@@ -1,16 +1,53 @@
-//! Appending a batch of messages in a constant number of statements: one lookup of resends,
-//! one `UPDATE … RETURNING` that hands out every conversation's seqs, one multi-row `INSERT`.
-//! Each statement is a round trip to SQLite's connection thread (two thread wake-ups); at
-//! three statements per message those hand-offs, not SQLite, capped the durable rate
-//! (docs/BENCHMARKS.md).
+//! The message writer's connection, and appending a batch on it in a constant number of
+//! statements: one lookup of resends, one `UPDATE … RETURNING` that hands out every
+//! conversation's seqs, one multi-row `INSERT`.
+//!
+//! It speaks to SQLite directly (rusqlite), not through sqlx: the writer has a thread of its
+//! own, and sqlx would hand each statement to a connection thread and back, two thread
+//! wake-ups per statement, five statements per batch, on the one path every message takes
+//! (docs/BENCHMARKS.md has the figures).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use rusqlite::{Connection, Row, TransactionBehavior, params_from_iter, types::Value};
 use uuid::Uuid;
 
-use super::{MESSAGE_COLUMNS, message_from_row};
-use crate::store::{AppendResult, NewMessage, StoreError, StoreResult, StoredMessage};
+use super::MESSAGE_COLUMNS;
+use crate::store::{AppendResult, NewMessage, SenderRole, StoreError, StoreResult, StoredMessage};
+
+/// The connection the message writer commits on.
+pub(super) struct MessageWriter {
+    conn: Connection,
+}
+
+impl MessageWriter {
+    /// Opens `path`, already created and migrated through the pool, with the pool's
+    /// settings (see `SqliteStore::open`) and a page cache that holds every open
+    /// conversation's hot index pages: 64 MiB, where SQLite's default of 2 MiB re-read them
+    /// from the file on every batch.
+    pub fn open(path: &str) -> StoreResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "wal")?;
+        conn.pragma_update(None, "synchronous", "full")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "temp_store", "memory")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        Ok(Self { conn })
+    }
+
+    /// Stores a batch in one transaction. Blocks its thread for the commit (the writer's
+    /// own thread; see `sessions::writer`).
+    pub fn append(&mut self, batch: &[NewMessage]) -> StoreResult<Appended> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = append_batch(&tx, batch)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
 
 /// Who may see a conversation's messages, as of this commit.
 #[derive(Clone)]
@@ -39,11 +76,8 @@ pub(super) struct Appended {
     pub seqs: Vec<(Uuid, i64, i64)>,
 }
 
-pub(super) async fn append_batch(
-    tx: &mut Transaction<'_, Sqlite>,
-    batch: &[NewMessage],
-) -> StoreResult<Appended> {
-    let stored = resends(tx, batch).await?;
+fn append_batch(tx: &Connection, batch: &[NewMessage]) -> StoreResult<Appended> {
+    let stored = resends(tx, batch)?;
     let mut first: HashMap<Key, usize> = HashMap::new();
     // Conversation → (new messages, newest created_at).
     let mut new_per_conv: HashMap<Uuid, (i64, i64)> = HashMap::new();
@@ -65,7 +99,7 @@ pub(super) async fn append_batch(
             Plan::New
         })
         .collect();
-    let mut next_seq = take_seqs(tx, &new_per_conv).await?;
+    let mut next_seq = take_seqs(tx, &new_per_conv)?;
     let seqs = next_seq
         .iter()
         .map(|(id, (first, _))| {
@@ -74,7 +108,7 @@ pub(super) async fn append_batch(
         })
         .collect();
     let resent: Vec<Uuid> = stored.values().map(|m| m.conversation_id).collect();
-    let audiences = audiences(tx, &resent).await?;
+    let audiences = audiences(tx, &resent)?;
 
     let mut results: Vec<AppendResult> = Vec::with_capacity(batch.len());
     let mut fresh = Vec::new();
@@ -125,7 +159,7 @@ pub(super) async fn append_batch(
         };
         results.push(result);
     }
-    insert(tx, &fresh).await?;
+    insert(tx, &fresh)?;
     Ok(Appended { results, seqs })
 }
 
@@ -139,27 +173,96 @@ fn stored_result(message: StoredMessage, duplicate: bool, a: &Audience) -> Appen
     }
 }
 
-fn audience(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Audience> {
-    Ok(Audience {
-        visitor_id: row.try_get("visitor_id")?,
-        agent_id: row.try_get("agent_id")?,
-        group: row.try_get("group_name")?,
+fn uuid(row: &Row, i: usize) -> rusqlite::Result<Uuid> {
+    let bytes: Vec<u8> = row.get(i)?;
+    Uuid::from_slice(&bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
     })
 }
 
+fn blob(id: Uuid) -> Value {
+    Value::Blob(id.as_bytes().to_vec())
+}
+
+/// `visitor_id, agent_id, group_name` from column `i` on.
+fn audience(row: &Row, i: usize) -> rusqlite::Result<Audience> {
+    let agent: Option<Vec<u8>> = row.get(i + 1)?;
+    Ok(Audience {
+        visitor_id: uuid(row, i)?,
+        agent_id: match agent {
+            Some(_) => Some(uuid(row, i + 1)?),
+            None => None,
+        },
+        group: row.get(i + 2)?,
+    })
+}
+
+/// Stored as the lowercase names the rest of the store reads (`SenderRole`'s sqlx mapping).
+fn role_name(role: SenderRole) -> &'static str {
+    match role {
+        SenderRole::Shopper => "shopper",
+        SenderRole::Agent => "agent",
+        SenderRole::Bot => "bot",
+        SenderRole::System => "system",
+    }
+}
+
+fn role_from(row: &Row, i: usize) -> rusqlite::Result<SenderRole> {
+    let name: String = row.get(i)?;
+    [
+        SenderRole::Shopper,
+        SenderRole::Agent,
+        SenderRole::Bot,
+        SenderRole::System,
+    ]
+    .into_iter()
+    .find(|r| role_name(*r) == name)
+    .ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown sender role {name:?}").into(),
+        )
+    })
+}
+
+/// A row of `MESSAGE_COLUMNS`.
+fn message(row: &Row) -> rusqlite::Result<StoredMessage> {
+    let body: String = row.get(7)?;
+    Ok(StoredMessage {
+        id: uuid(row, 0)?,
+        conversation_id: uuid(row, 1)?,
+        seq: row.get(2)?,
+        client_msg_id: row.get(3)?,
+        sender_role: role_from(row, 4)?,
+        sender_id: uuid(row, 5)?,
+        sender_name: row.get(6)?,
+        body: serde_json::from_str(&body).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        created_at: row.get(8)?,
+    })
+}
+
+/// `(?, ?), (?, ?)…`: `rows` rows of `columns` placeholders.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
 /// Messages of the batch already stored under their idempotency key.
-async fn resends<'b>(
-    tx: &mut Transaction<'_, Sqlite>,
+fn resends<'b>(
+    tx: &Connection,
     batch: &'b [NewMessage],
 ) -> StoreResult<HashMap<Key<'b>, StoredMessage>> {
-    let rows = resends_query(batch)
-        .build()
-        .persistent(false)
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut found = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let message = message_from_row(row)?;
+    let params = batch
+        .iter()
+        .flat_map(|m| [blob(m.sender_id), Value::Text(m.client_msg_id.clone())]);
+    let mut statement = tx.prepare(&resends_sql(batch.len()))?;
+    let rows = statement.query_map(params_from_iter(params), message)?;
+    let mut found = HashMap::new();
+    for message in rows {
+        let message = message?;
         // Key by the batch's own strings so lookups borrow nothing from the rows.
         if let Some(m) = batch
             .iter()
@@ -174,94 +277,87 @@ async fn resends<'b>(
 /// Written `in (select … from (values …))`: for a row value IN a bare VALUES list some
 /// SQLite versions (3.40, as in Debian 12) scan the whole message table on every batch;
 /// this form searches the unique index in all of them. The plan is checked by a test.
-fn resends_query(batch: &[NewMessage]) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
+fn resends_sql(n: usize) -> String {
+    format!(
         "select {MESSAGE_COLUMNS} from message where (sender_id, client_msg_id) in \
-         (select column1, column2 from ("
-    ));
-    q.push_values(batch, |mut row, m| {
-        row.push_bind(m.sender_id).push_bind(&m.client_msg_id);
-    });
-    q.push("))");
-    q
+         (select column1, column2 from (values {}))",
+        placeholders(n, 2)
+    )
 }
 
 /// Reserves `n` seqs in each conversation: conversation → (first seq, audience). Missing
 /// conversations are left out.
-async fn take_seqs(
-    tx: &mut Transaction<'_, Sqlite>,
+fn take_seqs(
+    tx: &Connection,
     new_per_conv: &HashMap<Uuid, (i64, i64)>,
 ) -> StoreResult<HashMap<Uuid, (i64, Audience)>> {
     if new_per_conv.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "update conversation set last_seq = last_seq + v.column2, updated_at = v.column3 from (",
+    let sql = format!(
+        "update conversation set last_seq = last_seq + v.column2, updated_at = v.column3 \
+         from (values {}) as v where conversation.id = v.column1 \
+         returning id, last_seq, visitor_id, agent_id, group_name",
+        placeholders(new_per_conv.len(), 3)
     );
-    q.push_values(new_per_conv, |mut row, (id, (n, at))| {
-        row.push_bind(*id).push_bind(*n).push_bind(*at);
-    });
-    q.push(") as v where conversation.id = v.column1 ");
-    q.push("returning id, last_seq, visitor_id, agent_id, group_name");
-    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
-    rows.iter()
-        .map(|row| {
-            let id: Uuid = row.try_get("id")?;
-            let last: i64 = row.try_get("last_seq")?;
-            let (n, _) = new_per_conv
-                .get(&id)
-                .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
-            Ok((id, (last - n + 1, audience(row)?)))
-        })
-        .collect()
+    let params = new_per_conv
+        .iter()
+        .flat_map(|(id, (n, at))| [blob(*id), Value::Integer(*n), Value::Integer(*at)]);
+    let mut statement = tx.prepare(&sql)?;
+    let rows = statement.query_map(params_from_iter(params), |row| {
+        Ok((uuid(row, 0)?, row.get::<_, i64>(1)?, audience(row, 2)?))
+    })?;
+    let mut seqs = HashMap::with_capacity(new_per_conv.len());
+    for row in rows {
+        let (id, last, audience) = row?;
+        let (n, _) = new_per_conv.get(&id).ok_or(StoreError::NotFound)?;
+        seqs.insert(id, (last - n + 1, audience));
+    }
+    Ok(seqs)
 }
 
 /// Current audiences of the conversations resends belong to.
-async fn audiences(
-    tx: &mut Transaction<'_, Sqlite>,
-    ids: &[Uuid],
-) -> StoreResult<HashMap<Uuid, Audience>> {
+fn audiences(tx: &Connection, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Audience>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "select id, visitor_id, agent_id, group_name from conversation where id in (",
+    let sql = format!(
+        "select id, visitor_id, agent_id, group_name from conversation where id in ({})",
+        vec!["?"; ids.len()].join(", ")
     );
-    let mut list = q.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    q.push(")");
-    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("id")?, audience(row)?)))
-        .collect()
+    let mut statement = tx.prepare(&sql)?;
+    let rows = statement.query_map(params_from_iter(ids.iter().map(|id| blob(*id))), |row| {
+        Ok((uuid(row, 0)?, audience(row, 1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-async fn insert(tx: &mut Transaction<'_, Sqlite>, messages: &[StoredMessage]) -> StoreResult<()> {
+fn insert(tx: &Connection, messages: &[StoredMessage]) -> StoreResult<()> {
     if messages.is_empty() {
         return Ok(());
     }
-    let bodies = messages
-        .iter()
-        .map(|m| serde_json::to_string(&m.body))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
-    let mut q =
-        QueryBuilder::<Sqlite>::new(format!("insert into message ({MESSAGE_COLUMNS}, private) "));
-    q.push_values(messages.iter().zip(bodies), |mut row, (m, body)| {
-        row.push_bind(m.id)
-            .push_bind(m.conversation_id)
-            .push_bind(m.seq)
-            .push_bind(&m.client_msg_id)
-            .push_bind(m.sender_role)
-            .push_bind(m.sender_id)
-            .push_bind(&m.sender_name)
-            .push_bind(body)
-            .push_bind(m.created_at)
-            .push_bind(m.body.is_private());
-    });
-    q.build().persistent(false).execute(&mut **tx).await?;
+    let mut params = Vec::with_capacity(messages.len() * 10);
+    for m in messages {
+        let body = serde_json::to_string(&m.body)
+            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+        params.extend([
+            blob(m.id),
+            blob(m.conversation_id),
+            Value::Integer(m.seq),
+            Value::Text(m.client_msg_id.clone()),
+            Value::Text(role_name(m.sender_role).into()),
+            blob(m.sender_id),
+            Value::Text(m.sender_name.clone()),
+            Value::Text(body),
+            Value::Integer(m.created_at),
+            Value::Integer(m.body.is_private().into()),
+        ]);
+    }
+    let sql = format!(
+        "insert into message ({MESSAGE_COLUMNS}, private) values {}",
+        placeholders(messages.len(), 10)
+    );
+    tx.execute(&sql, params_from_iter(params))?;
     Ok(())
 }
 
@@ -378,11 +474,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_in_memory_database_is_refused_with_the_reason() {
+        // The writer's own connection could not see it: messages would go nowhere.
+        let Err(e) = SqliteStore::open("sqlite::memory:").await else {
+            panic!("an in-memory database was accepted");
+        };
+        assert!(e.to_string().contains("in-memory"), "{e}");
+    }
+
+    #[tokio::test]
     async fn finding_resends_searches_the_index_instead_of_scanning_every_message() {
         let (_dir, store) = open().await;
         let (c, sender) = (Uuid::now_v7(), Uuid::now_v7());
         let batch = [text(c, sender, "a"), text(c, sender, "b")];
-        let sql = super::resends_query(&batch).into_string();
+        let sql = super::resends_sql(batch.len());
         let mut explain = sqlx::query(sqlx::AssertSqlSafe(format!("explain query plan {sql}")));
         for m in &batch {
             explain = explain.bind(m.sender_id).bind(m.client_msg_id.clone());
