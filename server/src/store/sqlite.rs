@@ -19,7 +19,6 @@ mod append;
 mod cache;
 
 use append::MessageWriter;
-
 use cache::ConversationCache;
 
 /// SQLite-backed [`Store`].
@@ -52,7 +51,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         // The writer opens the same file on a connection of its own (`append.rs`).
