@@ -173,26 +173,16 @@ fn stored_result(message: StoredMessage, duplicate: bool, a: &Audience) -> Appen
     }
 }
 
-fn uuid(row: &Row, i: usize) -> rusqlite::Result<Uuid> {
-    let bytes: Vec<u8> = row.get(i)?;
-    Uuid::from_slice(&bytes).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
-    })
-}
-
+/// An id as sqlx stores it: 16 bytes (rusqlite's `uuid` feature reads them back).
 fn blob(id: Uuid) -> Value {
     Value::Blob(id.as_bytes().to_vec())
 }
 
 /// `visitor_id, agent_id, group_name` from column `i` on.
 fn audience(row: &Row, i: usize) -> rusqlite::Result<Audience> {
-    let agent: Option<Vec<u8>> = row.get(i + 1)?;
     Ok(Audience {
-        visitor_id: uuid(row, i)?,
-        agent_id: match agent {
-            Some(_) => Some(uuid(row, i + 1)?),
-            None => None,
-        },
+        visitor_id: row.get(i)?,
+        agent_id: row.get(i + 1)?,
         group: row.get(i + 2)?,
     })
 }
@@ -230,12 +220,12 @@ fn role_from(row: &Row, i: usize) -> rusqlite::Result<SenderRole> {
 fn message(row: &Row) -> rusqlite::Result<StoredMessage> {
     let body: String = row.get(7)?;
     Ok(StoredMessage {
-        id: uuid(row, 0)?,
-        conversation_id: uuid(row, 1)?,
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
         seq: row.get(2)?,
         client_msg_id: row.get(3)?,
         sender_role: role_from(row, 4)?,
-        sender_id: uuid(row, 5)?,
+        sender_id: row.get(5)?,
         sender_name: row.get(6)?,
         body: serde_json::from_str(&body).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
@@ -305,7 +295,7 @@ fn take_seqs(
         .flat_map(|(id, (n, at))| [blob(*id), Value::Integer(*n), Value::Integer(*at)]);
     let mut statement = tx.prepare(&sql)?;
     let rows = statement.query_map(params_from_iter(params), |row| {
-        Ok((uuid(row, 0)?, row.get::<_, i64>(1)?, audience(row, 2)?))
+        Ok((row.get(0)?, row.get::<_, i64>(1)?, audience(row, 2)?))
     })?;
     let mut seqs = HashMap::with_capacity(new_per_conv.len());
     for row in rows {
@@ -327,7 +317,7 @@ fn audiences(tx: &Connection, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Audienc
     );
     let mut statement = tx.prepare(&sql)?;
     let rows = statement.query_map(params_from_iter(ids.iter().map(|id| blob(*id))), |row| {
-        Ok((uuid(row, 0)?, audience(row, 1)?))
+        Ok((row.get(0)?, audience(row, 1)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -339,7 +329,7 @@ fn insert(tx: &Connection, messages: &[StoredMessage]) -> StoreResult<()> {
     let mut params = Vec::with_capacity(messages.len() * 10);
     for m in messages {
         let body = serde_json::to_string(&m.body)
-            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         params.extend([
             blob(m.id),
             blob(m.conversation_id),
