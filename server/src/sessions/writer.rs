@@ -18,7 +18,6 @@ use crate::{
 /// Most messages committed in one transaction. A batch costs a page or two per conversation
 /// it touches, so under heavy load larger batches share pages: at 512 the writer saturated
 /// near 9,000 msg/s, at 2,048 it stores 10,000/s with p99 under 100 ms (docs/BENCHMARKS.md).
-/// 2,048 rows × 10 columns stays well inside SQLite's 32,766 bound parameters.
 const MAX_BATCH: usize = 2048;
 
 struct Job {
@@ -73,7 +72,10 @@ impl Writer {
 async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, events: EventSink) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let batch: Vec<NewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
+        let (batch, waiting): (Vec<NewMessage>, Vec<_>) = jobs
+            .drain(..)
+            .map(|j| (j.message, (j.queued_at, j.reply)))
+            .unzip();
         metrics::histogram!("kefu_write_batch_size").record(batch.len() as f64);
         // Its rate of `_sum` is the share of time the writer spends storing: at 1.0 it is
         // the bottleneck, whatever the CPU says.
@@ -82,7 +84,7 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, 
         metrics::histogram!("kefu_write_commit_seconds").record(started.elapsed().as_secs_f64());
         match stored {
             Ok(results) => {
-                for (job, result) in jobs.drain(..).zip(results) {
+                for ((queued_at, reply), result) in waiting.into_iter().zip(results) {
                     if let AppendResult::Stored {
                         message,
                         duplicate: false,
@@ -111,14 +113,14 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, 
                         }
                     }
                     metrics::histogram!("kefu_ack_latency_seconds")
-                        .record(job.queued_at.elapsed().as_secs_f64());
-                    let _ = job.reply.send(Ok(result));
+                        .record(queued_at.elapsed().as_secs_f64());
+                    let _ = reply.send(Ok(result));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, batch = jobs.len(), "storing messages failed");
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(format!("storing failed: {e}")));
+                tracing::error!(error = %e, batch = batch.len(), "storing messages failed");
+                for (_, reply) in waiting {
+                    let _ = reply.send(Err(format!("storing failed: {e}")));
                 }
             }
         }

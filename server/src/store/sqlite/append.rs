@@ -1,19 +1,35 @@
-//! The message writer's connection, and appending a batch on it in a constant number of
-//! statements: one lookup of resends, one `UPDATE … RETURNING` that hands out every
-//! conversation's seqs, one multi-row `INSERT`.
+//! The message writer's connection, and appending a batch on it: per message a lookup of
+//! its idempotency key and an insert, per conversation one `UPDATE … RETURNING` that hands
+//! out its seqs, all on statements prepared once and kept in the connection's cache.
 //!
 //! It speaks to SQLite directly (rusqlite), not through sqlx: the writer has a thread of its
 //! own, and sqlx would hand each statement to a connection thread and back, two thread
-//! wake-ups per statement, five statements per batch, on the one path every message takes
-//! (docs/BENCHMARKS.md has the figures).
+//! wake-ups per statement, on the one path every message takes (docs/BENCHMARKS.md has the
+//! figures). Single-row statements also spare SQLite the statement journal a multi-row
+//! write keeps (a copy of every page it touches, in case it fails halfway) and the parsing
+//! of a new statement text for each batch size: together 15% of the writer's time.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::LazyLock, time::Duration};
 
-use rusqlite::{Connection, Row, TransactionBehavior, params_from_iter, types::Value};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::MESSAGE_COLUMNS;
-use crate::store::{AppendResult, NewMessage, SenderRole, StoreError, StoreResult, StoredMessage};
+use crate::store::{AppendResult, NewMessage, SenderRole, StoreResult, StoredMessage};
+
+/// A message already stored under an idempotency key (searched in its unique index).
+static FIND_RESEND: LazyLock<String> = LazyLock::new(|| {
+    format!("select {MESSAGE_COLUMNS} from message where sender_id = ?1 and client_msg_id = ?2")
+});
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "insert into message ({MESSAGE_COLUMNS}, private) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    )
+});
+/// Reserves `?2` seqs; returns the last of them and who may see the conversation.
+const TAKE_SEQS: &str = "update conversation set last_seq = last_seq + ?2, updated_at = ?3 \
+     where id = ?1 returning last_seq, visitor_id, agent_id, group_name";
+const AUDIENCE: &str = "select visitor_id, agent_id, group_name from conversation where id = ?1";
 
 /// The connection the message writer commits on.
 pub(super) struct MessageWriter {
@@ -59,14 +75,12 @@ struct Audience {
 
 /// What happens to one message of the batch.
 enum Plan {
-    /// A resend of a message stored earlier.
-    Resend,
+    /// A resend of a message stored earlier (boxed: resends are rare, plans are many).
+    Resend(Box<StoredMessage>),
     /// A resend of the message at this index of the same batch.
     Repeat(usize),
     New,
 }
-
-type Key<'a> = (Uuid, &'a str);
 
 /// What a committed batch did.
 pub(super) struct Appended {
@@ -77,28 +91,29 @@ pub(super) struct Appended {
 }
 
 fn append_batch(tx: &Connection, batch: &[NewMessage]) -> StoreResult<Appended> {
-    let stored = resends(tx, batch)?;
-    let mut first: HashMap<Key, usize> = HashMap::new();
+    let mut find_resend = tx.prepare_cached(&FIND_RESEND)?;
+    let mut first: HashMap<(Uuid, &str), usize> = HashMap::new();
     // Conversation → (new messages, newest created_at).
     let mut new_per_conv: HashMap<Uuid, (i64, i64)> = HashMap::new();
-    let plans: Vec<Plan> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let key = (m.sender_id, m.client_msg_id.as_str());
-            if stored.contains_key(&key) {
-                return Plan::Resend;
-            }
-            if let Some(j) = first.get(&key) {
-                return Plan::Repeat(*j);
-            }
+    let mut plans = Vec::with_capacity(batch.len());
+    for (i, m) in batch.iter().enumerate() {
+        let key = (m.sender_id, m.client_msg_id.as_str());
+        let plan = if let Some(j) = first.get(&key) {
+            Plan::Repeat(*j)
+        } else if let Some(stored) = find_resend
+            .query_row(params![m.sender_id, m.client_msg_id], message)
+            .optional()?
+        {
+            Plan::Resend(Box::new(stored))
+        } else {
             first.insert(key, i);
             let e = new_per_conv.entry(m.conversation_id).or_default();
             e.0 += 1;
             e.1 = e.1.max(m.created_at);
             Plan::New
-        })
-        .collect();
+        };
+        plans.push(plan);
+    }
     let mut next_seq = take_seqs(tx, &new_per_conv)?;
     let seqs = next_seq
         .iter()
@@ -107,21 +122,16 @@ fn append_batch(tx: &Connection, batch: &[NewMessage]) -> StoreResult<Appended> 
             (*id, first + n - 1, at)
         })
         .collect();
-    let resent: Vec<Uuid> = stored.values().map(|m| m.conversation_id).collect();
-    let audiences = audiences(tx, &resent)?;
 
+    let mut insert = tx.prepare_cached(&INSERT)?;
     let mut results: Vec<AppendResult> = Vec::with_capacity(batch.len());
-    let mut fresh = Vec::new();
-    for (m, plan) in batch.iter().zip(&plans) {
+    for (m, plan) in batch.iter().zip(plans) {
         let result = match plan {
-            Plan::Resend => {
-                let message = stored[&(m.sender_id, m.client_msg_id.as_str())].clone();
-                match audiences.get(&message.conversation_id) {
-                    Some(a) => stored_result(message, true, a),
-                    None => AppendResult::NoConversation,
-                }
-            }
-            Plan::Repeat(j) => match &results[*j] {
+            Plan::Resend(message) => match audience_of(tx, message.conversation_id)? {
+                Some(a) => stored_result(*message, true, &a),
+                None => AppendResult::NoConversation,
+            },
+            Plan::Repeat(j) => match &results[j] {
                 AppendResult::Stored {
                     message,
                     visitor_id,
@@ -152,14 +162,13 @@ fn append_batch(tx: &Connection, batch: &[NewMessage]) -> StoreResult<Appended> 
                         created_at: m.created_at,
                     };
                     *seq += 1;
-                    fresh.push(message.clone());
+                    insert_one(&mut insert, &message)?;
                     stored_result(message, false, audience)
                 }
             },
         };
         results.push(result);
     }
-    insert(tx, &fresh)?;
     Ok(Appended { results, seqs })
 }
 
@@ -171,11 +180,6 @@ fn stored_result(message: StoredMessage, duplicate: bool, a: &Audience) -> Appen
         agent_id: a.agent_id,
         group: a.group.clone(),
     }
-}
-
-/// An id as sqlx stores it: 16 bytes (rusqlite's `uuid` feature reads them back).
-fn blob(id: Uuid) -> Value {
-    Value::Blob(id.as_bytes().to_vec())
 }
 
 /// `visitor_id, agent_id, group_name` from column `i` on.
@@ -234,120 +238,50 @@ fn message(row: &Row) -> rusqlite::Result<StoredMessage> {
     })
 }
 
-/// `(?, ?), (?, ?)…`: `rows` rows of `columns` placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    vec![row; rows].join(", ")
-}
-
-/// Messages of the batch already stored under their idempotency key.
-fn resends<'b>(
-    tx: &Connection,
-    batch: &'b [NewMessage],
-) -> StoreResult<HashMap<Key<'b>, StoredMessage>> {
-    let params = batch
-        .iter()
-        .flat_map(|m| [blob(m.sender_id), Value::Text(m.client_msg_id.clone())]);
-    let mut statement = tx.prepare(&resends_sql(batch.len()))?;
-    let rows = statement.query_map(params_from_iter(params), message)?;
-    let mut found = HashMap::new();
-    for message in rows {
-        let message = message?;
-        // Key by the batch's own strings so lookups borrow nothing from the rows.
-        if let Some(m) = batch
-            .iter()
-            .find(|m| m.sender_id == message.sender_id && m.client_msg_id == message.client_msg_id)
-        {
-            found.insert((m.sender_id, m.client_msg_id.as_str()), message);
-        }
-    }
-    Ok(found)
-}
-
-/// Written `in (select … from (values …))`: for a row value IN a bare VALUES list some
-/// SQLite versions (3.40, as in Debian 12) scan the whole message table on every batch;
-/// this form searches the unique index in all of them. The plan is checked by a test.
-fn resends_sql(n: usize) -> String {
-    format!(
-        "select {MESSAGE_COLUMNS} from message where (sender_id, client_msg_id) in \
-         (select column1, column2 from (values {}))",
-        placeholders(n, 2)
-    )
-}
-
-/// Reserves `n` seqs in each conversation: conversation → (first seq, audience). Missing
+/// Reserves each conversation's new seqs: conversation → (first seq, audience). Missing
 /// conversations are left out.
 fn take_seqs(
     tx: &Connection,
     new_per_conv: &HashMap<Uuid, (i64, i64)>,
 ) -> StoreResult<HashMap<Uuid, (i64, Audience)>> {
-    if new_per_conv.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let sql = format!(
-        "update conversation set last_seq = last_seq + v.column2, updated_at = v.column3 \
-         from (values {}) as v where conversation.id = v.column1 \
-         returning id, last_seq, visitor_id, agent_id, group_name",
-        placeholders(new_per_conv.len(), 3)
-    );
-    let params = new_per_conv
-        .iter()
-        .flat_map(|(id, (n, at))| [blob(*id), Value::Integer(*n), Value::Integer(*at)]);
-    let mut statement = tx.prepare(&sql)?;
-    let rows = statement.query_map(params_from_iter(params), |row| {
-        Ok((row.get(0)?, row.get::<_, i64>(1)?, audience(row, 2)?))
-    })?;
+    let mut take = tx.prepare_cached(TAKE_SEQS)?;
     let mut seqs = HashMap::with_capacity(new_per_conv.len());
-    for row in rows {
-        let (id, last, audience) = row?;
-        let (n, _) = new_per_conv.get(&id).ok_or(StoreError::NotFound)?;
-        seqs.insert(id, (last - n + 1, audience));
+    for (&id, &(n, at)) in new_per_conv {
+        let taken = take
+            .query_row(params![id, n, at], |row| {
+                Ok((row.get::<_, i64>(0)?, audience(row, 1)?))
+            })
+            .optional()?;
+        if let Some((last, audience)) = taken {
+            seqs.insert(id, (last - n + 1, audience));
+        }
     }
     Ok(seqs)
 }
 
-/// Current audiences of the conversations resends belong to.
-fn audiences(tx: &Connection, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Audience>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let sql = format!(
-        "select id, visitor_id, agent_id, group_name from conversation where id in ({})",
-        vec!["?"; ids.len()].join(", ")
-    );
-    let mut statement = tx.prepare(&sql)?;
-    let rows = statement.query_map(params_from_iter(ids.iter().map(|id| blob(*id))), |row| {
-        Ok((row.get(0)?, audience(row, 1)?))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+/// The current audience of a conversation a resend belongs to.
+fn audience_of(tx: &Connection, id: Uuid) -> StoreResult<Option<Audience>> {
+    let mut find = tx.prepare_cached(AUDIENCE)?;
+    Ok(find
+        .query_row(params![id], |row| audience(row, 0))
+        .optional()?)
 }
 
-fn insert(tx: &Connection, messages: &[StoredMessage]) -> StoreResult<()> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let mut params = Vec::with_capacity(messages.len() * 10);
-    for m in messages {
-        let body = serde_json::to_string(&m.body)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        params.extend([
-            blob(m.id),
-            blob(m.conversation_id),
-            Value::Integer(m.seq),
-            Value::Text(m.client_msg_id.clone()),
-            Value::Text(role_name(m.sender_role).into()),
-            blob(m.sender_id),
-            Value::Text(m.sender_name.clone()),
-            Value::Text(body),
-            Value::Integer(m.created_at),
-            Value::Integer(m.body.is_private().into()),
-        ]);
-    }
-    let sql = format!(
-        "insert into message ({MESSAGE_COLUMNS}, private) values {}",
-        placeholders(messages.len(), 10)
-    );
-    tx.execute(&sql, params_from_iter(params))?;
+fn insert_one(insert: &mut rusqlite::CachedStatement, m: &StoredMessage) -> StoreResult<()> {
+    let body = serde_json::to_string(&m.body)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    insert.execute(params![
+        m.id,
+        m.conversation_id,
+        m.seq,
+        m.client_msg_id,
+        role_name(m.sender_role),
+        m.sender_id,
+        m.sender_name,
+        body,
+        m.created_at,
+        m.body.is_private(),
+    ])?;
     Ok(())
 }
 
@@ -475,20 +409,18 @@ mod tests {
     #[tokio::test]
     async fn finding_resends_searches_the_index_instead_of_scanning_every_message() {
         let (_dir, store) = open().await;
-        let (c, sender) = (Uuid::now_v7(), Uuid::now_v7());
-        let batch = [text(c, sender, "a"), text(c, sender, "b")];
-        let sql = super::resends_sql(batch.len());
-        let mut explain = sqlx::query(sqlx::AssertSqlSafe(format!("explain query plan {sql}")));
-        for m in &batch {
-            explain = explain.bind(m.sender_id).bind(m.client_msg_id.clone());
-        }
-        let plan: Vec<String> = explain
-            .fetch_all(&store.pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| sqlx::Row::get(row, "detail"))
-            .collect();
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "explain query plan {}",
+            *super::FIND_RESEND
+        )))
+        .bind(Uuid::now_v7())
+        .bind("a")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get(row, "detail"))
+        .collect();
         assert!(
             plan.iter()
                 .any(|d| d.starts_with("SEARCH message USING INDEX")),
