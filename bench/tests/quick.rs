@@ -50,6 +50,9 @@ fn quick_run_loses_nothing_and_idle_shoppers_are_cheap() {
     assert!(idle["per_shopper_kib"].as_f64().unwrap() < 32.0, "{idle}");
     assert!(idle["fds_per_shopper"].as_f64().unwrap() <= 1.01, "{idle}");
 
+    // The disk floor was measured: every one of its syncs.
+    assert_eq!(r["disk"]["sync_4k"]["count"], 100, "{}", r["disk"]);
+
     // Each rate's messages all arrived (and were counted by the histograms).
     let load = &r["rates"][0];
     assert_eq!(load["ack"]["count"], 2_000, "{load}");

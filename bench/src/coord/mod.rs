@@ -2,6 +2,7 @@
 //! connections, prints the figures against the budgets, and exits non-zero if any message
 //! was lost, duplicated or reordered.
 
+mod disk;
 mod fleet;
 mod report;
 mod scenarios;
@@ -48,6 +49,8 @@ pub struct Scale {
     pub stall_rate: f64,
     pub ceiling: Vec<f64>,
     pub ceiling_secs: f64,
+    /// fsyncs of 4 KiB and of 1 MiB measuring the disk floor.
+    pub disk_syncs: (usize, usize),
     /// Scenarios to run; `None` runs all of them.
     pub only: Option<Vec<String>>,
 }
@@ -67,6 +70,7 @@ impl Scale {
                 stall_rate: 300.0,
                 ceiling: vec![],
                 ceiling_secs: 0.0,
+                disk_syncs: (100, 4),
                 only: None,
             }
         } else {
@@ -85,6 +89,7 @@ impl Scale {
                     25_000.0,
                 ],
                 ceiling_secs: 10.0,
+                disk_syncs: (1_000, 64),
                 only: None,
             }
         };

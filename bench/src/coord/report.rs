@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::disk::Disk;
 use crate::track::{Hist, Verdict};
 
 /// Latency percentiles, milliseconds.
@@ -134,6 +135,8 @@ pub struct Results {
     pub storm: Option<Storm>,
     pub ceiling: Vec<Ceiling>,
     pub echo: Vec<Point>,
+    /// The disk under kefu's database, measured before the scenarios.
+    pub disk: Option<Disk>,
     pub verdict: Verdict,
     pub errors: u64,
     /// Sockets the server closed on the generator (each reconnected and resumed).
@@ -165,6 +168,7 @@ impl Results {
             storm: None,
             ceiling: vec![],
             echo: vec![],
+            disk: None,
             verdict: Verdict::default(),
             errors: 0,
             dropped: 0,
@@ -250,6 +254,13 @@ impl Results {
                     e.target, e.ack.p50_ms, e.ack.p99_ms, e.ack.p999_ms, e.server_cpu_us_per_msg
                 );
             }
+        }
+        if let Some(d) = &self.disk {
+            let _ = writeln!(
+                s,
+                "\nDisk floor (under kefu's database): 4 KiB write + fdatasync p50 / p99 {:.2} / {:.2} ms; 1 MiB writes with fdatasync {:.0} MiB/s.",
+                d.sync_4k.p50_ms, d.sync_4k.p99_ms, d.sync_mib_per_sec
+            );
         }
         if self.dropped > 0 {
             let _ = writeln!(

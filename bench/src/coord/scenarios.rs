@@ -8,7 +8,7 @@ use std::{
 use anyhow::Context as _;
 
 use super::{
-    Scale,
+    Scale, disk,
     fleet::{self, Fleet, Merged},
     report::{Ceiling, Fanout, Idle, Lat, Point, Results, Stall, Storm},
     server::{self, Kefu, Proc},
@@ -29,6 +29,10 @@ pub async fn all(kefu: &Kefu, scale: &Scale, quick: bool) -> anyhow::Result<Resu
         .max(2);
     let mut fleet = Fleet::spawn(workers)?;
     let mut r = Results::new(quick, workers);
+    let (small, large) = scale.disk_syncs;
+    let data = kefu.data_dir();
+    r.disk = Some(tokio::task::spawn_blocking(move || disk::measure(&data, small, large)).await??);
+    eprintln!("disk: {:?}", r.disk);
 
     let agents = kefu.agents(scale.agents).await?;
     eprintln!("{} agents signed in", agents.len());
