@@ -13,6 +13,8 @@
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
 //! - [`actions`]: returns, cancellations and order cards from the chat, audited.
 //! - [`integrations`]: the retailer's back office (CRM, orders, returns) → one customer view.
+//! - [`events`]: domain events (messages stored, conversations opened, offered, assigned,
+//!   transferred, closed) and the one sink plugins, webhooks and the prefetch subscribe to.
 //! - [`plugins`]: the plugin bus and the built-in plugins (keywords, FAQ bot, hours, …).
 //! - [`webhooks`]: signed JSON events to the retailer's systems, retried, logged.
 //! - [`wire`]: rows ⇄ protobuf.
@@ -25,6 +27,7 @@ pub mod actions;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod gateway;
 pub mod integrations;
 pub mod plugins;
@@ -126,19 +129,38 @@ pub async fn run_with(
     let views =
         integrations::view::Views::new(connector(&settings), settings.integrations.cache.clone());
     let mut subscribers = Vec::new();
-    let (plugin_tx, plugin_rx) =
-        plugins::event::shards(plugins::bus::WORKERS, plugins::bus::QUEUE_DEPTH);
+    let (plugin_tx, plugin_rx) = events::shards(plugins::bus::WORKERS, plugins::bus::QUEUE_DEPTH);
     if !declared.is_empty() {
-        subscribers.push(("plugins", plugin_tx));
+        subscribers.push(events::Subscriber {
+            name: "plugins",
+            wants: events::Event::is_public,
+            shards: plugin_tx,
+        });
     }
-    let (hook_tx, hook_rx) = plugins::event::shards(1, webhooks::QUEUE_DEPTH);
+    let (hook_tx, hook_rx) = events::shards(1, webhooks::QUEUE_DEPTH);
     if !settings.webhooks.is_empty() {
-        subscribers.push(("webhooks", hook_tx));
+        subscribers.push(events::Subscriber {
+            name: "webhooks",
+            wants: events::Event::is_public,
+            shards: hook_tx,
+        });
     }
-    let events = plugins::EventSink::new(subscribers);
-    let sessions = Sessions::start(store.clone(), settings.clone(), views.clone(), events)
+    let (prefetch_tx, mut prefetch_rx) = events::shards(1, integrations::prefetch::QUEUE_DEPTH);
+    subscribers.push(events::Subscriber {
+        name: "prefetch",
+        wants: events::Event::is_offer,
+        shards: prefetch_tx,
+    });
+    let events = events::EventSink::new(subscribers);
+    let sessions = Sessions::start(store.clone(), settings.clone(), events)
         .await
         .context("starting sessions")?;
+    integrations::prefetch::spawn(
+        prefetch_rx.remove(0),
+        views.clone(),
+        store.clone(),
+        sessions.hub.clone(),
+    );
     let services = Arc::new(plugins::context::Services {
         store: store.clone(),
         views: views.clone(),

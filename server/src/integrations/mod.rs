@@ -2,12 +2,14 @@
 //! view beside the chat.
 //!
 //! - `model`: the customer, order and return types agents see.
+//! - `prefetch`: pushes the customer view to an agent as a conversation is offered.
 //! - `rest`: the generic REST/JSON connector configured in `kefu.toml`.
 //! - `shopify`: a Shopify shop over the Admin API (REST, plus GraphQL to create returns).
 //! - `view`: fan-out to the sources in parallel, per-source timeout and retry, a cache that
 //!   serves stale data while it refreshes, and honest per-source status.
 
 pub mod model;
+pub mod prefetch;
 pub mod rest;
 pub mod shopify;
 pub mod view;

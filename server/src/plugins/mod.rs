@@ -8,7 +8,7 @@
 //! errors, panics or overruns is logged, counted in `/metrics` and skipped, and the message
 //! it was looking at has already been stored and delivered.
 //!
-//! - `event`: what happened ([`Event`]) and the sink the writer, router and sessions emit to.
+//! Plugins hear [`Event`]s from [`crate::events`], the one stream sessions emit to.
 //! - `context`: what a plugin sees and the actions it asks for.
 //! - `bus`: the workers that call plugins in priority order and apply their actions.
 //! - `registry`: plugin names in `kefu.toml` → plugins; unknown names fail start-up.
@@ -19,13 +19,12 @@
 pub mod builtin;
 pub mod bus;
 pub mod context;
-pub mod event;
 pub mod registry;
 
 use async_trait::async_trait;
 
+pub use crate::events::{Event, Lifecycle};
 pub use context::{Action, Context};
-pub use event::{Event, EventSink, Lifecycle};
 pub use registry::Registry;
 
 use crate::store::StoredMessage;

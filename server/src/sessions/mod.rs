@@ -21,8 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    integrations::view::Views,
-    plugins::{EventSink, Lifecycle},
+    events::{EventSink, Lifecycle},
     store::{
         AppendResult, Body, ConvState, Conversation, NewMessage, PageContext, Priority, Role,
         SenderRole, Store, StoreError, StoredMessage, Visitor, now_ms,
@@ -110,7 +109,6 @@ impl Sessions {
     pub async fn start(
         store: Arc<dyn Store>,
         settings: Arc<Settings>,
-        views: Arc<Views>,
         events: EventSink,
     ) -> anyhow::Result<Arc<Self>> {
         let hub = Arc::new(Hub::default());
@@ -120,7 +118,6 @@ impl Sessions {
             hub.clone(),
             writer.clone(),
             settings.routing.clone(),
-            views,
             events.clone(),
         )
         .await?;

@@ -21,8 +21,7 @@ use super::{
 };
 use crate::{
     config::RoutingSettings,
-    integrations::{CustomerKey, view::Views},
-    plugins::{EventSink, Lifecycle},
+    events::{EventSink, Lifecycle},
     store::{ConvState, NewMessage, Priority, Role, SenderRole, Store, Visitor, now_ms},
     wire,
 };
@@ -149,8 +148,6 @@ struct Waiting {
 }
 
 struct State {
-    /// Customer views to prefetch when a conversation is offered.
-    views: Arc<Views>,
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     writer: Writer,
@@ -168,11 +165,9 @@ impl Router {
         hub: Arc<Hub>,
         writer: Writer,
         cfg: RoutingSettings,
-        views: Arc<Views>,
         events: EventSink,
     ) -> anyhow::Result<Self> {
         let mut state = State {
-            views,
             store: store.clone(),
             hub,
             writer,
@@ -709,13 +704,9 @@ impl State {
         if let Err(e) = &loaded {
             tracing::warn!(%conv, error = %e, "loading offered conversation");
         }
-        let (conversation, visitor) = match loaded {
-            Ok((c, v)) => (Some(c), Some(v)),
-            Err(_) => (None, None),
-        };
-        if let Some(v) = visitor {
-            self.push_customer_view(conv, agent, &v);
-        }
+        let conversation = loaded.ok().map(|(c, _)| c);
+        self.events
+            .lifecycle(conv, Lifecycle::Offered { agent_id: agent });
         if self.cfg.auto_accept {
             if let Err(e) = self.assign(conv, agent).await {
                 tracing::warn!(%conv, %agent, error = %e, "auto-assign failed");
@@ -770,32 +761,6 @@ impl State {
             },
             Outbound::event(frame),
         );
-    }
-
-    /// Fetches the shopper's customer view in the background (warming the cache) and pushes
-    /// it to the agent being offered the conversation. Routing never waits for it.
-    fn push_customer_view(&self, conv: Uuid, agent: Uuid, visitor: &Visitor) {
-        let Some((key, matched_by)) = CustomerKey::for_visitor(visitor) else {
-            return;
-        };
-        let (views, hub) = (self.views.clone(), self.hub.clone());
-        tokio::spawn(async move {
-            let view = views.view(key).await;
-            let mut json = serde_json::to_value(&view).unwrap_or_default();
-            json["matched_by"] = matched_by.into();
-            let ready = pb::CustomerViewReady {
-                matched_by: matched_by.into(),
-                view_json: json.to_string(),
-            };
-            let frame = wire::event(conv, Ev::CustomerViewReady(ready));
-            hub.publish(
-                &Recipients {
-                    agents: &[agent],
-                    ..Default::default()
-                },
-                Outbound::event(frame),
-            );
-        });
     }
 
     async fn conversation_pb(

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{Hub, Outbound, Recipients};
 use crate::{
-    plugins::{Event, EventSink},
+    events::{Event, EventSink},
     store::{AppendResult, NewMessage, SenderRole, Store},
     wire,
 };

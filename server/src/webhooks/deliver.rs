@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::{WebhookSettings, payload::Payload, sign::sign};
 use crate::{
-    plugins::Event,
+    events::Event,
     store::{Conversation, Store, WebhookDelivery, now_ms},
 };
 

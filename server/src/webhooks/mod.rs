@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 pub use deliver::KEEP;
 pub use sign::{sign, verify};
 
-use crate::{plugins::Event, store::Store};
+use crate::{events::Event, store::Store};
 
 /// Every event a webhook may ask for, as named in `events` and `X-Kefu-Event`.
 pub const EVENTS: [&str; 5] = [
@@ -202,7 +202,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::plugins::Lifecycle;
+    use crate::events::Lifecycle;
 
     fn ok() -> WebhookSettings {
         WebhookSettings::new("crm", "https://crm.example/kefu", "0123456789abcdef")

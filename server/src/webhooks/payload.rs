@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    plugins::{Event, Lifecycle},
+    events::{Event, Lifecycle},
     store::{Body, ConvState, Conversation, Priority, SenderRole, StoredMessage},
 };
 

@@ -1,5 +1,9 @@
-//! What happened, as plugins and webhooks hear it, and the sink every part of the session
-//! server emits to without ever waiting.
+//! Domain events: what happened in a conversation, and the one sink the session server
+//! emits to without ever waiting.
+//!
+//! Sessions (the writer and the router) emit; plugins, webhooks and the customer-view
+//! prefetch subscribe, each hearing only the kinds it asks for. Nothing here imports the
+//! sessions, plugins or webhooks, so none of them depend on each other through events.
 
 use std::{
     hash::{Hash, Hasher},
@@ -28,6 +32,9 @@ pub enum Lifecycle {
     },
     /// It was closed (`shopper`, `agent`, `idle`).
     Closed { reason: String },
+    /// It was offered to an agent, who has not accepted yet. Heard by the customer-view
+    /// prefetch only: plugins and webhooks never received offers and still do not.
+    Offered { agent_id: Uuid },
 }
 
 impl Lifecycle {
@@ -38,6 +45,7 @@ impl Lifecycle {
             Self::Assigned { .. } => "conversation.assigned",
             Self::Transferred { .. } => "conversation.transferred",
             Self::Closed { .. } => "conversation.closed",
+            Self::Offered { .. } => "conversation.offered",
         }
     }
 }
@@ -81,8 +89,30 @@ pub struct EventSink {
     subscribers: Arc<Vec<Subscriber>>,
 }
 
-/// A subscriber's name (for the metric) and its shard queues.
-pub type Subscriber = (&'static str, Vec<mpsc::Sender<Event>>);
+/// One listener: its name (for the metric), which events it hears and its shard queues.
+pub struct Subscriber {
+    pub name: &'static str,
+    pub wants: fn(&Event) -> bool,
+    pub shards: Vec<mpsc::Sender<Event>>,
+}
+
+impl Event {
+    /// What plugins and webhooks hear: every message and every lifecycle turn but offers.
+    pub fn is_public(&self) -> bool {
+        !matches!(
+            self,
+            Self::Lifecycle {
+                change: Lifecycle::Offered { .. },
+                ..
+            }
+        )
+    }
+
+    /// What the customer-view prefetch hears: offers.
+    pub fn is_offer(&self) -> bool {
+        !self.is_public()
+    }
+}
 
 impl EventSink {
     /// A sink feeding `subscribers`.
@@ -94,7 +124,15 @@ impl EventSink {
 
     pub fn emit(&self, event: Event) {
         let conv = event.conversation_id();
-        for (name, shards) in self.subscribers.iter() {
+        for Subscriber {
+            name,
+            wants,
+            shards,
+        } in self.subscribers.iter()
+        {
+            if !wants(&event) {
+                continue;
+            }
             let shard = &shards[shard_of(conv, shards.len())];
             if shard.try_send(event.clone()).is_err() {
                 tracing::warn!(subscriber = name, %conv, event = event.name(), "event queue full; dropped");

@@ -1,0 +1,80 @@
+//! The customer-view prefetch: when a conversation is offered to an agent, fetch the
+//! shopper's customer view (warming the cache) and push it to that agent, so the profile,
+//! orders and returns are on screen by the time the agent accepts.
+//!
+//! It subscribes to offers on the domain event stream ([`crate::events`]); routing never
+//! waits for it, and a lost prefetch only means the desk fetches the view over REST.
+
+use std::sync::Arc;
+
+use kefu_proto::v1::{self as pb, conversation_event::Kind as Ev};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{CustomerKey, view::Views};
+use crate::{
+    events::{Event, Lifecycle},
+    sessions::hub::{Hub, Outbound, Recipients},
+    store::Store,
+    wire,
+};
+
+/// Offers waiting to be prefetched. A burst beyond this drops prefetches, never offers.
+pub const QUEUE_DEPTH: usize = 1024;
+
+/// Starts the prefetch loop on `rx`: each offer is fetched in a task of its own, so one
+/// slow back office does not hold up the prefetch for other offers.
+pub fn spawn(
+    mut rx: mpsc::Receiver<Event>,
+    views: Arc<Views>,
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+) {
+    tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            let Event::Lifecycle {
+                conversation_id,
+                change: Lifecycle::Offered { agent_id },
+            } = event
+            else {
+                continue;
+            };
+            let (views, store, hub) = (views.clone(), store.clone(), hub.clone());
+            tokio::spawn(async move {
+                if let Err(e) = push(conversation_id, agent_id, &views, &*store, &hub).await {
+                    tracing::debug!(conv = %conversation_id, error = %e, "customer view prefetch");
+                }
+            });
+        }
+    });
+}
+
+/// Fetches the view of the conversation's shopper and sends it to `agent`'s connections.
+async fn push(
+    conv: Uuid,
+    agent: Uuid,
+    views: &Arc<Views>,
+    store: &dyn Store,
+    hub: &Hub,
+) -> Result<(), crate::store::StoreError> {
+    let c = store.conversation(conv).await?;
+    let visitor = store.visitor(c.visitor_id).await?;
+    let Some((key, matched_by)) = CustomerKey::for_visitor(&visitor) else {
+        return Ok(());
+    };
+    let view = views.view(key).await;
+    let mut json = serde_json::to_value(&view).unwrap_or_default();
+    json["matched_by"] = matched_by.into();
+    let ready = pb::CustomerViewReady {
+        matched_by: matched_by.into(),
+        view_json: json.to_string(),
+    };
+    hub.publish(
+        &Recipients {
+            agents: &[agent],
+            ..Default::default()
+        },
+        Outbound::event(wire::event(conv, Ev::CustomerViewReady(ready))),
+    );
+    Ok(())
+}
