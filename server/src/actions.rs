@@ -15,8 +15,8 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     integrations::{Connector, CustomerKey, NewReturn, Order, Return, SourceError, view::Views},
-    sessions::{Caller, OpError, Sessions, router::AgentInfo},
-    store::{AuditEntry, Body, ConvState, NewMessage, Role, SenderRole, now_ms},
+    sessions::{AgentInfo, Caller, OpError, Sessions},
+    store::{AuditEntry, Body, ConvState, Role, Store, now_ms},
 };
 
 /// Why an action did not happen.
@@ -45,6 +45,8 @@ impl From<OpError> for ActionError {
 /// What the action services need.
 pub struct Actions {
     pub sessions: Arc<Sessions>,
+    /// Where the audit log is kept.
+    pub store: Arc<dyn Store>,
     pub views: Arc<Views>,
     pub settings: Arc<Settings>,
 }
@@ -263,7 +265,6 @@ impl Actions {
             .cloned()
             .ok_or_else(|| ActionError::Refused("no back office is configured".into()))?;
         let visitor = self
-            .sessions
             .store
             .visitor(c.visitor_id)
             .await
@@ -306,32 +307,21 @@ impl Actions {
 
     /// Writes the activity entry and the card the shopper sees.
     async fn post(&self, agent: &AgentInfo, conv: Uuid, kind: &str, text: String, card: Body) {
-        let messages = [
-            (
-                SenderRole::System,
-                Uuid::nil(),
-                "Kefu".to_string(),
-                Body::System {
-                    kind: kind.into(),
-                    text,
-                },
-            ),
-            (SenderRole::Agent, agent.id, agent.name.clone(), card),
-        ];
-        for (role, id, name, body) in messages {
-            let m = NewMessage {
-                conversation_id: conv,
-                client_msg_id: format!("action-{}", Uuid::now_v7()),
-                sender_role: role,
-                sender_id: id,
-                sender_name: name,
-                body,
-                created_at: now_ms(),
-            };
-            if let Err(e) = self.sessions.writer.append(m).await {
-                tracing::error!(%conv, error = %e, "writing the action's activity");
-            }
+        if let Err(e) = self.sessions.system_message(conv, kind, text).await {
+            tracing::error!(%conv, error = %e, "writing the action's activity");
         }
+        if let Err(e) = self.sessions.post_card(agent, conv, card).await {
+            tracing::error!(%conv, error = %e, "writing the action's card");
+        }
+    }
+
+    /// The audit log, newest first, optionally for one conversation.
+    pub async fn audit_log(
+        &self,
+        conversation_id: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, OpError> {
+        Ok(self.store.list_audit(conversation_id, limit).await?)
     }
 
     async fn audit(
@@ -360,7 +350,7 @@ impl Actions {
             result: outcome.into(),
             error,
         };
-        if let Err(e) = self.sessions.store.insert_audit(&entry).await {
+        if let Err(e) = self.store.insert_audit(&entry).await {
             tracing::error!(error = %e, ?entry, "writing the audit log failed");
         }
         metrics::counter!("kefu_actions_total", "action" => action.to_string(), "result" => outcome).increment(1);

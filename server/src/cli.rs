@@ -141,7 +141,7 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
             let settings = Settings::load(cli.config.as_deref())?;
             let store = crate::open_store(&settings).await?;
             let (bot, token) =
-                crate::gateway::bots::new_bot(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+                crate::accounts::new_bot(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             store.create_bot(&bot).await?;
             eprintln!("created bot `{}` ({}); its token:", bot.name, bot.id);
             println!("{token}");

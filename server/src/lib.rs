@@ -11,6 +11,8 @@
 //! - [`sessions`]: the domain core: hub (fan-out), writer (ack after commit), router
 //!   (queues, offers, capacity, presence). No HTTP, no SQL.
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
+//! - [`accounts`]: agents, groups, sign-in tokens, bots, visitors, canned replies; account
+//!   changes reach live connections through `sessions`.
 //! - [`actions`]: returns, cancellations and order cards from the chat, audited.
 //! - [`integrations`]: the retailer's back office (CRM, orders, returns) → one customer view.
 //! - [`events`]: domain events (messages stored, conversations opened, offered, assigned,
@@ -23,6 +25,7 @@
 //!
 //! [`run`] serves on a listener until `shutdown` resolves; `main` and the tests both use it.
 
+pub mod accounts;
 pub mod actions;
 pub mod auth;
 pub mod cli;
@@ -159,7 +162,7 @@ pub async fn run_with(
         prefetch_rx.remove(0),
         views.clone(),
         store.clone(),
-        sessions.hub.clone(),
+        Arc::downgrade(&sessions),
     );
     let services = Arc::new(plugins::context::Services {
         store: store.clone(),
@@ -171,13 +174,19 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = AppState {
         settings: settings.clone(),
-        store: store.clone(),
+        accounts: Arc::new(accounts::Accounts::new(
+            store.clone(),
+            sessions.clone(),
+            settings.clone(),
+        )),
+        deliveries: webhooks::DeliveryLog::new(store.clone()),
         sessions: sessions.clone(),
         metrics: telemetry::prometheus(),
         shutdown: stop_rx,
         login_limiter: gateway::login_limiter(),
         actions: Arc::new(actions::Actions {
             sessions: sessions.clone(),
+            store: store.clone(),
             views: views.clone(),
             settings: settings.clone(),
         }),
@@ -202,7 +211,7 @@ pub async fn run_with(
         .await
         .context("serving")?;
     let deadline = tokio::time::Instant::now() + grace;
-    while sessions.hub.counts() != (0, 0) && tokio::time::Instant::now() < deadline {
+    while sessions.connection_counts() != (0, 0) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     store.close().await;

@@ -126,6 +126,6 @@ async fn audit(
         return Err(ApiError::BadRequest("limit must be 1 to 1000".into()));
     }
     Ok(Json(
-        state.store.list_audit(q.conversation_id, limit).await?,
+        state.actions.audit_log(q.conversation_id, limit).await?,
     ))
 }

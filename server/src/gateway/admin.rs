@@ -17,8 +17,9 @@ use super::{
     extract::{Json, Path},
 };
 use crate::{
+    accounts::CannedText,
     auth::password,
-    store::{Agent, AgentPatch, CannedReply, Group, NewAgent, Role, now_ms},
+    store::{Agent, AgentPatch, CannedReply, Group, NewAgent, Role},
 };
 
 pub fn router() -> Router<AppState> {
@@ -99,7 +100,7 @@ async fn list_agents(
     auth: AgentAuth,
 ) -> ApiResult<Json<Vec<Agent>>> {
     auth.require(Role::Supervisor)?;
-    Ok(Json(state.store.list_agents().await?))
+    Ok(Json(state.accounts.agents().await?))
 }
 
 async fn get_agent(
@@ -110,7 +111,7 @@ async fn get_agent(
     if auth.agent.id != id {
         auth.require(Role::Supervisor)?;
     }
-    Ok(Json(state.store.agent(id).await?))
+    Ok(Json(state.accounts.agent(id).await?))
 }
 
 async fn create_agent(
@@ -123,7 +124,7 @@ async fn create_agent(
     check_password(&req.password)?;
     check_capacity(req.capacity)?;
     let agent = state
-        .store
+        .accounts
         .create_agent(&NewAgent {
             display_name: req.display_name.unwrap_or_else(|| req.username.clone()),
             username: req.username,
@@ -161,7 +162,7 @@ async fn update_agent(
         disabled: req.disabled,
         groups: req.groups,
     };
-    Ok(Json(state.store.update_agent(id, &patch).await?))
+    Ok(Json(state.accounts.update_agent(id, &patch).await?))
 }
 
 async fn delete_agent(
@@ -175,7 +176,7 @@ async fn delete_agent(
             "you cannot delete your own account".into(),
         ));
     }
-    state.store.delete_agent(id).await?;
+    state.accounts.delete_agent(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -183,7 +184,7 @@ async fn list_groups(
     State(state): State<AppState>,
     _auth: AgentAuth,
 ) -> ApiResult<Json<Vec<Group>>> {
-    Ok(Json(state.store.list_groups().await?))
+    Ok(Json(state.accounts.groups().await?))
 }
 
 async fn create_group(
@@ -197,7 +198,7 @@ async fn create_group(
     })?;
     Ok((
         StatusCode::CREATED,
-        Json(state.store.create_group(&g).await?),
+        Json(state.accounts.create_group(&g).await?),
     ))
 }
 
@@ -207,7 +208,7 @@ async fn delete_group(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
-    state.store.delete_group(&name).await?;
+    state.accounts.delete_group(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -218,6 +219,16 @@ pub struct CannedInput {
     pub shortcut: String,
     pub title: String,
     pub body: String,
+}
+
+impl From<CannedInput> for CannedText {
+    fn from(c: CannedInput) -> Self {
+        Self {
+            shortcut: c.shortcut,
+            title: c.title,
+            body: c.body,
+        }
+    }
 }
 
 fn check_canned(c: &CannedInput) -> Result<(), ApiError> {
@@ -236,7 +247,7 @@ async fn list_canned(
     State(state): State<AppState>,
     _auth: AgentAuth,
 ) -> ApiResult<Json<Vec<CannedReply>>> {
-    Ok(Json(state.store.list_canned().await?))
+    Ok(Json(state.accounts.canned_replies().await?))
 }
 
 async fn create_canned(
@@ -246,17 +257,10 @@ async fn create_canned(
 ) -> ApiResult<(StatusCode, Json<CannedReply>)> {
     auth.require(Role::Supervisor)?;
     check_canned(&c)?;
-    let now = now_ms();
-    let reply = CannedReply {
-        id: Uuid::now_v7(),
-        shortcut: c.shortcut,
-        title: c.title,
-        body: c.body,
-        created_by: auth.agent.id,
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.upsert_canned(&reply).await?;
+    let reply = state
+        .accounts
+        .create_canned(auth.agent.id, c.into())
+        .await?;
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
@@ -268,15 +272,7 @@ async fn update_canned(
 ) -> ApiResult<Json<CannedReply>> {
     auth.require(Role::Supervisor)?;
     check_canned(&c)?;
-    let old = state.store.canned(id).await?;
-    let reply = CannedReply {
-        shortcut: c.shortcut,
-        title: c.title,
-        body: c.body,
-        updated_at: now_ms(),
-        ..old
-    };
-    state.store.upsert_canned(&reply).await?;
+    let reply = state.accounts.update_canned(id, c.into()).await?;
     Ok(Json(reply))
 }
 
@@ -286,6 +282,6 @@ async fn delete_canned(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Supervisor)?;
-    state.store.delete_canned(id).await?;
+    state.accounts.delete_canned(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

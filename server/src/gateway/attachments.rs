@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     sessions::Caller,
-    store::{Attachment, ConvState, now_ms},
+    store::{Attachment, now_ms},
 };
 
 pub fn router(max_bytes: usize) -> Router<AppState> {
@@ -91,10 +91,7 @@ async fn upload(
     Query(q): Query<UploadQuery>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Uploaded>)> {
-    let c = state.sessions.authorize(&caller, conv, true).await?;
-    if c.state == ConvState::Closed && matches!(caller, Caller::Agent(_)) {
-        return Err(ApiError::Conflict("the conversation is closed".into()));
-    }
+    state.sessions.may_attach(&caller, conv).await?;
     let cfg = &state.settings.attachments;
     let content_type = request
         .headers()
@@ -158,7 +155,7 @@ async fn upload(
         sha256: sha,
         created_at: now_ms(),
     };
-    state.store.insert_attachment(&a).await?;
+    state.sessions.add_attachment(&a).await?;
     Ok((
         StatusCode::CREATED,
         Json(Uploaded {
@@ -215,11 +212,7 @@ async fn download(
     AnyAuth(caller): AnyAuth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
-    let a = state.store.attachment(id).await?;
-    state
-        .sessions
-        .authorize(&caller, a.conversation_id, false)
-        .await?;
+    let a = state.sessions.attachment(&caller, id).await?;
     let bytes = tokio::fs::read(state.settings.attachment_dir().join(id.to_string()))
         .await
         .map_err(|e| ApiError::Internal(format!("reading attachment {id}: {e}")))?;

@@ -9,15 +9,12 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use super::{AppState, error::ApiError};
 use crate::{
     auth::token,
-    sessions::{Caller, router::AgentInfo},
-    store::{Bot, Role, StoreError, Visitor, now_ms},
+    sessions::Caller,
+    store::{Bot, Visitor},
 };
 
 /// An authenticated agent, plus the hash of the token it used (for logout).
-pub struct AgentAuth {
-    pub agent: AgentInfo,
-    pub token_hash: String,
-}
+pub type AgentAuth = crate::accounts::AgentSignIn;
 
 /// An authenticated shopper.
 pub struct VisitorAuth(pub Visitor);
@@ -47,52 +44,6 @@ fn missing() -> ApiError {
     ApiError::Unauthenticated("sign in first: send `Authorization: Bearer <token>`".into())
 }
 
-/// Resolves an agent token; refuses unknown, revoked, expired tokens and disabled accounts.
-pub async fn agent_from_token(state: &AppState, token: &str) -> Result<AgentAuth, ApiError> {
-    let token_hash = token::hash(token);
-    let record = match state.store.token(&token_hash).await {
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::Unauthenticated(
-                "unknown token; sign in again".into(),
-            ));
-        }
-        other => other?,
-    };
-    if record.revoked_at.is_some() {
-        return Err(ApiError::Unauthenticated(
-            "this token was revoked; sign in again".into(),
-        ));
-    }
-    if record.expires_at <= now_ms() {
-        return Err(ApiError::Unauthenticated(
-            "this token expired; sign in again".into(),
-        ));
-    }
-    let agent = state.store.agent(record.agent_id).await?;
-    if agent.disabled {
-        return Err(ApiError::Unauthenticated("this account is disabled".into()));
-    }
-    Ok(AgentAuth {
-        agent: crate::sessions::router::agent_info(&agent),
-        token_hash,
-    })
-}
-
-async fn visitor_from_token(state: &AppState, token: &str) -> Result<Visitor, ApiError> {
-    let visitor = match state.store.visitor_by_token(&token::hash(token)).await {
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::Unauthenticated("unknown visitor token".into()));
-        }
-        other => other?,
-    };
-    if visitor.expires_at <= now_ms() {
-        return Err(ApiError::Unauthenticated(
-            "visitor token expired; start a new session".into(),
-        ));
-    }
-    Ok(visitor)
-}
-
 impl FromRequestParts<AppState> for AgentAuth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -102,7 +53,7 @@ impl FromRequestParts<AppState> for AgentAuth {
                 "this endpoint is for agents; shopper and bot tokens are refused".into(),
             ));
         }
-        agent_from_token(state, &t).await
+        Ok(state.accounts.authenticate_agent(&t).await?)
     }
 }
 
@@ -113,7 +64,7 @@ impl FromRequestParts<AppState> for VisitorAuth {
         if !t.starts_with(token::VISITOR_PREFIX) {
             return Err(ApiError::Forbidden("this endpoint is for shoppers".into()));
         }
-        visitor_from_token(state, &t).await.map(VisitorAuth)
+        Ok(VisitorAuth(state.accounts.authenticate_visitor(&t).await?))
     }
 }
 
@@ -129,12 +80,7 @@ impl FromRequestParts<AppState> for BotAuth {
                 "this endpoint is for bots: use a bot token (kfb_…)".into(),
             ));
         }
-        match state.store.bot_by_token(&token::hash(&t), now_ms()).await {
-            Err(StoreError::NotFound) => Err(ApiError::Unauthenticated(
-                "unknown bot token; it may have been deleted".into(),
-            )),
-            other => Ok(BotAuth(other?)),
-        }
+        Ok(BotAuth(state.accounts.authenticate_bot(&t).await?))
     }
 }
 
@@ -147,25 +93,12 @@ impl FromRequestParts<AppState> for AnyAuth {
         }
         if t.starts_with(token::VISITOR_PREFIX) {
             Ok(AnyAuth(Caller::Shopper(
-                visitor_from_token(state, &t).await?,
+                state.accounts.authenticate_visitor(&t).await?,
             )))
         } else {
             Ok(AnyAuth(Caller::Agent(
-                agent_from_token(state, &t).await?.agent,
+                state.accounts.authenticate_agent(&t).await?.agent,
             )))
-        }
-    }
-}
-
-impl AgentAuth {
-    /// Refuses callers below `role`.
-    pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.agent.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                format!("this needs the {role:?} role or higher").to_lowercase(),
-            ))
         }
     }
 }

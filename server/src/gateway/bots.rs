@@ -19,9 +19,8 @@ use super::{
     extract::{Json, Path, Query},
 };
 use crate::{
-    auth::token,
     sessions::automation::Automaton,
-    store::{Body, Bot, ConvState, Conversation, Priority, Role, StoredMessage, now_ms},
+    store::{Body, Bot, ConvState, Conversation, Priority, Role, StoredMessage},
 };
 
 pub fn router() -> Router<AppState> {
@@ -54,42 +53,23 @@ async fn create_bot(
     Json(req): Json<CreateBot>,
 ) -> ApiResult<(StatusCode, Json<CreatedBot>)> {
     auth.require(Role::Admin)?;
-    let (bot, token) = new_bot(&req.name)?;
-    state.store.create_bot(&bot).await?;
+    let (bot, token) = state.accounts.create_bot(&req.name).await?;
     Ok((StatusCode::CREATED, Json(CreatedBot { bot, token })))
-}
-
-/// A bot account named `name` and its token (only the token's hash is stored).
-pub fn new_bot(name: &str) -> Result<(Bot, String), ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::BadRequest(
-            "name must be 1 to 64 characters".into(),
-        ));
-    }
-    let token = token::generate(token::BOT_PREFIX);
-    let bot = Bot {
-        id: Uuid::now_v7(),
-        name: name.to_string(),
-        token_hash: token::hash(&token),
-        created_at: now_ms(),
-        last_used_at: None,
-    };
-    Ok((bot, token))
 }
 
 async fn list_bots(State(state): State<AppState>, auth: AgentAuth) -> ApiResult<Json<Vec<Bot>>> {
     auth.require(Role::Admin)?;
-    Ok(Json(state.store.list_bots().await?))
+    Ok(Json(state.accounts.bots().await?))
 }
 
+/// Deletes a bot: its token is refused from its next request on (bots hold no sockets).
 async fn delete_bot(
     State(state): State<AppState>,
     auth: AgentAuth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
-    state.store.delete_bot(id).await?;
+    state.accounts.delete_bot(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,7 +82,7 @@ fn automaton(bot: &Bot) -> Automaton {
 
 /// The conversation, refusing closed ones when the bot wants to act.
 async fn open_conversation(state: &AppState, id: Uuid) -> ApiResult<Conversation> {
-    let c = state.store.conversation(id).await?;
+    let c = state.sessions.conversation_for_bot(id).await?;
     if c.state == ConvState::Closed {
         return Err(ApiError::Conflict("the conversation is closed".into()));
     }
@@ -114,7 +94,7 @@ async fn conversation(
     _bot: BotAuth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Conversation>> {
-    Ok(Json(state.store.conversation(id).await?))
+    Ok(Json(state.sessions.conversation_for_bot(id).await?))
 }
 
 #[derive(Deserialize)]
@@ -135,10 +115,12 @@ async fn messages(
     if !(1..=max).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be 1 to {max}")));
     }
-    state.store.conversation(id).await?;
-    let after = q.after_seq.unwrap_or(0).max(0);
+    let after = q.after_seq.unwrap_or(0);
     Ok(Json(
-        state.store.messages_after(id, after, limit, false).await?,
+        state
+            .sessions
+            .shopper_visible_messages(id, after, limit)
+            .await?,
     ))
 }
 

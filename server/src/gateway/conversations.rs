@@ -73,7 +73,7 @@ async fn list(
         updated_before: q.before,
         limit,
     };
-    let mut convs = state.store.list_conversations(&filter).await?;
+    let mut convs = state.sessions.list(&filter).await?;
     // An agent's "open" view shows its group's queue plus only its own assigned chats.
     if !supervisor && q.view.as_deref() == Some("open") {
         convs.retain(|c| c.state == ConvState::Queued || c.agent_id == Some(me.id));

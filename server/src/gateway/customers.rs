@@ -46,12 +46,10 @@ async fn view(
     auth: AgentAuth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ConversationCustomer>> {
-    let conv = state
+    let (visitor, conversations) = state
         .sessions
-        .authorize(&Caller::Agent(auth.agent), id, false)
+        .shopper_of(&Caller::Agent(auth.agent), id, 20)
         .await?;
-    let visitor = state.store.visitor(conv.visitor_id).await?;
-    let conversations = state.store.conversations_of_visitor(visitor.id, 20).await?;
     let (view, matched_by) = match CustomerKey::for_visitor(&visitor) {
         Some((key, how)) => (state.views.view(key).await, how),
         None => (state.views.unidentified(), "none"),
@@ -123,7 +121,7 @@ async fn link(
             ))
         })?;
     state
-        .store
+        .accounts
         .link_customer(conv.visitor_id, &customer.id, &customer.name)
         .await?;
     tracing::info!(agent = %auth.agent.id, conversation = %id, customer = %customer.id, "linked shopper to customer");

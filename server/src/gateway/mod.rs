@@ -1,5 +1,8 @@
 //! The HTTP edge: REST (JSON, `/api/v1`), WebSockets (`/ws/agent`, `/ws/shopper`), health
-//! and metrics. Handlers are thin: they authenticate, decode, and call `Sessions` or the store.
+//! and metrics. Handlers are thin: they authenticate, decode, and call the domain —
+//! [`Sessions`] (conversations, live connections), [`Accounts`] (agents, tokens, bots,
+//! visitors, canned replies), [`Actions`](crate::actions::Actions) (the back office). They
+//! never reach the store: the domain's methods are the one way into state.
 //!
 //! - `auth`: bearer-token extractors.
 //! - `error`: `ApiError`, the JSON `{code, message}` every failure becomes.
@@ -32,14 +35,16 @@ use axum::{Router, extract::DefaultBodyLimit};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
-use crate::{config::Settings, sessions::Sessions, store::Store};
+use crate::{accounts::Accounts, config::Settings, sessions::Sessions, webhooks::DeliveryLog};
 
 /// Shared state of every handler: cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub store: Arc<dyn Store>,
     pub sessions: Arc<Sessions>,
+    pub accounts: Arc<Accounts>,
+    /// Webhook deliveries, newest first (for admins).
+    pub deliveries: DeliveryLog,
     pub metrics: PrometheusHandle,
     /// Flips to `true` when the server starts shutting down; sockets say goodbye.
     pub shutdown: watch::Receiver<bool>,

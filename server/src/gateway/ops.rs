@@ -17,7 +17,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    match state.store.ping().await {
+    match state.sessions.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     sessions::Caller,
-    store::{ConvState, Conversation, Rating, now_ms},
+    store::{ConvState, Conversation, Rating},
     wire,
 };
 
@@ -64,7 +64,7 @@ async fn config(
         site_id: site.id.clone(),
         site_name: site.name.clone(),
         welcome: site.welcome.clone(),
-        agents_online: state.sessions.router.online_in(&site.default_group).await,
+        agents_online: state.sessions.agents_online(&site.default_group).await,
         max_upload_bytes: s.attachments.max_bytes,
         upload_types: s.attachments.allowed_types.clone(),
         max_text_bytes: s.limits.max_text_bytes,
@@ -107,10 +107,10 @@ pub struct ConversationView {
 
 async fn view(state: &AppState, conversation: Conversation) -> ApiResult<ConversationView> {
     let queue_position = match conversation.state {
-        ConvState::Queued => state.sessions.router.position(conversation.id).await,
+        ConvState::Queued => state.sessions.queue_position(conversation.id).await,
         _ => None,
     };
-    let rating = state.store.rating(conversation.id).await?;
+    let rating = state.sessions.rating(conversation.id).await?;
     Ok(ConversationView {
         conversation,
         queue_position,
@@ -177,25 +177,10 @@ async fn rate(
         )));
     }
     let caller = Caller::Shopper(visitor);
-    let c = state.sessions.authorize(&caller, id, true).await?;
-    if c.state != ConvState::Closed {
-        return Err(ApiError::Conflict(
-            "a conversation is rated after it closed".into(),
-        ));
-    }
-    let comment = req.comment.trim().to_string();
-    let rating = Rating {
-        score: req.score,
-        comment: comment.clone(),
-        created_at: now_ms(),
-    };
-    state.store.insert_rating(id, &rating).await?;
+    state
+        .sessions
+        .rate(&caller, id, req.score, req.comment.trim())
+        .await?;
     metrics::counter!("kefu_ratings_total", "score" => req.score.to_string()).increment(1);
-    let stars = "★".repeat(req.score as usize);
-    let text = match comment.is_empty() {
-        true => format!("Rated {}/5 {stars}", req.score),
-        false => format!("Rated {}/5 {stars} · {comment}", req.score),
-    };
-    state.sessions.system_message(id, "rated", text).await?;
     Ok(StatusCode::NO_CONTENT)
 }

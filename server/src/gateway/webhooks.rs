@@ -37,5 +37,5 @@ async fn deliveries(
     if !(1..=KEEP).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be 1 to {KEEP}")));
     }
-    Ok(Json(state.store.list_deliveries(limit).await?))
+    Ok(Json(state.deliveries.recent(limit).await?))
 }

@@ -32,10 +32,10 @@ use super::{
 use crate::{
     sessions::{
         Caller, OpError, Page,
-        hub::{Outbound, PeerKey},
+        hub::{Kick, Outbound},
         parse_id,
     },
-    store::{ConvState, SenderRole, now_ms},
+    store::{SenderRole, now_ms},
     wire,
 };
 
@@ -71,7 +71,8 @@ async fn agent_ws(
     auth: AgentAuth,
     ws: WebSocketUpgrade,
 ) -> Response {
-    configure(ws, &state).on_upgrade(move |socket| serve(socket, state, Caller::Agent(auth.agent)))
+    configure(ws, &state)
+        .on_upgrade(move |socket| serve(socket, state, Caller::Agent(auth.agent), auth.token_hash))
 }
 
 async fn shopper_ws(
@@ -82,8 +83,9 @@ async fn shopper_ws(
 ) -> ApiResult<Response> {
     // CORS does not cover WebSockets: the Origin check is ours to make.
     check_origin(site(&state.settings, &visitor.site_id)?, &headers)?;
+    let token_hash = visitor.token_hash.clone();
     Ok(configure(ws, &state)
-        .on_upgrade(move |socket| serve(socket, state, Caller::Shopper(visitor))))
+        .on_upgrade(move |socket| serve(socket, state, Caller::Shopper(visitor), token_hash)))
 }
 
 /// What this connection has delivered per conversation, so a resume and live traffic
@@ -103,27 +105,36 @@ struct Conn {
     conn_id: u64,
     delivered: HashMap<Uuid, Delivered>,
     limiter: governor::DefaultDirectRateLimiter,
-    /// Notified when the hub dropped this connection; interrupts a blocked write.
-    kicked: std::sync::Arc<tokio::sync::Notify>,
+    /// Notified when the hub dropped this connection, with why; interrupts a blocked write.
+    kicked: std::sync::Arc<Kick>,
 }
 
-async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
-    let sessions = state.sessions.clone();
-    let key = match &caller {
-        Caller::Shopper(v) => PeerKey::Visitor(v.id),
-        Caller::Agent(a) => PeerKey::Agent {
-            id: a.id,
-            role: a.role,
-        },
-    };
-    let mut reg = sessions
-        .hub
-        .register(key, state.settings.limits.outbound_queue);
+async fn serve(mut socket: WebSocket, state: AppState, caller: Caller, token_hash: String) {
     // Every await but the idle `select!` below is boxed: a task is as large as its largest
     // await point, and thousands of idle connections should not carry the size of a write.
-    if let Caller::Agent(a) = &caller {
-        Box::pin(sessions.router.agent_up(a.clone())).await;
-    }
+    let mut reg = match Box::pin(state.sessions.connect(&caller, &token_hash)).await {
+        Ok(reg) => reg,
+        Err(e) => {
+            // Revoked between the upgrade and now (say so: reconnecting will not help), or
+            // the database failed (retry).
+            let (code, retry_after_ms) = match e.code {
+                pb::ErrorCode::Unauthenticated => (pb::GoAwayCode::SignedOut, 0),
+                _ => (pb::GoAwayCode::ShuttingDown, 1000),
+            };
+            let frame = wire::encode(Out::GoAway(pb::GoAway {
+                reason: e.message,
+                retry_after_ms,
+                code: code as i32,
+            }));
+            let _ = Box::pin(tokio::time::timeout(
+                GOODBYE_TIMEOUT,
+                socket.send(Message::Binary(frame)),
+            ))
+            .await;
+            return;
+        }
+    };
+    drop(token_hash);
     let l = &state.settings.limits;
     let quota =
         Quota::per_second(NonZeroU32::new(l.messages_per_second).unwrap_or(NonZeroU32::MIN))
@@ -144,11 +155,12 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
         tokio::select! {
             biased;
             _ = conn.kicked.notified() => {
-                Box::pin(conn.go_away("connection too slow or silent; reconnect and resume", 0)).await;
+                let code = conn.kicked.code();
+                Box::pin(conn.go_away(code)).await;
                 break;
             }
             _ = shutdown.changed() => {
-                Box::pin(conn.go_away("server shutting down; reconnect and resume", 1000)).await;
+                Box::pin(conn.go_away(pb::GoAwayCode::ShuttingDown)).await;
                 break;
             }
             out = reg.rx.recv() => match out {
@@ -171,17 +183,15 @@ async fn serve(socket: WebSocket, state: AppState, caller: Caller) {
         }
     }
     drop(reg);
-    if let Caller::Agent(a) = &conn.caller {
-        Box::pin(conn.state.sessions.router.agent_down(a.id)).await;
-    }
+    Box::pin(conn.state.sessions.disconnect(&conn.caller)).await;
 }
 
 /// The first frame: who the client is, how often to heartbeat, the shopper's open chat.
 async fn hello(state: &AppState, caller: &Caller) -> Bytes {
     let (you, open) = match caller {
         Caller::Shopper(v) => {
-            let open = match state.store.latest_conversation_of_visitor(v.id).await {
-                Ok(c) if c.state != ConvState::Closed => c.id.to_string(),
+            let open = match state.sessions.open_conversation_of(v.id).await {
+                Ok(Some(c)) => c.to_string(),
                 _ => String::new(),
             };
             (
@@ -204,9 +214,21 @@ async fn hello(state: &AppState, caller: &Caller) -> Bytes {
     }))
 }
 
+/// What a goodbye says, and how long the client should wait before reconnecting.
+fn go_away_reason(code: pb::GoAwayCode) -> (&'static str, u32) {
+    use pb::GoAwayCode as C;
+    match code {
+        C::ShuttingDown | C::Unspecified => ("server shutting down; reconnect and resume", 1000),
+        C::TooSlow => ("connection too slow or silent; reconnect and resume", 0),
+        C::AccountChanged => ("your account changed; reconnect to continue", 0),
+        C::SignedOut => ("signed out; sign in again", 0),
+        C::AccountDisabled => ("this account was disabled", 0),
+    }
+}
+
 /// Runs a socket write; fails if the peer does not take it in time or the hub cut us off.
 async fn guarded(
-    kicked: &tokio::sync::Notify,
+    kicked: &Kick,
     write: impl Future<Output = Result<(), axum::Error>>,
 ) -> Result<(), ()> {
     tokio::select! {
@@ -249,11 +271,14 @@ impl Conn {
             .is_ok()
     }
 
-    /// Says goodbye, best effort: a peer that is not reading gets a short grace only.
-    async fn go_away(&mut self, reason: &str, retry_after_ms: u32) {
+    /// Says goodbye with why, best effort: a peer that is not reading gets a short grace
+    /// only.
+    async fn go_away(&mut self, code: pb::GoAwayCode) {
+        let (reason, retry_after_ms) = go_away_reason(code);
         let frame = wire::encode(Out::GoAway(pb::GoAway {
             reason: reason.into(),
             retry_after_ms,
+            code: code as i32,
         }));
         let close = CloseFrame {
             code: close_code::AWAY,
@@ -365,7 +390,7 @@ impl Conn {
                 "only agents may do this",
             ));
         };
-        let router = &self.state.sessions.router;
+        let sessions = &self.state.sessions;
         match kind {
             In::SetStatus(s) => {
                 let status = pb::AgentStatus::try_from(s.status)
@@ -374,15 +399,17 @@ impl Conn {
                     .ok_or_else(|| {
                         OpError::new(pb::ErrorCode::InvalidArgument, "unknown status")
                     })?;
-                router.set_status(agent.id, status).await;
+                sessions.set_status(agent.id, status).await;
                 Ok(())
             }
-            In::Accept(a) => Ok(router
-                .accept(parse_id(&a.conversation_id)?, agent.id)
-                .await?),
+            In::Accept(a) => {
+                sessions
+                    .accept(agent.id, parse_id(&a.conversation_id)?)
+                    .await
+            }
             In::Decline(d) => {
-                router
-                    .decline(parse_id(&d.conversation_id)?, agent.id)
+                sessions
+                    .decline(agent.id, parse_id(&d.conversation_id)?)
                     .await;
                 Ok(())
             }
@@ -394,20 +421,15 @@ impl Conn {
                     })?),
                 };
                 let to_group = Some(t.to_group).filter(|g| !g.is_empty());
-                let note = t
-                    .note
-                    .chars()
-                    .take(self.state.settings.limits.max_text_bytes)
-                    .collect();
-                Ok(router
+                sessions
                     .transfer(
+                        agent,
                         parse_id(&t.conversation_id)?,
-                        agent.clone(),
                         to_agent,
                         to_group,
-                        note,
+                        &t.note,
                     )
-                    .await?)
+                    .await
             }
             _ => Err(OpError::new(
                 pb::ErrorCode::UnknownType,

@@ -5,7 +5,7 @@
 //! It subscribes to offers on the domain event stream ([`crate::events`]); routing never
 //! waits for it, and a lost prefetch only means the desk fetches the view over REST.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use kefu_proto::v1::{self as pb, conversation_event::Kind as Ev};
 use tokio::sync::mpsc;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{CustomerKey, view::Views};
 use crate::{
     events::{Event, Lifecycle},
-    sessions::hub::{Hub, Outbound, Recipients},
+    sessions::Sessions,
     store::Store,
     wire,
 };
@@ -28,7 +28,7 @@ pub fn spawn(
     mut rx: mpsc::Receiver<Event>,
     views: Arc<Views>,
     store: Arc<dyn Store>,
-    hub: Arc<Hub>,
+    sessions: Weak<Sessions>,
 ) {
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
@@ -39,9 +39,9 @@ pub fn spawn(
             else {
                 continue;
             };
-            let (views, store, hub) = (views.clone(), store.clone(), hub.clone());
+            let (views, store, sessions) = (views.clone(), store.clone(), sessions.clone());
             tokio::spawn(async move {
-                if let Err(e) = push(conversation_id, agent_id, &views, &*store, &hub).await {
+                if let Err(e) = push(conversation_id, agent_id, &views, &*store, &sessions).await {
                     tracing::debug!(conv = %conversation_id, error = %e, "customer view prefetch");
                 }
             });
@@ -55,7 +55,7 @@ async fn push(
     agent: Uuid,
     views: &Arc<Views>,
     store: &dyn Store,
-    hub: &Hub,
+    sessions: &Weak<Sessions>,
 ) -> Result<(), crate::store::StoreError> {
     let c = store.conversation(conv).await?;
     let visitor = store.visitor(c.visitor_id).await?;
@@ -69,12 +69,8 @@ async fn push(
         matched_by: matched_by.into(),
         view_json: json.to_string(),
     };
-    hub.publish(
-        &Recipients {
-            agents: &[agent],
-            ..Default::default()
-        },
-        Outbound::event(wire::event(conv, Ev::CustomerViewReady(ready))),
-    );
+    if let Some(sessions) = sessions.upgrade() {
+        sessions.tell_agent(agent, wire::event(conv, Ev::CustomerViewReady(ready)));
+    }
     Ok(())
 }

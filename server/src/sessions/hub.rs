@@ -9,11 +9,12 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering},
     },
 };
 
 use bytes::Bytes;
+use kefu_proto::v1::GoAwayCode;
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
@@ -42,13 +43,54 @@ impl Outbound {
 #[derive(Debug, Clone, Copy)]
 pub enum PeerKey {
     Visitor(Uuid),
-    Agent { id: Uuid, role: Role },
+    Agent {
+        id: Uuid,
+        role: Role,
+        /// Which sign-in the socket was opened with ([`session_of`] its token hash), so a
+        /// logout closes that sign-in's sockets and leaves the agent's other devices alone.
+        session: u64,
+    },
+}
+
+/// The sign-in fingerprint of an agent token hash (hex SHA-256): its first 64 bits.
+pub fn session_of(token_hash: &str) -> u64 {
+    token_hash
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_default()
+}
+
+/// How the hub tells a connection's task to close, and why.
+#[derive(Debug, Default)]
+pub struct Kick {
+    notify: Notify,
+    code: AtomicI32,
+}
+
+impl Kick {
+    /// Asks the connection to close with `code` (the first reason given wins).
+    fn kick(&self, code: GoAwayCode) {
+        let _ = self
+            .code
+            .compare_exchange(0, code as i32, Ordering::Relaxed, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+
+    /// Resolves once the hub dropped the connection.
+    pub async fn notified(&self) {
+        self.notify.notified().await
+    }
+
+    /// Why the connection was dropped.
+    pub fn code(&self) -> GoAwayCode {
+        GoAwayCode::try_from(self.code.load(Ordering::Relaxed)).unwrap_or(GoAwayCode::TooSlow)
+    }
 }
 
 struct Entry {
     key: PeerKey,
     tx: mpsc::Sender<Arc<Outbound>>,
-    kick: Arc<Notify>,
+    kick: Arc<Kick>,
     last_seen: Arc<AtomicI64>,
 }
 
@@ -75,8 +117,9 @@ pub struct Registration {
     /// of recipients, and small channel slots (tokio allocates 32 of them per channel up
     /// front, so the slot size is paid by every idle connection).
     pub rx: mpsc::Receiver<Arc<Outbound>>,
-    /// Notified when the hub dropped this connection (queue overflow, stale heartbeat).
-    pub kicked: Arc<Notify>,
+    /// Notified when the hub dropped this connection (queue overflow, stale heartbeat,
+    /// revoked rights), with the reason.
+    pub kicked: Arc<Kick>,
     /// Unix ms of the last frame received; the heartbeat sweeper reads it.
     pub last_seen: Arc<AtomicI64>,
     /// Unregisters when the registration is dropped.
@@ -104,12 +147,12 @@ impl Hub {
     pub fn register(self: &Arc<Self>, key: PeerKey, capacity: usize) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, rx) = mpsc::channel(capacity);
-        let kicked = Arc::new(Notify::new());
+        let kicked = Arc::new(Kick::default());
         let last_seen = Arc::new(AtomicI64::new(now_ms()));
         let mut inner = self.inner.lock().unwrap();
         match key {
             PeerKey::Visitor(v) => inner.by_visitor.entry(v).or_default().push(id),
-            PeerKey::Agent { id: a, role } => {
+            PeerKey::Agent { id: a, role, .. } => {
                 inner.by_agent.entry(a).or_default().push(id);
                 if role >= Role::Supervisor {
                     inner.watchers.push(id);
@@ -222,7 +265,7 @@ impl Hub {
                     // Too slow: cut it off rather than let it hold up everyone else.
                     metrics::counter!("kefu_slow_connections_dropped_total").increment(1);
                     if let Some(e) = Self::remove_locked(&mut inner, id) {
-                        e.kick.notify_one();
+                        e.kick.kick(GoAwayCode::TooSlow);
                     }
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -241,10 +284,36 @@ impl Hub {
             .collect();
         for id in &stale {
             if let Some(e) = Self::remove_locked(&mut inner, *id) {
-                e.kick.notify_one();
+                e.kick.kick(GoAwayCode::TooSlow);
             }
         }
         stale.len()
+    }
+
+    /// Closes an agent's sockets — all of them, or with `session` only those opened with
+    /// that sign-in — telling each why. Returns how many.
+    pub fn disconnect_agent(&self, agent: Uuid, session: Option<u64>, code: GoAwayCode) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        let ids: Vec<ConnId> = inner
+            .by_agent
+            .get(&agent)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| {
+                session.is_none_or(|s| {
+                    matches!(inner.conns.get(id), Some(Entry { key: PeerKey::Agent { session, .. }, .. }) if *session == s)
+                })
+            })
+            .collect();
+        for id in &ids {
+            if let Some(e) = Self::remove_locked(&mut inner, *id) {
+                e.kick.kick(code);
+            }
+        }
+        drop(inner);
+        self.update_gauges();
+        ids.len()
     }
 }
 
@@ -278,6 +347,7 @@ mod tests {
             PeerKey::Agent {
                 id: a,
                 role: Role::Agent,
+                session: 1,
             },
             2,
         );
@@ -285,6 +355,7 @@ mod tests {
             PeerKey::Agent {
                 id: b,
                 role: Role::Agent,
+                session: 2,
             },
             2,
         );
@@ -320,6 +391,7 @@ mod tests {
             PeerKey::Agent {
                 id: sup,
                 role: Role::Supervisor,
+                session: 3,
             },
             8,
         );
@@ -341,5 +413,34 @@ mod tests {
             (0, 0),
             "dropping the registration unregisters"
         );
+    }
+
+    #[tokio::test]
+    async fn a_logout_closes_that_sign_in_only_and_says_why() {
+        let hub = Arc::new(Hub::default());
+        let agent = Uuid::now_v7();
+        let key = |session| PeerKey::Agent {
+            id: agent,
+            role: Role::Agent,
+            session,
+        };
+        let laptop = hub.register(key(session_of(&"a1".repeat(32))), 4);
+        let phone = hub.register(key(session_of(&"b2".repeat(32))), 4);
+        let closed = hub.disconnect_agent(
+            agent,
+            Some(session_of(&"a1".repeat(32))),
+            GoAwayCode::SignedOut,
+        );
+        assert_eq!(closed, 1, "only the socket of the signed-out token closes");
+        laptop.kicked.notified().await;
+        assert_eq!(laptop.kicked.code(), GoAwayCode::SignedOut);
+        assert_eq!(hub.agent_connections(agent), 1, "the phone stays connected");
+        assert_eq!(
+            hub.disconnect_agent(agent, None, GoAwayCode::AccountDisabled),
+            1,
+            "disabling closes every remaining socket"
+        );
+        assert_eq!(phone.kicked.code(), GoAwayCode::AccountDisabled);
+        assert_eq!(hub.agent_connections(agent), 0);
     }
 }

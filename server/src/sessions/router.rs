@@ -64,6 +64,8 @@ type Reply = oneshot::Sender<Result<(), RouteError>>;
 
 enum Cmd {
     AgentUp(AgentInfo),
+    AgentChanged(AgentInfo, oneshot::Sender<()>),
+    AgentRemoved(Uuid, oneshot::Sender<()>),
     AgentDown(Uuid),
     SetStatus(Uuid, pb::AgentStatus),
     Enqueue {
@@ -225,6 +227,19 @@ impl Router {
     pub async fn agent_up(&self, info: AgentInfo) {
         self.send(Cmd::AgentUp(info)).await
     }
+    /// An admin changed the agent's capacity, groups, name or role: used from now on.
+    pub async fn agent_changed(&self, info: AgentInfo) {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::AgentChanged(info, reply)).await;
+        let _ = rx.await;
+    }
+    /// The agent was disabled or deleted: its offers go to others, its conversations back
+    /// to their queues, and it is offered nothing more.
+    pub async fn agent_removed(&self, agent: Uuid) {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::AgentRemoved(agent, reply)).await;
+        let _ = rx.await;
+    }
     /// An agent socket closed.
     pub async fn agent_down(&self, agent: Uuid) {
         self.send(Cmd::AgentDown(agent)).await
@@ -326,7 +341,7 @@ fn info_of(a: &crate::store::Agent, default_capacity: u32) -> AgentInfo {
     }
 }
 
-pub(crate) fn agent_info(a: &crate::store::Agent) -> AgentInfo {
+pub fn agent_info(a: &crate::store::Agent) -> AgentInfo {
     info_of(a, 0)
 }
 
@@ -379,6 +394,33 @@ impl State {
                 self.presence(id, status);
                 self.resend_offers_to(id).await;
                 self.dispatch_all().await;
+            }
+            Cmd::AgentChanged(info, reply) => {
+                let id = info.id;
+                if let Some(slot) = self.agents.get_mut(&id) {
+                    slot.info = info.clone();
+                    let left: Vec<Uuid> = self
+                        .waiting
+                        .iter()
+                        .filter(|(_, w)| {
+                            w.offer.map(|o| o.0) == Some(id) && !info.groups.contains(&w.group)
+                        })
+                        .map(|(c, _)| *c)
+                        .collect();
+                    for conv in left {
+                        self.withdraw_offer(conv, true).await;
+                    }
+                    self.dispatch_all().await;
+                }
+                let _ = reply.send(());
+            }
+            Cmd::AgentRemoved(id, reply) => {
+                if self.agents.contains_key(&id) {
+                    self.withdraw_offers_to(id, true).await;
+                    self.release_agent(id).await;
+                    self.agents.remove(&id);
+                }
+                let _ = reply.send(());
             }
             Cmd::AgentDown(id) => {
                 let Some(slot) = self.agents.get_mut(&id) else {

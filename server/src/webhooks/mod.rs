@@ -17,6 +17,7 @@
 //! acknowledged, and the event loop only hands them to delivery tasks.
 
 mod deliver;
+mod log;
 pub mod payload;
 pub mod sign;
 
@@ -28,6 +29,8 @@ use tokio::sync::mpsc;
 
 pub use deliver::KEEP;
 pub use sign::{sign, verify};
+
+pub use log::DeliveryLog;
 
 use crate::{events::Event, store::Store};
 

@@ -1,0 +1,238 @@
+//! A conversation's life: found or opened for a shopper's first message, reopened within
+//! the reopen window, closed by its agent, its shopper or the idle sweeper.
+
+use std::time::Duration;
+
+use kefu_proto::v1 as pb;
+use uuid::Uuid;
+
+use super::{Caller, OpError, Sessions, parse_id, who};
+use crate::{
+    events::Lifecycle,
+    store::{ConvState, Conversation, PageContext, Priority, StoreError, Visitor, now_ms},
+    wire,
+};
+
+impl Sessions {
+    /// Opens (or finds) a shopper's conversation before its first message, e.g. to attach a
+    /// file first. `left_message` records that nobody was online, with the shopper's email,
+    /// so agents coming back know to answer by email too.
+    pub async fn open_for_shopper(
+        &self,
+        v: &Visitor,
+        group: &str,
+        context: Option<PageContext>,
+        left_message: bool,
+    ) -> Result<Conversation, OpError> {
+        let (c, opened) = self.shopper_conversation(v, "", group, context).await?;
+        if left_message {
+            let email = self.store.visitor(v.id).await?.email;
+            let text = match email {
+                Some(e) => format!("Message left while no agent was online · reply to {e}"),
+                None => "Message left while no agent was online".to_string(),
+            };
+            self.system_message(c.id, "left_message", text).await?;
+        }
+        self.announce(c.id, opened);
+        Ok(c)
+    }
+
+    /// Tells plugins and webhooks a conversation opened (`Some(reopened)`).
+    pub(super) fn announce(&self, conv: Uuid, opened: Option<bool>) {
+        if let Some(reopened) = opened {
+            self.events.lifecycle(conv, Lifecycle::Opened { reopened });
+        }
+    }
+
+    /// Remembers the page the shopper is on, when it changed. Called before a conversation
+    /// is (re)queued, so the offer an agent gets already shows the page.
+    async fn note_page(
+        &self,
+        c: &mut Conversation,
+        context: Option<PageContext>,
+    ) -> Result<(), OpError> {
+        match context {
+            Some(context) if c.context != context => {
+                self.store.set_page_context(c.id, &context).await?;
+                c.context = context;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The conversation a shopper's message goes to: the one named if still open, else the
+    /// visitor's open one, else a recently closed one reopened, else a new one. `context`,
+    /// the page the shopper is on, is recorded before any agent is offered it. The second
+    /// value says whether it was opened now (`Some(reopened)`), for the caller to announce.
+    pub(super) async fn shopper_conversation(
+        &self,
+        v: &Visitor,
+        conversation_id: &str,
+        group: &str,
+        context: Option<PageContext>,
+    ) -> Result<(Conversation, Option<bool>), OpError> {
+        let caller = Caller::Shopper(v.clone());
+        if !conversation_id.is_empty() {
+            let mut c = self
+                .authorize(&caller, parse_id(conversation_id)?, true)
+                .await?;
+            if c.state != ConvState::Closed {
+                self.note_page(&mut c, context).await?;
+                return Ok((c, None));
+            }
+        }
+        let _guard = self.open_lock.lock().await;
+        let latest = match self.store.latest_conversation_of_visitor(v.id).await {
+            Ok(c) => Some(c),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let site = self.settings.site(&v.site_id);
+        let group = match (group, site) {
+            (g, _) if !g.is_empty() => g.to_string(),
+            (_, Some(site)) => site.default_group.clone(),
+            _ => latest
+                .as_ref()
+                .map(|c| c.group.clone())
+                .unwrap_or_else(|| "default".into()),
+        };
+        let now = now_ms();
+        // Read fresh: the socket's copy of the visitor predates its last conversation.
+        let sticky = self.store.visitor(v.id).await?.last_agent_id;
+        if let Some(mut c) = latest {
+            if c.state != ConvState::Closed {
+                self.note_page(&mut c, context).await?;
+                return Ok((c, None));
+            }
+            let window = (self.settings.routing.reopen_window_secs * 1000) as i64;
+            if c.closed_at.is_some_and(|t| now - t <= window)
+                && self.store.reopen_conversation(c.id, &c.group, now).await?
+            {
+                self.note_page(&mut c, context).await?;
+                let frame = wire::event(
+                    c.id,
+                    pb::conversation_event::Kind::Reopened(pb::Reopened {
+                        group: c.group.clone(),
+                    }),
+                );
+                self.publish_conv(&c, None, frame);
+                self.router
+                    .enqueue(c.id, c.group.clone(), v.id, sticky, c.priority)
+                    .await;
+                return Ok((self.store.conversation(c.id).await?, Some(true)));
+            }
+        }
+        self.require_group(&group).await?;
+        let c = Conversation {
+            id: Uuid::now_v7(),
+            site_id: v.site_id.clone(),
+            visitor_id: v.id,
+            group: group.clone(),
+            state: ConvState::Queued,
+            agent_id: None,
+            last_seq: 0,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            close_reason: None,
+            context: context.unwrap_or_default(),
+            tags: Vec::new(),
+            priority: Priority::Normal,
+        };
+        self.store.create_conversation(&c).await?;
+        self.router
+            .enqueue(c.id, group, v.id, sticky, Priority::Normal)
+            .await;
+        Ok((c, Some(false)))
+    }
+
+    /// Refuses a group that does not exist.
+    pub(super) async fn require_group(&self, group: &str) -> Result<(), OpError> {
+        if self
+            .store
+            .list_groups()
+            .await?
+            .iter()
+            .any(|g| g.name == group)
+        {
+            Ok(())
+        } else {
+            Err(OpError::invalid(format!("group `{group}` does not exist")))
+        }
+    }
+
+    /// Closes a conversation (its agent, a supervisor, its shopper, or the idle sweeper).
+    pub async fn close(&self, caller: Option<&Caller>, conv: Uuid) -> Result<(), OpError> {
+        let c = match caller {
+            Some(caller) => self.authorize(caller, conv, true).await?,
+            None => self.store.conversation(conv).await?,
+        };
+        let reason = match caller {
+            Some(Caller::Shopper(_)) => pb::CloseReason::Shopper,
+            Some(Caller::Agent(_)) => pb::CloseReason::Agent,
+            None => pb::CloseReason::Idle,
+        };
+        if !self
+            .store
+            .close_conversation(conv, reason.as_str_name(), now_ms())
+            .await?
+        {
+            return Err(OpError::new(
+                pb::ErrorCode::Conflict,
+                "the conversation is already closed",
+            ));
+        }
+        self.router.release(conv).await;
+        let by = caller.map(who);
+        let frame = wire::event(
+            conv,
+            pb::conversation_event::Kind::Closed(pb::Closed {
+                reason: reason as i32,
+                by,
+            }),
+        );
+        self.publish_conv(&c, None, frame);
+        metrics::counter!("kefu_conversations_closed_total", "reason" => reason.as_str_name())
+            .increment(1);
+        let text = match reason {
+            pb::CloseReason::Idle => "Closed after inactivity".to_string(),
+            _ => "Conversation closed".to_string(),
+        };
+        let _ = self.system_message(conv, "closed", text).await;
+        self.events.lifecycle(
+            conv,
+            Lifecycle::Closed {
+                reason: reason
+                    .as_str_name()
+                    .trim_start_matches("CLOSE_REASON_")
+                    .to_lowercase(),
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Closes conversations idle for longer than `routing.idle_close_secs`.
+pub(super) async fn idle_sweeper(sessions: std::sync::Weak<Sessions>) {
+    loop {
+        let Some(s) = sessions.upgrade() else { return };
+        let idle = s.settings.routing.idle_close_secs;
+        match s
+            .store
+            .idle_conversations(now_ms() - (idle * 1000) as i64)
+            .await
+        {
+            Ok(convs) => {
+                for c in convs {
+                    if let Err(e) = s.close(None, c.id).await {
+                        tracing::debug!(conv = %c.id, error = %e.message, "idle close skipped");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "looking for idle conversations"),
+        }
+        drop(s);
+        tokio::time::sleep(Duration::from_secs(idle.clamp(1, 120)) / 2).await;
+    }
+}
