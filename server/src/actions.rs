@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     integrations::{Connector, CustomerKey, NewReturn, Order, Return, SourceError, view::Views},
-    sessions::{Caller, OpError, Sessions, router::AgentInfo},
+    sessions::{Caller, OpError, Sessions, routing::AgentInfo},
     store::{AuditEntry, Body, ConvState, NewMessage, Role, SenderRole, now_ms},
 };
 

@@ -9,7 +9,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use super::{AppState, error::ApiError};
 use crate::{
     auth::token,
-    sessions::{Caller, router::AgentInfo},
+    sessions::{Caller, routing::AgentInfo},
     store::{Bot, Role, StoreError, Visitor, now_ms},
 };
 
@@ -73,7 +73,7 @@ pub async fn agent_from_token(state: &AppState, token: &str) -> Result<AgentAuth
         return Err(ApiError::Unauthenticated("this account is disabled".into()));
     }
     Ok(AgentAuth {
-        agent: crate::sessions::router::agent_info(&agent),
+        agent: crate::sessions::routing::agent_info(&agent),
         token_hash,
     })
 }

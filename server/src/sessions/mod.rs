@@ -5,12 +5,11 @@
 //!
 //! - `hub`: live connections and non-blocking fan-out.
 //! - `writer`: the batching message writer (acks after commit, publishes in order).
-//! - `routing`: the pure rule choosing an agent.
-//! - `router`: the task that owns queues, offers, capacity and presence.
+//! - `routing`: queues, offers, capacity and presence: a pure state machine and the task
+//!   that performs its effects.
 
 pub mod automation;
 pub mod hub;
-pub mod router;
 pub mod routing;
 pub mod writer;
 
@@ -29,7 +28,7 @@ use crate::{
     wire,
 };
 use hub::{ConnId, Hub, Outbound, Recipients};
-use router::{AgentInfo, RouteError, Router};
+use routing::{AgentInfo, RouteError, Router};
 use writer::Writer;
 
 /// Who is asking.
