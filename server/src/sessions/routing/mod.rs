@@ -3,8 +3,10 @@
 //! - `state`: the pure state machine (inputs → state + [`Effect`]s), where every routing
 //!   rule lives and is unit- and property-tested.
 //! - `pick`: the rule choosing the agent for one waiting conversation.
-//! - this file: the [`Router`] handle and the one task that feeds the state, in order, and
-//!   performs its effects with the store, the hub, the writer and the event sink.
+//! - `shell`: the one task that feeds the state, in order, and performs its effects with
+//!   the store, the hub, the writer and the event sink.
+//! - this file: the [`Router`] handle other code calls, and [`load_snapshot`], what the
+//!   state is rebuilt from at start (and, later, on failover).
 //!
 //! All routing goes through that single task, so two offers can never race inside one
 //! process; the store's `assign_if_unassigned` guard makes double assignment impossible even
@@ -14,7 +16,7 @@ mod pick;
 mod shell;
 pub mod state;
 
-use std::{collections::BTreeSet, sync::Arc, time::Instant};
+use std::{collections::BTreeSet, sync::Arc};
 
 use kefu_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot};
@@ -120,9 +122,8 @@ impl Router {
         events: EventSink,
     ) -> anyhow::Result<Self> {
         let snapshot = load_snapshot(store.as_ref(), cfg.default_capacity).await?;
-        let start = Instant::now();
         let state = RoutingState::restore(Config::from(&cfg), snapshot, 0);
-        let shell = Shell::new(state, store, hub, writer, events, start);
+        let shell = Shell::new(state, store, hub, writer, events);
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(shell.run(rx));
         Ok(Self { tx })

@@ -84,7 +84,7 @@ pub(super) struct Shell {
     hub: Arc<Hub>,
     writer: Writer,
     events: EventSink,
-    /// Zero of the state's clock.
+    /// Zero of the state's clock (the state was restored at 0).
     start: Instant,
 }
 
@@ -95,7 +95,6 @@ impl Shell {
         hub: Arc<Hub>,
         writer: Writer,
         events: EventSink,
-        start: Instant,
     ) -> Self {
         Self {
             state,
@@ -103,7 +102,7 @@ impl Shell {
             hub,
             writer,
             events,
-            start,
+            start: Instant::now(),
         }
     }
 

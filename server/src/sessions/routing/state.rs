@@ -14,8 +14,10 @@
 //! consistent meanwhile, because a conversation whose request is out counts as held by the
 //! agent it is being given to and is offered to nobody.
 //!
-//! Inputs about conversations (queue, offers, accept, transfer) live in `state/flow.rs`;
-//! this file holds the data, the agent inputs, ticks, queries and restore.
+//! Layout: this file holds the data, the agent inputs, ticks, queries and restore;
+//! `state/effect.rs` what goes out (effects, store requests) and comes back (outcomes);
+//! `state/flow.rs` the inputs about conversations (enqueue, adjust, accept, decline,
+//! transfer, release, store answers); `state/queue.rs` queues, dispatch and offers.
 
 mod effect;
 mod flow;
