@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{OpError, Sessions, check_client_msg_id, router::AgentInfo, stored};
+use super::{OpError, Sessions, check_client_msg_id, routing::AgentInfo, stored};
 use crate::store::{
     Body, ConvState, Conversation, NewMessage, Priority, Role, SenderRole, StoredMessage, now_ms,
 };

@@ -13,8 +13,8 @@
 //! - `automation`: what plugins and bots do (tag, prioritise, route, send as a bot).
 //! - `hub`: live connections and non-blocking fan-out.
 //! - `writer`: the batching message writer (acks after commit, publishes in order).
-//! - `routing`: the pure rule choosing an agent.
-//! - `router`: the task that owns queues, offers, capacity and presence.
+//! - `routing`: queues, offers, capacity and presence: a pure state machine and the task
+//!   that performs its effects.
 
 pub mod automation;
 mod connections;
@@ -22,7 +22,6 @@ pub mod hub;
 mod lifecycle;
 mod messages;
 mod records;
-pub mod router;
 pub mod routing;
 pub mod writer;
 
@@ -41,8 +40,8 @@ use crate::{
     wire,
 };
 use hub::{ConnId, Hub, Outbound, Recipients};
-pub use router::{AgentInfo, agent_info};
-use router::{RouteError, Router};
+pub use routing::{AgentInfo, agent_info};
+use routing::{RouteError, Router};
 use writer::Writer;
 
 /// Who is asking.

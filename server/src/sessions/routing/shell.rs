@@ -1,0 +1,536 @@
+//! The router task: receives commands in order, feeds them to the [`RoutingState`] and
+//! performs the effects with the store, the hub, the writer and the event sink; publishes
+//! the routing gauges.
+
+use std::{
+    collections::VecDeque,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use kefu_proto::v1::{self as pb, conversation_event::Kind as Ev};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{
+    AgentInfo, RouteError,
+    state::{Effect, Outcome, RoutingState, StoreOp, Target, TransferTo},
+};
+use crate::{
+    events::{EventSink, Lifecycle},
+    sessions::{
+        hub::{Hub, Outbound, Recipients},
+        writer::Writer,
+    },
+    store::{Body, NewMessage, Priority, SenderRole, Store, StoreError, now_ms},
+    wire,
+};
+
+pub(super) type Reply = oneshot::Sender<Result<(), RouteError>>;
+
+/// A request to the router task; those with a `reply` are answered when done.
+pub(super) enum Cmd {
+    AgentUp(AgentInfo),
+    AgentDown(Uuid),
+    SetStatus(Uuid, pb::AgentStatus),
+    AgentChanged(AgentInfo, oneshot::Sender<()>),
+    AgentRemoved(Uuid, oneshot::Sender<()>),
+    Enqueue {
+        conv: Uuid,
+        group: String,
+        visitor: Uuid,
+        preferred: Option<Uuid>,
+        priority: Priority,
+    },
+    Adjust {
+        conv: Uuid,
+        group: Option<String>,
+        preferred: Option<Uuid>,
+        priority: Option<Priority>,
+        reply: oneshot::Sender<bool>,
+    },
+    Accept {
+        conv: Uuid,
+        agent: Uuid,
+        reply: Reply,
+    },
+    Decline {
+        conv: Uuid,
+        agent: Uuid,
+    },
+    Transfer {
+        conv: Uuid,
+        by: AgentInfo,
+        to_agent: Option<Uuid>,
+        to_group: Option<String>,
+        note: String,
+        reply: Reply,
+    },
+    Release(Uuid),
+    OnlineIn {
+        group: String,
+        reply: oneshot::Sender<u32>,
+    },
+    Position {
+        conv: Uuid,
+        reply: oneshot::Sender<Option<u32>>,
+    },
+}
+
+/// The router task: the state, and what performs its effects.
+pub(super) struct Shell {
+    state: RoutingState,
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    writer: Writer,
+    events: EventSink,
+    /// Zero of the state's clock (the state was restored at 0).
+    start: Instant,
+}
+
+impl Shell {
+    pub(super) fn new(
+        state: RoutingState,
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        writer: Writer,
+        events: EventSink,
+    ) -> Self {
+        Self {
+            state,
+            store,
+            hub,
+            writer,
+            events,
+            start: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.start.elapsed().as_millis() as i64
+    }
+
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let fx = self.state.kick(self.now());
+        self.perform(fx).await;
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd).await,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    let fx = self.state.tick(self.now());
+                    self.perform(fx).await;
+                }
+            }
+            self.update_gauges();
+        }
+    }
+
+    async fn handle(&mut self, cmd: Cmd) {
+        let now = self.now();
+        match cmd {
+            Cmd::AgentUp(info) => {
+                let fx = self.state.agent_up(info, now);
+                self.perform(fx).await;
+            }
+            Cmd::AgentDown(id) => {
+                let fx = self.state.agent_down(id, now);
+                self.perform(fx).await;
+            }
+            Cmd::SetStatus(id, status) => {
+                let fx = self.state.set_status(id, status, now);
+                self.perform(fx).await;
+            }
+            Cmd::AgentChanged(info, reply) => {
+                let fx = self.state.agent_changed(info, now);
+                self.perform(fx).await;
+                let _ = reply.send(());
+            }
+            Cmd::AgentRemoved(id, reply) => {
+                let fx = self.state.agent_removed(id, now);
+                self.perform(fx).await;
+                let _ = reply.send(());
+            }
+            Cmd::Enqueue {
+                conv,
+                group,
+                visitor,
+                preferred,
+                priority,
+            } => {
+                let fx = self
+                    .state
+                    .enqueue(conv, group, visitor, preferred, priority, now);
+                self.perform(fx).await;
+            }
+            Cmd::Adjust {
+                conv,
+                group,
+                preferred,
+                priority,
+                reply,
+            } => {
+                let (waiting, fx) = self.state.adjust(conv, group, preferred, priority, now);
+                self.perform(fx).await;
+                let _ = reply.send(waiting);
+            }
+            Cmd::Accept { conv, agent, reply } => {
+                let fx = self.state.accept(conv, agent, now);
+                let _ = reply.send(self.answer(fx).await);
+            }
+            Cmd::Decline { conv, agent } => {
+                let fx = self.state.decline(conv, agent, now);
+                self.perform(fx).await;
+            }
+            Cmd::Transfer {
+                conv,
+                by,
+                to_agent,
+                to_group,
+                note,
+                reply,
+            } => {
+                let result = self.transfer(conv, by, to_agent, to_group, note).await;
+                let _ = reply.send(result);
+            }
+            Cmd::Release(conv) => {
+                let fx = self.state.release(conv, now);
+                self.perform(fx).await;
+            }
+            Cmd::OnlineIn { group, reply } => {
+                let _ = reply.send(self.state.online_in(&group));
+            }
+            Cmd::Position { conv, reply } => {
+                let _ = reply.send(self.state.position(conv));
+            }
+        }
+    }
+
+    async fn transfer(
+        &mut self,
+        conv: Uuid,
+        by: AgentInfo,
+        to_agent: Option<Uuid>,
+        to_group: Option<String>,
+        note: String,
+    ) -> Result<(), RouteError> {
+        // Routing knows open conversations only; whether one exists at all is the store's.
+        self.store.conversation(conv).await?;
+        let target = match (to_agent, to_group) {
+            (Some(agent), None) => Target::Agent(agent),
+            (None, Some(name)) => {
+                let exists = self
+                    .store
+                    .list_groups()
+                    .await?
+                    .iter()
+                    .any(|g| g.name == name);
+                Target::Group { name, exists }
+            }
+            _ => Target::Unclear,
+        };
+        let fx = self.state.transfer(conv, &by, target, note, self.now());
+        self.answer(fx).await
+    }
+
+    /// Performs `fx` and returns the answer it carried.
+    async fn answer(&mut self, fx: Vec<Effect>) -> Result<(), RouteError> {
+        self.perform(fx).await.unwrap_or_else(|| {
+            Err(RouteError::Conflict(
+                "the conversation changed meanwhile; reload".into(),
+            ))
+        })
+    }
+
+    /// Performs effects in order. A store request is run at once and the state's
+    /// continuation performed before the effects after it, as if the state had waited.
+    async fn perform(&mut self, fx: Vec<Effect>) -> Option<Result<(), RouteError>> {
+        let mut queue = VecDeque::from(fx);
+        let mut answer = None;
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::Store(op) => {
+                    let outcome = self.store_write(&op).await;
+                    let then = self.state.stored(op.conv(), outcome, self.now());
+                    for e in then.into_iter().rev() {
+                        queue.push_front(e);
+                    }
+                }
+                Effect::Answer(result) => {
+                    answer.get_or_insert(result);
+                }
+                other => self.apply(other).await,
+            }
+        }
+        answer
+    }
+
+    async fn store_write(&self, op: &StoreOp) -> Outcome {
+        let at = now_ms();
+        let result = match op {
+            StoreOp::Assign { conv, agent } => {
+                self.store.assign_if_unassigned(*conv, *agent, at).await
+            }
+            StoreOp::Reassign { conv, from, to } => {
+                self.store.reassign(*conv, *from, *to, at).await
+            }
+            StoreOp::Requeue { conv, group } => {
+                self.store.requeue(*conv, group, at).await.map(|()| true)
+            }
+        };
+        match result {
+            Ok(true) => Outcome::Done,
+            Ok(false) => {
+                tracing::debug!(?op, "the store refused a routing change");
+                Outcome::Refused
+            }
+            Err(e) => {
+                tracing::error!(?op, error = %e, "routing change failed in the store");
+                Outcome::Failed(e.into())
+            }
+        }
+    }
+
+    async fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Presence { agent, status } => {
+                let frame = wire::encode(pb::server_envelope::Kind::Presence(pb::Presence {
+                    agent_id: agent.to_string(),
+                    status: status as i32,
+                }));
+                self.tell_agents(&[agent], frame);
+            }
+            Effect::Offer {
+                conv,
+                agent,
+                expires_in_ms,
+            } => {
+                let conversation = match expires_in_ms {
+                    Some(_) => self.conversation_pb(conv).await,
+                    None => None,
+                };
+                self.events
+                    .lifecycle(conv, Lifecycle::Offered { agent_id: agent });
+                if let Some(left) = expires_in_ms {
+                    self.tell_offered(conv, agent, conversation, left);
+                }
+            }
+            Effect::OfferAgain {
+                conv,
+                agent,
+                expires_in_ms,
+            } => {
+                let conversation = self.conversation_pb(conv).await;
+                self.tell_offered(conv, agent, conversation, expires_in_ms);
+            }
+            Effect::Withdrawn { conv, agent } => {
+                let frame = wire::event(
+                    conv,
+                    Ev::OfferWithdrawn(pb::OfferWithdrawn {
+                        agent_id: agent.to_string(),
+                    }),
+                );
+                self.tell(None, &[agent], false, frame);
+            }
+            Effect::Queued {
+                conv,
+                group,
+                position,
+                agents,
+            } => {
+                let frame = wire::event(conv, Ev::Queued(pb::Queued { group, position }));
+                self.tell_agents(&agents, frame);
+            }
+            Effect::Position {
+                conv,
+                visitor,
+                group,
+                position,
+            } => {
+                let frame = wire::event(conv, Ev::Queued(pb::Queued { group, position }));
+                self.tell(Some(visitor), &[], false, frame);
+            }
+            Effect::MoveInStore { conv, group } => {
+                if let Err(e) = self.store.requeue(conv, &group, now_ms()).await {
+                    tracing::error!(%conv, error = %e, "moving a waiting conversation");
+                }
+            }
+            Effect::Assigned {
+                conv,
+                agent,
+                agent_name,
+                visitor,
+                agents,
+                waited_ms,
+            } => {
+                metrics::histogram!("kefu_queue_wait_seconds").record(waited_ms as f64 / 1000.0);
+                let frame = wire::event(
+                    conv,
+                    Ev::Assigned(pb::Assigned {
+                        agent: Some(wire::participant(SenderRole::Agent, agent, &agent_name)),
+                    }),
+                );
+                self.tell(Some(visitor), &agents, true, frame);
+                let text = format!("{agent_name} joined the conversation");
+                self.system_message(conv, "assigned", text).await;
+                self.events.lifecycle(
+                    conv,
+                    Lifecycle::Assigned {
+                        agent_id: agent,
+                        agent_name,
+                    },
+                );
+            }
+            Effect::Transferred {
+                conv,
+                visitor,
+                from,
+                to,
+                note,
+                by,
+                by_name,
+            } => {
+                self.transferred(conv, visitor, from, to, note, by, by_name)
+                    .await
+            }
+            Effect::AgentLeft { conv } => {
+                let text = "Your agent was disconnected; connecting you to another agent";
+                self.system_message(conv, "agent_left", text.into()).await;
+            }
+            Effect::Store(_) | Effect::Answer(_) => unreachable!("handled by perform"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn transferred(
+        &mut self,
+        conv: Uuid,
+        visitor: Uuid,
+        from: Uuid,
+        to: TransferTo,
+        note: String,
+        by: Uuid,
+        by_name: String,
+    ) {
+        let (to_agent, to_group, target_name) = match to {
+            TransferTo::Agent { id, name } => (Some(id), None, name),
+            TransferTo::Group(g) => (None, Some(g.clone()), g),
+        };
+        let event = pb::Transferred {
+            from_agent_id: from.to_string(),
+            to_agent_id: to_agent.map(|a| a.to_string()).unwrap_or_default(),
+            to_group: to_group.clone().unwrap_or_default(),
+            note: note.clone(),
+        };
+        let agents = [vec![from], to_agent.into_iter().collect()].concat();
+        let with_note = wire::event(conv, Ev::Transferred(event.clone()));
+        self.tell(None, &agents, true, with_note);
+        let for_shopper = wire::event(
+            conv,
+            Ev::Transferred(pb::Transferred {
+                note: String::new(),
+                ..event
+            }),
+        );
+        self.tell(Some(visitor), &[], false, for_shopper);
+        if !note.is_empty() {
+            self.write(NewMessage {
+                conversation_id: conv,
+                client_msg_id: format!("transfer-note-{}", Uuid::now_v7()),
+                sender_role: SenderRole::Agent,
+                sender_id: by,
+                sender_name: by_name,
+                body: Body::PrivateNote { text: note },
+                created_at: now_ms(),
+            })
+            .await;
+        }
+        let text = format!("Transferred to {target_name}");
+        self.system_message(conv, "transferred", text).await;
+        self.events.lifecycle(
+            conv,
+            Lifecycle::Transferred {
+                from_agent_id: from,
+                to_agent_id: to_agent,
+                to_group,
+            },
+        );
+    }
+
+    /// Sends an event to these agents and to supervisors watching.
+    fn tell_agents(&self, agents: &[Uuid], frame: bytes::Bytes) {
+        self.tell(None, agents, true, frame);
+    }
+
+    fn tell(&self, visitor: Option<Uuid>, agents: &[Uuid], watchers: bool, frame: bytes::Bytes) {
+        self.hub.publish(
+            &Recipients {
+                visitor,
+                agents,
+                watchers,
+                except: None,
+            },
+            Outbound::event(frame),
+        );
+    }
+
+    fn tell_offered(
+        &self,
+        conv: Uuid,
+        agent: Uuid,
+        conversation: Option<pb::Conversation>,
+        left_ms: i64,
+    ) {
+        let frame = wire::event(
+            conv,
+            Ev::Offered(pb::Offered {
+                agent_id: agent.to_string(),
+                expires_at_ms: now_ms() + left_ms,
+                conversation,
+            }),
+        );
+        self.tell(None, &[agent], false, frame);
+    }
+
+    /// The offered conversation as the desk shows it; `None` (logged) if it cannot be read.
+    async fn conversation_pb(&self, conv: Uuid) -> Option<pb::Conversation> {
+        let loaded: Result<pb::Conversation, StoreError> = async {
+            let c = self.store.conversation(conv).await?;
+            let v = self.store.visitor(c.visitor_id).await?;
+            let shopper = wire::participant(SenderRole::Shopper, v.id, &v.display_name);
+            Ok(wire::conversation(&c, shopper))
+        }
+        .await;
+        match loaded {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(%conv, error = %e, "loading offered conversation");
+                None
+            }
+        }
+    }
+
+    async fn system_message(&self, conv: Uuid, kind: &str, text: String) {
+        self.write(NewMessage::system(conv, kind, text)).await;
+    }
+
+    async fn write(&self, m: NewMessage) {
+        if let Err(e) = self.writer.append(m).await {
+            tracing::error!(error = %e, "writing routing activity");
+        }
+    }
+
+    fn update_gauges(&self) {
+        let g = self.state.gauges();
+        metrics::gauge!("kefu_conversations", "state" => "queued").set(g.queued as f64);
+        metrics::gauge!("kefu_conversations", "state" => "offered").set(g.offered as f64);
+        metrics::gauge!("kefu_conversations", "state" => "assigned").set(g.assigned as f64);
+        for (group, len) in g.queues {
+            metrics::gauge!("kefu_queue_length", "group" => group).set(len as f64);
+        }
+    }
+}
