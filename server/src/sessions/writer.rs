@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::hub::{Hub, Outbound, Recipients};
 use crate::{
     events::{Event, EventSink},
-    store::{AppendResult, NewMessage, SenderRole, Store},
+    store::{AppendResult, NewMessage, SenderRole, Store, StoreError},
     wire,
 };
 
@@ -23,7 +23,23 @@ const MAX_BATCH: usize = 2048;
 struct Job {
     message: NewMessage,
     queued_at: Instant,
-    reply: oneshot::Sender<Result<AppendResult, String>>,
+    reply: oneshot::Sender<Result<AppendResult, WriteError>>,
+}
+
+/// Why a message was not stored. None of these acknowledges it: a client keeps the message
+/// in its outbox and resends it (stored once); Kefu's own activity entries are logged.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The store failed the batch this message was in; none of the batch was stored.
+    /// Shared, because one failure answers every message of the batch.
+    #[error("storing failed: {0}")]
+    Store(#[source] Arc<StoreError>),
+    /// The writer no longer takes messages: the server is shutting down.
+    #[error("server is shutting down")]
+    ShuttingDown,
+    /// The writer stopped before answering (its thread ended mid-batch).
+    #[error("writer stopped")]
+    Stopped,
 }
 
 /// Handle to the writer task.
@@ -55,7 +71,7 @@ impl Writer {
 
     /// Stores a message; resolves once it is committed (and published), or with the reason
     /// it was not.
-    pub async fn append(&self, message: NewMessage) -> Result<AppendResult, String> {
+    pub async fn append(&self, message: NewMessage) -> Result<AppendResult, WriteError> {
         let (reply, done) = oneshot::channel();
         self.tx
             .send(Job {
@@ -64,8 +80,8 @@ impl Writer {
                 reply,
             })
             .await
-            .map_err(|_| "server is shutting down".to_string())?;
-        done.await.map_err(|_| "writer stopped".to_string())?
+            .map_err(|_| WriteError::ShuttingDown)?;
+        done.await.map_err(|_| WriteError::Stopped)?
     }
 }
 
@@ -119,8 +135,9 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, 
             }
             Err(e) => {
                 tracing::error!(error = %e, batch = batch.len(), "storing messages failed");
+                let e = Arc::new(e);
                 for (_, reply) in waiting {
-                    let _ = reply.send(Err(format!("storing failed: {e}")));
+                    let _ = reply.send(Err(WriteError::Store(e.clone())));
                 }
             }
         }

@@ -1,15 +1,15 @@
-//! Rows the store reads and writes. Plain data; conversions to the wire format live in
-//! `crate::wire`.
+//! Rows the store reads and writes. Plain data, backend-neutral: no database derives here.
+//! Each backend maps its rows itself (`store::sqlite` reads enums through [`Role::as_str`],
+//! [`FromStr`] and friends); conversions to the wire format live in `crate::wire`.
+
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// An agent account's role. Each role includes the rights of the ones before it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     /// Answers conversations.
     Agent,
@@ -19,22 +19,62 @@ pub enum Role {
     Admin,
 }
 
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "agent" => Ok(Self::Agent),
-            "supervisor" => Ok(Self::Supervisor),
-            "admin" => Ok(Self::Admin),
-            other => Err(format!(
-                "unknown role `{other}`: expected agent, supervisor or admin"
-            )),
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Self; 3] = [Self::Agent, Self::Supervisor, Self::Admin];
+
+    /// The stored (and serialised) name: `agent`, `supervisor`, `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Supervisor => "supervisor",
+            Self::Admin => "admin",
         }
     }
 }
 
+impl FromStr for Role {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_named(
+            "role",
+            s,
+            &Self::ALL,
+            Self::as_str,
+            "agent, supervisor or admin",
+        )
+    }
+}
+
+/// A name (or number) that is none of an enum's values: a typo in input, or a row written
+/// by a newer version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`: expected {expected}")]
+pub struct UnknownValue {
+    kind: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+fn parse_named<T: Copy>(
+    kind: &'static str,
+    value: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    expected: &'static str,
+) -> Result<T, UnknownValue> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == value)
+        .ok_or_else(|| UnknownValue {
+            kind,
+            value: value.into(),
+            expected,
+        })
+}
+
 /// An agent account (human or bot operator).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Agent {
     pub id: Uuid,
     pub username: String,
@@ -48,7 +88,6 @@ pub struct Agent {
     pub disabled: bool,
     pub created_at: i64,
     /// Groups the agent belongs to (filled from `agent_group_member`).
-    #[sqlx(skip)]
     pub groups: Vec<String>,
 }
 
@@ -84,7 +123,7 @@ pub struct Group {
 }
 
 /// A stored agent token (only its SHA-256 is kept).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct TokenRecord {
     pub token_hash: String,
     pub agent_id: Uuid,
@@ -94,7 +133,7 @@ pub struct TokenRecord {
 }
 
 /// A shopper as known to one site: anonymous, or linked to the shop's customer record.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Visitor {
     pub id: Uuid,
     pub site_id: String,
@@ -113,22 +152,47 @@ pub struct Visitor {
 }
 
 /// Conversation state as stored. "Offered" lives only in the router's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum ConvState {
     Queued,
     Assigned,
     Closed,
 }
 
+impl ConvState {
+    /// Every state, in a conversation's order of life.
+    pub const ALL: [Self; 3] = [Self::Queued, Self::Assigned, Self::Closed];
+
+    /// The stored (and serialised) name: `queued`, `assigned`, `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Assigned => "assigned",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl FromStr for ConvState {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_named(
+            "conversation state",
+            s,
+            &Self::ALL,
+            Self::as_str,
+            "queued, assigned or closed",
+        )
+    }
+}
+
 /// A conversation between one visitor and (at most) one agent at a time.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Conversation {
     pub id: Uuid,
     pub site_id: String,
     pub visitor_id: Uuid,
-    #[sqlx(rename = "group_name")]
     pub group: String,
     pub state: ConvState,
     pub agent_id: Option<Uuid>,
@@ -138,10 +202,8 @@ pub struct Conversation {
     pub closed_at: Option<i64>,
     pub close_reason: Option<String>,
     /// The page the shopper was on when last writing.
-    #[sqlx(flatten)]
     pub context: PageContext,
     /// Labels set by agents, plugins and bots (e.g. `invoice`, `vip`), in the order added.
-    #[sqlx(json)]
     pub tags: Vec<String>,
     /// Waiting conversations of higher priority are offered first.
     pub priority: Priority,
@@ -149,18 +211,7 @@ pub struct Conversation {
 
 /// How urgently a conversation needs a human. Stored as an integer so queues sort by it.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 #[repr(i64)]
@@ -172,8 +223,32 @@ pub enum Priority {
     Urgent = 2,
 }
 
+impl Priority {
+    /// Every priority, lowest first.
+    pub const ALL: [Self; 4] = [Self::Low, Self::Normal, Self::High, Self::Urgent];
+
+    /// The stored integer: higher is more urgent, so `order by priority desc` works.
+    pub fn level(self) -> i64 {
+        self as i64
+    }
+}
+
+impl TryFrom<i64> for Priority {
+    type Error = UnknownValue;
+    fn try_from(level: i64) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.level() == level)
+            .ok_or_else(|| UnknownValue {
+                kind: "priority",
+                value: level.to_string(),
+                expected: "-1, 0, 1 or 2",
+            })
+    }
+}
+
 /// A bot account: acts on conversations over REST with a bearer token.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Bot {
     pub id: Uuid,
     pub name: String,
@@ -185,7 +260,7 @@ pub struct Bot {
 }
 
 /// One attempt to deliver a webhook event.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct WebhookDelivery {
     pub id: Uuid,
     /// The webhook's name in `kefu.toml`.
@@ -207,20 +282,16 @@ pub struct WebhookDelivery {
 
 /// Where a shopper was when writing, as the widget reported it. Free text from the browser:
 /// shown to agents as text, never followed by the server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageContext {
-    #[sqlx(rename = "page_url")]
     pub url: Option<String>,
-    #[sqlx(rename = "page_title")]
     pub title: Option<String>,
-    #[sqlx(rename = "page_product_id")]
     pub product_id: Option<String>,
-    #[sqlx(rename = "page_order_id")]
     pub order_id: Option<String>,
 }
 
 /// A shopper's satisfaction rating of a closed conversation.
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rating {
     /// 1 (bad) to 5 (great).
     pub score: i64,
@@ -244,14 +315,41 @@ pub struct ConversationFilter {
 }
 
 /// Who sent a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum SenderRole {
     Shopper,
     Agent,
     Bot,
     System,
+}
+
+impl SenderRole {
+    /// Every sender role.
+    pub const ALL: [Self; 4] = [Self::Shopper, Self::Agent, Self::Bot, Self::System];
+
+    /// The stored (and serialised) name: `shopper`, `agent`, `bot`, `system`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shopper => "shopper",
+            Self::Agent => "agent",
+            Self::Bot => "bot",
+            Self::System => "system",
+        }
+    }
+}
+
+impl FromStr for SenderRole {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_named(
+            "sender role",
+            s,
+            &Self::ALL,
+            Self::as_str,
+            "shopper, agent, bot or system",
+        )
+    }
 }
 
 /// Message content, stored as JSON and mapped one-to-one to `kefu.v1.MessageBody`.
@@ -370,7 +468,7 @@ pub enum AppendResult {
 }
 
 /// A saved answer agents insert with `/shortcut`.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CannedReply {
     pub id: Uuid,
     pub shortcut: String,
@@ -382,7 +480,7 @@ pub struct CannedReply {
 }
 
 /// An uploaded file's record; the bytes live in the attachment directory under `id`.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Attachment {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -395,7 +493,7 @@ pub struct Attachment {
 }
 
 /// One action taken in the retailer's systems from a chat (or refused).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub id: Uuid,
     pub at: i64,
@@ -419,4 +517,48 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Backends store these names, so they must stay what the first release wrote (the
+    /// lowercase variant names, the same as the JSON ones).
+    #[test]
+    fn stored_names_round_trip_and_match_the_json_names() {
+        fn check<T>(all: &[T], name: fn(T) -> &'static str)
+        where
+            T: Copy + PartialEq + std::fmt::Debug + Serialize + FromStr<Err = UnknownValue>,
+        {
+            for v in all {
+                let stored = name(*v);
+                assert_eq!(stored.parse::<T>(), Ok(*v), "{stored} must parse back");
+                assert_eq!(
+                    serde_json::to_value(v).unwrap(),
+                    serde_json::Value::from(stored),
+                    "{v:?}: stored name and JSON name differ"
+                );
+            }
+        }
+        check(&Role::ALL, Role::as_str);
+        check(&ConvState::ALL, ConvState::as_str);
+        check(&SenderRole::ALL, SenderRole::as_str);
+        assert_eq!(
+            "owner".parse::<Role>().unwrap_err().to_string(),
+            "unknown role `owner`: expected agent, supervisor or admin",
+            "the message an admin reads for a bad role"
+        );
+    }
+
+    /// The stored levels are the ones the first release's integer column holds.
+    #[test]
+    fn priorities_round_trip_through_their_stored_level() {
+        let levels: Vec<i64> = Priority::ALL.iter().map(|p| p.level()).collect();
+        assert_eq!(levels, [-1, 0, 1, 2]);
+        for p in Priority::ALL {
+            assert_eq!(Priority::try_from(p.level()), Ok(p));
+        }
+        assert!(Priority::try_from(3).is_err(), "3 is no priority");
+    }
 }

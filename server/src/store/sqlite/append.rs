@@ -14,8 +14,8 @@ use std::{collections::HashMap, sync::LazyLock, time::Duration};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::MESSAGE_COLUMNS;
-use crate::store::{AppendResult, NewMessage, SenderRole, StoreResult, StoredMessage};
+use super::{error::Db, messages::MESSAGE_COLUMNS};
+use crate::store::{AppendResult, NewMessage, StoreResult, StoredMessage};
 
 /// A message already stored under an idempotency key (searched in its unique index).
 static FIND_RESEND: LazyLock<String> = LazyLock::new(|| {
@@ -42,26 +42,32 @@ impl MessageWriter {
     /// conversation's hot index pages: 64 MiB, where SQLite's default of 2 MiB re-read them
     /// from the file on every batch.
     pub fn open(path: &str) -> StoreResult<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "wal")?;
-        conn.pragma_update(None, "synchronous", "full")?;
-        conn.pragma_update(None, "foreign_keys", true)?;
-        conn.pragma_update(None, "temp_store", "memory")?;
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-        conn.pragma_update(None, "cache_size", -65_536)?;
-        Ok(Self { conn })
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(path)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.pragma_update(None, "journal_mode", "wal")?;
+            conn.pragma_update(None, "synchronous", "full")?;
+            conn.pragma_update(None, "foreign_keys", true)?;
+            conn.pragma_update(None, "temp_store", "memory")?;
+            conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+            conn.pragma_update(None, "cache_size", -65_536)?;
+            Ok(conn)
+        };
+        Ok(Self { conn: open().db()? })
     }
 
     /// Stores a batch in one transaction. Blocks its thread for the commit (the writer's
     /// own thread; see `sessions::writer`).
     pub fn append(&mut self, batch: &[NewMessage]) -> StoreResult<Appended> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = append_batch(&tx, batch)?;
-        tx.commit()?;
-        Ok(out)
+        let mut commit = || -> rusqlite::Result<Appended> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = append_batch(&tx, batch)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        commit().db()
     }
 }
 
@@ -90,7 +96,7 @@ pub(super) struct Appended {
     pub seqs: Vec<(Uuid, i64, i64)>,
 }
 
-fn append_batch(tx: &Connection, batch: &[NewMessage]) -> StoreResult<Appended> {
+fn append_batch(tx: &Connection, batch: &[NewMessage]) -> rusqlite::Result<Appended> {
     let mut find_resend = tx.prepare_cached(&FIND_RESEND)?;
     let mut first: HashMap<(Uuid, &str), usize> = HashMap::new();
     // Conversation → (new messages, newest created_at).
@@ -191,44 +197,18 @@ fn audience(row: &Row, i: usize) -> rusqlite::Result<Audience> {
     })
 }
 
-/// Stored as the lowercase names the rest of the store reads (`SenderRole`'s sqlx mapping).
-fn role_name(role: SenderRole) -> &'static str {
-    match role {
-        SenderRole::Shopper => "shopper",
-        SenderRole::Agent => "agent",
-        SenderRole::Bot => "bot",
-        SenderRole::System => "system",
-    }
-}
-
-fn role_from(row: &Row, i: usize) -> rusqlite::Result<SenderRole> {
-    let name: String = row.get(i)?;
-    [
-        SenderRole::Shopper,
-        SenderRole::Agent,
-        SenderRole::Bot,
-        SenderRole::System,
-    ]
-    .into_iter()
-    .find(|r| role_name(*r) == name)
-    .ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("unknown sender role {name:?}").into(),
-        )
-    })
-}
-
-/// A row of `MESSAGE_COLUMNS`.
+/// A row of `MESSAGE_COLUMNS` (the sqlx side reads the same columns in `messages.rs`).
 fn message(row: &Row) -> rusqlite::Result<StoredMessage> {
+    let role: String = row.get(4)?;
     let body: String = row.get(7)?;
     Ok(StoredMessage {
         id: row.get(0)?,
         conversation_id: row.get(1)?,
         seq: row.get(2)?,
         client_msg_id: row.get(3)?,
-        sender_role: role_from(row, 4)?,
+        sender_role: role.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         sender_id: row.get(5)?,
         sender_name: row.get(6)?,
         body: serde_json::from_str(&body).map_err(|e| {
@@ -243,7 +223,7 @@ fn message(row: &Row) -> rusqlite::Result<StoredMessage> {
 fn take_seqs(
     tx: &Connection,
     new_per_conv: &HashMap<Uuid, (i64, i64)>,
-) -> StoreResult<HashMap<Uuid, (i64, Audience)>> {
+) -> rusqlite::Result<HashMap<Uuid, (i64, Audience)>> {
     let mut take = tx.prepare_cached(TAKE_SEQS)?;
     let mut seqs = HashMap::with_capacity(new_per_conv.len());
     for (&id, &(n, at)) in new_per_conv {
@@ -260,14 +240,13 @@ fn take_seqs(
 }
 
 /// The current audience of a conversation a resend belongs to.
-fn audience_of(tx: &Connection, id: Uuid) -> StoreResult<Option<Audience>> {
+fn audience_of(tx: &Connection, id: Uuid) -> rusqlite::Result<Option<Audience>> {
     let mut find = tx.prepare_cached(AUDIENCE)?;
-    Ok(find
-        .query_row(params![id], |row| audience(row, 0))
-        .optional()?)
+    find.query_row(params![id], |row| audience(row, 0))
+        .optional()
 }
 
-fn insert_one(insert: &mut rusqlite::CachedStatement, m: &StoredMessage) -> StoreResult<()> {
+fn insert_one(insert: &mut rusqlite::CachedStatement, m: &StoredMessage) -> rusqlite::Result<()> {
     let body = serde_json::to_string(&m.body)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     insert.execute(params![
@@ -275,7 +254,7 @@ fn insert_one(insert: &mut rusqlite::CachedStatement, m: &StoredMessage) -> Stor
         m.conversation_id,
         m.seq,
         m.client_msg_id,
-        role_name(m.sender_role),
+        m.sender_role.as_str(),
         m.sender_id,
         m.sender_name,
         body,
@@ -287,124 +266,13 @@ fn insert_one(insert: &mut rusqlite::CachedStatement, m: &StoredMessage) -> Stor
 
 #[cfg(test)]
 mod tests {
-    use super::super::SqliteStore;
-    use crate::store::*;
+    use uuid::Uuid;
 
-    async fn open() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("t.db").to_str().unwrap())
-            .await
-            .unwrap();
-        (dir, store)
-    }
-
-    async fn conversation(store: &SqliteStore) -> Uuid {
-        let visitor = Visitor {
-            id: Uuid::now_v7(),
-            site_id: "shop".into(),
-            token_hash: Uuid::now_v7().to_string(),
-            customer_id: None,
-            display_name: "Visitor".into(),
-            email: None,
-            phone: None,
-            created_at: 0,
-            expires_at: i64::MAX,
-            last_agent_id: None,
-        };
-        store.create_visitor(&visitor).await.unwrap();
-        let id = Uuid::now_v7();
-        store
-            .create_conversation(&Conversation {
-                id,
-                site_id: "shop".into(),
-                visitor_id: visitor.id,
-                group: "pre-sales".into(),
-                state: ConvState::Queued,
-                agent_id: None,
-                last_seq: 0,
-                created_at: 0,
-                updated_at: 0,
-                closed_at: None,
-                close_reason: None,
-                context: PageContext::default(),
-                tags: vec![],
-                priority: Priority::default(),
-            })
-            .await
-            .unwrap();
-        id
-    }
-
-    fn text(conversation_id: Uuid, sender_id: Uuid, client_msg_id: &str) -> NewMessage {
-        NewMessage {
-            conversation_id,
-            client_msg_id: client_msg_id.into(),
-            sender_role: SenderRole::Shopper,
-            sender_id,
-            sender_name: "Visitor".into(),
-            body: Body::Text {
-                text: client_msg_id.into(),
-            },
-            created_at: 1,
-        }
-    }
-
-    fn seq_of(r: &AppendResult) -> (i64, bool) {
-        match r {
-            AppendResult::Stored {
-                message, duplicate, ..
-            } => (message.seq, *duplicate),
-            AppendResult::NoConversation => (-1, false),
-        }
-    }
-
-    #[tokio::test]
-    async fn one_batch_numbers_each_conversation_and_stores_each_message_once() {
-        let (_dir, store) = open().await;
-        let (a, b, sender) = (
-            conversation(&store).await,
-            conversation(&store).await,
-            Uuid::now_v7(),
-        );
-        let first = store
-            .append_messages(&[
-                text(a, sender, "a1"),
-                text(b, sender, "b1"),
-                text(a, sender, "a2"),
-                text(a, sender, "a1"), // resent within the batch
-                text(Uuid::now_v7(), sender, "x1"),
-            ])
-            .await
-            .unwrap();
-        let seqs: Vec<_> = first.iter().map(seq_of).collect();
-        assert_eq!(
-            seqs,
-            [(1, false), (1, false), (2, false), (1, true), (-1, false)]
-        );
-        // A later batch: a resend of a stored message, then a new one.
-        let second = store
-            .append_messages(&[text(a, sender, "a2"), text(a, sender, "a3")])
-            .await
-            .unwrap();
-        assert_eq!(
-            second.iter().map(seq_of).collect::<Vec<_>>(),
-            [(2, true), (3, false)]
-        );
-        let stored = store.messages_after(a, 0, 10, false).await.unwrap();
-        let ids: Vec<_> = stored.iter().map(|m| m.client_msg_id.as_str()).collect();
-        assert_eq!(ids, ["a1", "a2", "a3"]);
-        assert_eq!(store.conversation(a).await.unwrap().last_seq, 3);
-        assert_eq!(store.conversation(b).await.unwrap().last_seq, 1);
-    }
-
-    #[tokio::test]
-    async fn an_in_memory_database_is_refused_with_the_reason() {
-        // The writer's own connection could not see it: messages would go nowhere.
-        let Err(e) = SqliteStore::open("sqlite::memory:").await else {
-            panic!("an in-memory database was accepted");
-        };
-        assert!(e.to_string().contains("in-memory"), "{e}");
-    }
+    use super::super::tests::open;
+    use crate::store::{
+        tests::{conversation, new_agent, text},
+        *,
+    };
 
     #[tokio::test]
     async fn finding_resends_searches_the_index_instead_of_scanning_every_message() {
@@ -429,6 +297,26 @@ mod tests {
         assert!(!plan.iter().any(|d| d == "SCAN message"), "{plan:?}");
     }
 
+    /// A stored name this version does not know is reported as corrupt data, on the
+    /// writer's connection (resends) and the pool's (reads) alike.
+    #[tokio::test]
+    async fn an_unknown_sender_role_is_corrupt_data() {
+        let (_dir, store) = open().await;
+        let (c, sender) = (conversation(&store).await, Uuid::now_v7());
+        store
+            .append_messages(&[text(c, sender, "m1")])
+            .await
+            .unwrap();
+        sqlx::query("update message set sender_role = 'robot'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let read = store.messages_after(c, 0, 10, true).await;
+        assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+        let resent = store.append_messages(&[text(c, sender, "m1")]).await;
+        assert!(matches!(resent, Err(StoreError::Corrupt(_))), "{resent:?}");
+    }
+
     /// The in-memory copy `conversation()` serves must match the row after every kind of
     /// write (the cache is in `super::cache`).
     #[tokio::test]
@@ -436,18 +324,7 @@ mod tests {
         let (_dir, store) = open().await;
         let mut agents = vec![];
         for name in ["ann", "bob"] {
-            let a = store
-                .create_agent(&NewAgent {
-                    username: name.into(),
-                    display_name: name.into(),
-                    password_hash: "x".into(),
-                    role: Role::Agent,
-                    capacity: 5,
-                    groups: vec![],
-                })
-                .await
-                .unwrap();
-            agents.push(a.id);
+            agents.push(store.create_agent(&new_agent(name)).await.unwrap().id);
         }
         let (c, sender) = (conversation(&store).await, Uuid::now_v7());
         let fresh = async || -> String {

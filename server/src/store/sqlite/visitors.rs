@@ -1,0 +1,122 @@
+//! [`Visitors`] on SQLite.
+
+use async_trait::async_trait;
+use sqlx::{FromRow, Row, sqlite::SqliteRow};
+use uuid::Uuid;
+
+use super::{
+    SqliteStore,
+    error::{Db, conflict_or},
+    one,
+};
+use crate::store::{StoreResult, Visitor, Visitors};
+
+impl FromRow<'_, SqliteRow> for Visitor {
+    fn from_row(row: &SqliteRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            site_id: row.try_get("site_id")?,
+            token_hash: row.try_get("token_hash")?,
+            customer_id: row.try_get("customer_id")?,
+            display_name: row.try_get("display_name")?,
+            email: row.try_get("email")?,
+            phone: row.try_get("phone")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            last_agent_id: row.try_get("last_agent_id")?,
+        })
+    }
+}
+
+#[async_trait]
+impl Visitors for SqliteStore {
+    async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
+        sqlx::query(
+            "insert into visitor (id, site_id, token_hash, customer_id, display_name, email, phone, created_at, expires_at) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(v.id)
+        .bind(&v.site_id)
+        .bind(&v.token_hash)
+        .bind(&v.customer_id)
+        .bind(&v.display_name)
+        .bind(&v.email)
+        .bind(&v.phone)
+        .bind(v.created_at)
+        .bind(v.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "visitor exists"))?;
+        Ok(())
+    }
+
+    async fn visitor_by_token(&self, token_hash: &str) -> StoreResult<Visitor> {
+        one(sqlx::query_as("select * from visitor where token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?)
+    }
+
+    async fn visitor(&self, id: Uuid) -> StoreResult<Visitor> {
+        one(sqlx::query_as("select * from visitor where id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?)
+    }
+
+    async fn visitor_by_customer(&self, site_id: &str, customer_id: &str) -> StoreResult<Visitor> {
+        one(
+            sqlx::query_as("select * from visitor where site_id = ? and customer_id = ?")
+                .bind(site_id)
+                .bind(customer_id)
+                .fetch_optional(&self.pool)
+                .await
+                .db()?,
+        )
+    }
+
+    async fn refresh_visitor_token(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("update visitor set token_hash = ?, expires_at = ? where id = ?")
+            .bind(token_hash)
+            .bind(expires_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .db()?;
+        Ok(())
+    }
+
+    async fn set_visitor_contact(
+        &self,
+        id: Uuid,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query("update visitor set email = coalesce(?, email), phone = coalesce(?, phone) where id = ?")
+            .bind(email)
+            .bind(phone)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .db()?;
+        Ok(())
+    }
+
+    async fn link_customer(&self, id: Uuid, customer_id: &str, name: &str) -> StoreResult<()> {
+        sqlx::query("update visitor set customer_id = ?, display_name = ? where id = ?")
+            .bind(customer_id)
+            .bind(name)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, "customer already linked to another visitor"))?;
+        Ok(())
+    }
+}
