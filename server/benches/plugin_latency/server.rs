@@ -117,8 +117,6 @@ impl Server {
     }
 }
 
-/// What one shopper measured.
-
 /// A `/metrics` scrape: each series (`name{labels}`) and its value.
 #[derive(Default)]
 pub struct Metrics(BTreeMap<String, f64>);

@@ -19,6 +19,7 @@ use tokio_tungstenite::{
 
 use crate::{BOT_NAME, HANDOFF, LINES, ORIGIN, REPLY_WAIT, SECRET, SITE, Samples, WAIT, think};
 
+/// What one shopper measured.
 #[derive(Default)]
 pub struct ShopperResult {
     pub acks: Samples,
