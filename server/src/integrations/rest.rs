@@ -286,18 +286,7 @@ impl RestConnector {
         if status == StatusCode::NOT_FOUND && method == Method::GET {
             return Ok(None);
         }
-        if let Some(len) = res.content_length()
-            && len as usize > self.settings.max_body_bytes
-        {
-            return Err(SourceError::TooLarge(self.settings.max_body_bytes));
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(SourceError::from_reqwest)? {
-            if bytes.len() + chunk.len() > self.settings.max_body_bytes {
-                return Err(SourceError::TooLarge(self.settings.max_body_bytes));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_capped(&mut res, self.settings.max_body_bytes).await?;
         if !status.is_success() {
             let reason = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
@@ -467,4 +456,26 @@ pub fn client_with_redirects(
         .redirect(redirects)
         .build()
         .expect("a client with these settings builds")
+}
+
+/// An answer's body, refused as [`SourceError::TooLarge`] once it is over `max` bytes — by
+/// its `Content-Length` before reading, else as it streams — so a back office cannot make
+/// Kefu buffer more than it allows.
+pub(crate) async fn read_capped(
+    res: &mut reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, SourceError> {
+    if let Some(len) = res.content_length()
+        && len > max as u64
+    {
+        return Err(SourceError::TooLarge(max));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(SourceError::from_reqwest)? {
+        if bytes.len() + chunk.len() > max {
+            return Err(SourceError::TooLarge(max));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }

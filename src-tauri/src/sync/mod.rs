@@ -6,6 +6,10 @@
 //! refused or rate limited. A message whose ack was lost is resent with the same
 //! `client_msg_id` and the server answers with the original ack, so nothing is delivered
 //! twice. Received messages are stored by `(conversation, seq)`, so duplicates vanish.
+//!
+//! What each conversation event tells the cache is in `lifecycle`.
+
+mod lifecycle;
 
 use std::time::Duration;
 
@@ -16,10 +20,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::{
-    cache::{Cache, ConversationInfo},
+    cache::Cache,
     client::{ClientError, Server, Socket},
-    model::{ConversationState, PageContext, Priority},
 };
+use lifecycle::info;
 
 /// What the engine tells the UI.
 #[derive(Debug, Clone)]
@@ -414,86 +418,6 @@ impl Engine {
     }
 }
 
-/// What a lifecycle event says about the conversation, for the cache.
-fn info(e: &pb::ConversationEvent) -> ConversationInfo {
-    use pb::conversation_event::Kind;
-    let mut c = ConversationInfo {
-        id: e.conversation_id.clone(),
-        updated_at: Some(e.at_ms),
-        ..Default::default()
-    };
-    match &e.kind {
-        Some(Kind::Queued(q)) => {
-            c.state = Some(ConversationState::Queued);
-            c.group = Some(q.group.clone());
-            c.queue_position = Some(Some(q.position));
-        }
-        Some(Kind::Offered(o)) => {
-            c.state = Some(ConversationState::Offered);
-            c.offer_expires_at = Some(Some(o.expires_at_ms));
-            if let Some(conv) = &o.conversation {
-                c.group = Some(conv.group.clone());
-                c.shopper_name = conv.shopper.as_ref().map(|p| p.display_name.clone());
-                c.created_at = Some(conv.created_at_ms);
-                c.page = conv.context.as_ref().map(page);
-                c.tags = Some(conv.tags.clone());
-                c.priority = Some(priority(conv.priority()));
-            }
-        }
-        Some(Kind::Assigned(a)) => {
-            c.state = Some(ConversationState::Assigned);
-            c.agent_id = Some(a.agent.as_ref().map(|p| p.id.clone()));
-            c.queue_position = Some(None);
-            c.offer_expires_at = Some(None);
-        }
-        Some(Kind::Transferred(t)) if t.to_agent_id.is_empty() => {
-            c.state = Some(ConversationState::Queued);
-            c.group = Some(t.to_group.clone());
-            c.agent_id = Some(None);
-        }
-        Some(Kind::Transferred(t)) => c.agent_id = Some(Some(t.to_agent_id.clone())),
-        Some(Kind::Closed(_)) => {
-            c.state = Some(ConversationState::Closed);
-            c.closed_at = Some(Some(e.at_ms));
-            c.queue_position = Some(None);
-            c.offer_expires_at = Some(None);
-        }
-        Some(Kind::Reopened(r)) => {
-            c.state = Some(ConversationState::Queued);
-            c.group = Some(r.group.clone());
-            c.agent_id = Some(None);
-            c.closed_at = Some(None);
-        }
-        Some(Kind::OfferWithdrawn(_)) => {
-            c.state = Some(ConversationState::Queued);
-            c.offer_expires_at = Some(None);
-        }
-        Some(Kind::CustomerViewReady(_)) | None => {}
-    }
-    c
-}
-
-/// The page context as the protobuf carries it (empty strings when unknown).
-fn page(p: &pb::PageContext) -> PageContext {
-    let known = |s: &String| (!s.is_empty()).then(|| s.clone());
-    PageContext {
-        url: known(&p.url),
-        title: known(&p.title),
-        product_id: known(&p.product_id),
-        order_id: known(&p.order_id),
-    }
-}
-
-/// The protobuf's priority in the desk's terms (unspecified is normal).
-fn priority(p: pb::Priority) -> Priority {
-    match p {
-        pb::Priority::Low => Priority::Low,
-        pb::Priority::Unspecified => Priority::Normal,
-        pb::Priority::High => Priority::High,
-        pb::Priority::Urgent => Priority::Urgent,
-    }
-}
-
 async fn send(socket: &mut Socket, kind: In) -> Result<(), String> {
     let frame = pb::ClientEnvelope { kind: Some(kind) }.encode_to_vec();
     socket
@@ -512,173 +436,6 @@ async fn read_frame(socket: &mut Socket) -> Option<Out> {
             },
             Ok(WsMessage::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn offered(conversation: pb::Conversation) -> pb::ConversationEvent {
-        pb::ConversationEvent {
-            conversation_id: conversation.id.clone(),
-            at_ms: 1_000,
-            kind: Some(pb::conversation_event::Kind::Offered(pb::Offered {
-                agent_id: "a1".into(),
-                expires_at_ms: 31_000,
-                conversation: Some(conversation),
-            })),
-        }
-    }
-
-    /// A later event of `id` (at 2 s).
-    fn later(id: &str, kind: pb::conversation_event::Kind) -> pb::ConversationEvent {
-        pb::ConversationEvent {
-            conversation_id: id.into(),
-            at_ms: 2_000,
-            kind: Some(kind),
-        }
-    }
-
-    #[tokio::test]
-    async fn tags_and_priority_of_an_offer_round_trip_through_the_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
-        let tags = vec!["escalated".to_string(), "keyword:投诉".to_string()];
-        let event = offered(pb::Conversation {
-            id: "c1".into(),
-            tags: tags.clone(),
-            priority: pb::Priority::Urgent as i32,
-            ..Default::default()
-        });
-        cache.upsert(&info(&event)).await.unwrap();
-        let row = cache.conversation("c1").await.unwrap().unwrap();
-        assert_eq!(row.tags, tags, "tags keep their text and order");
-        assert_eq!(
-            row.priority,
-            Priority::Urgent,
-            "the offer's priority is stored"
-        );
-
-        // A later event that says nothing about tags (an assignment) keeps them.
-        let assigned = later(
-            "c1",
-            pb::conversation_event::Kind::Assigned(pb::Assigned::default()),
-        );
-        cache.upsert(&info(&assigned)).await.unwrap();
-        let row = cache.conversation("c1").await.unwrap().unwrap();
-        assert_eq!(
-            (row.tags, row.priority),
-            (tags, Priority::Urgent),
-            "events without a conversation leave tags and priority alone"
-        );
-
-        // The server's latest description replaces them whole: tags removed, priority unset.
-        let event = offered(pb::Conversation {
-            id: "c1".into(),
-            ..Default::default()
-        });
-        cache.upsert(&info(&event)).await.unwrap();
-        let row = cache.conversation("c1").await.unwrap().unwrap();
-        assert!(
-            row.tags.is_empty(),
-            "tags the server dropped leave the cache"
-        );
-        assert_eq!(
-            row.priority,
-            Priority::Normal,
-            "unspecified priority reads as normal"
-        );
-    }
-
-    /// The list is refreshed over REST after every connect, while offers arrive on the
-    /// socket: a listing fetched before the offer must not turn it back into "queued".
-    #[tokio::test]
-    async fn a_listed_queued_row_keeps_a_live_offer_and_a_withdrawal_ends_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
-        let event = offered(pb::Conversation {
-            id: "c1".into(),
-            ..Default::default()
-        });
-        cache.upsert(&info(&event)).await.unwrap();
-        let listed = ConversationInfo {
-            id: "c1".into(),
-            state: Some(ConversationState::Queued),
-            group: Some("pre-sales".into()),
-            listed: true,
-            ..Default::default()
-        };
-        cache.upsert(&listed).await.unwrap();
-        let row = cache.conversation("c1").await.unwrap().unwrap();
-        assert_eq!(row.state, ConversationState::Offered, "the offer stands");
-        assert_eq!(row.group, "pre-sales", "the rest of the listing is taken");
-
-        let withdrawn = later(
-            "c1",
-            pb::conversation_event::Kind::OfferWithdrawn(pb::OfferWithdrawn::default()),
-        );
-        cache.upsert(&info(&withdrawn)).await.unwrap();
-        let row = cache.conversation("c1").await.unwrap().unwrap();
-        assert_eq!(row.state, ConversationState::Queued, "events decide offers");
-    }
-
-    #[tokio::test]
-    async fn offers_of_an_earlier_connection_are_void() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
-        for id in ["offered", "assigned"] {
-            let event = offered(pb::Conversation {
-                id: id.into(),
-                ..Default::default()
-            });
-            cache.upsert(&info(&event)).await.unwrap();
-        }
-        let assigned = later(
-            "assigned",
-            pb::conversation_event::Kind::Assigned(pb::Assigned::default()),
-        );
-        cache.upsert(&info(&assigned)).await.unwrap();
-
-        cache.void_offers().await.unwrap();
-        let row = cache.conversation("offered").await.unwrap().unwrap();
-        assert_eq!(row.state, ConversationState::Queued);
-        assert_eq!(row.offer_expires_at, None, "no countdown left");
-        let row = cache.conversation("assigned").await.unwrap().unwrap();
-        assert_eq!(row.state, ConversationState::Assigned, "only offers go");
-    }
-
-    #[tokio::test]
-    async fn conversations_known_only_from_messages_have_no_tags_and_normal_priority() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
-        let m = pb::Message {
-            conversation_id: "c2".into(),
-            seq: 1,
-            id: "m1".into(),
-            ..Default::default()
-        };
-        cache.store_message(&m, false).await.unwrap();
-        let row = cache.conversation("c2").await.unwrap().unwrap();
-        assert!(row.tags.is_empty(), "the column's default is an empty list");
-        assert_eq!(
-            row.priority,
-            Priority::Normal,
-            "the column's default is normal"
-        );
-    }
-
-    #[test]
-    fn every_protobuf_priority_maps_to_its_level() {
-        let all = [
-            (pb::Priority::Unspecified, Priority::Normal),
-            (pb::Priority::Low, Priority::Low),
-            (pb::Priority::High, Priority::High),
-            (pb::Priority::Urgent, Priority::Urgent),
-        ];
-        for (wire, desk) in all {
-            assert_eq!(priority(wire), desk, "{wire:?}");
         }
     }
 }

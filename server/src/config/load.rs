@@ -1,0 +1,208 @@
+//! Loading: built-in defaults, then the TOML file, then `KEFU_*` variables, merged by
+//! figment; and the wording of what goes wrong, naming the key, where its value came from
+//! (a file path or the exact environment variable) and what was expected.
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+
+use super::Settings;
+
+/// A configuration error, worded for the person who wrote the config.
+#[derive(Debug, thiserror::Error)]
+#[error("config key `{key}` (from {source_name}): {expected}")]
+pub struct ConfigError {
+    pub key: String,
+    pub source_name: String,
+    pub expected: String,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `KEFU_*` variables, and validates.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError {
+                    key: "--config".into(),
+                    source_name: "the command line".into(),
+                    expected: format!("file {} does not exist", path.display()),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("KEFU_").split("__"));
+        Self::from_figment(&figment)
+    }
+
+    /// Extracts and validates settings from an assembled figment.
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| describe(figment, e))?;
+        settings.validate().map_err(|(key, expected)| ConfigError {
+            source_name: source_of(figment, &key),
+            key,
+            expected,
+        })?;
+        Ok(settings)
+    }
+}
+
+fn source_of(figment: &Figment, key: &str) -> String {
+    figment
+        .find_metadata(key)
+        .map(|m| source_name(m, key))
+        .unwrap_or_else(|| "built-in defaults".into())
+}
+
+/// Names a value's origin the way an admin would look for it: a file path, or the exact
+/// environment variable.
+fn source_name(m: &figment::Metadata, key: &str) -> String {
+    if m.name.contains("environment") {
+        return format!(
+            "environment variable KEFU_{}",
+            key.replace('.', "__").to_uppercase()
+        );
+    }
+    match &m.source {
+        Some(figment::Source::File(p)) => p.display().to_string(),
+        _ => m.name.to_string(),
+    }
+}
+
+fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
+    let key = e.path.join(".");
+    let source_name = match &e.metadata {
+        Some(m) => source_name(m, &key),
+        None => source_of(figment, &key),
+    };
+    let expected = match &e.kind {
+        figment::error::Kind::UnknownField(f, _) => {
+            return ConfigError {
+                key: if key.is_empty() {
+                    f.clone()
+                } else {
+                    format!("{key}.{f}")
+                },
+                source_name,
+                expected: "unknown key; `kefu config example` lists every key".into(),
+            };
+        }
+        figment::error::Kind::InvalidType(actual, expected) => {
+            format!("expected {expected}, found {actual}")
+        }
+        figment::error::Kind::Message(m) => m.clone(),
+        other => other.to_string(),
+    };
+    ConfigError {
+        key,
+        source_name,
+        expected,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
+mod tests {
+    use super::*;
+    use crate::config::EXAMPLE;
+    use figment::Jail;
+
+    #[test]
+    fn example_config_loads_as_written() {
+        Jail::expect_with(|jail| {
+            jail.create_file("kefu.toml", EXAMPLE)?;
+            let s = Settings::load(Some("kefu.toml".as_ref())).map_err(|e| e.to_string())?;
+            assert_eq!(s.sites.len(), 1, "the example declares one demo site");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_file_and_errors_name_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.create_file("kefu.toml", "[routing]\noffer_timeout_secs = 12\n")?;
+            jail.set_env("KEFU_ROUTING__AUTO_ACCEPT", "true");
+            let s = Settings::load(Some("kefu.toml".as_ref())).map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.routing.offer_timeout_secs, 12,
+                "the file overrides the default"
+            );
+            assert!(
+                s.routing.auto_accept,
+                "the environment overrides the default"
+            );
+
+            jail.set_env("KEFU_ROUTING__OFFER_TIMEOUT_SECS", "soon");
+            let err = Settings::load(Some("kefu.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("routing.offer_timeout_secs"),
+                "names the key: {err}"
+            );
+            assert!(
+                err.contains("KEFU_ROUTING__OFFER_TIMEOUT_SECS"),
+                "names the variable: {err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_file_values_name_the_file_and_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file("prod.toml", "[server]\nlisten = \"everywhere\"\n")?;
+            let err = Settings::load(Some("prod.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("config key `server.listen` (from "),
+                "{err}"
+            );
+            assert!(err.contains("prod.toml"), "names the file: {err}");
+
+            jail.create_file("typo.toml", "[routing]\nofer_timeout_secs = 3\n")?;
+            let err = Settings::load(Some("typo.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("ofer_timeout_secs") && err.contains("unknown key"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_backoffice_url_names_its_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "kefu.toml",
+                "[integrations.backoffice]\nbase_url = \"erp.local\"\n",
+            )?;
+            let err = Settings::load(Some("kefu.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("integrations.backoffice.base_url"), "{err}");
+            jail.create_file(
+                "ok.toml",
+                "[integrations.backoffice]\nbase_url = \"http://127.0.0.1:8090\"\n",
+            )?;
+            let s = Settings::load(Some("ok.toml".as_ref())).map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.integrations.backoffice.unwrap().paths.orders_by_customer,
+                "/customers/{customer_id}/orders"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Settings::load(Some("/nonexistent/kefu.toml".as_ref()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+}

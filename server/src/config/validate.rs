@@ -1,0 +1,139 @@
+//! The checks serde cannot express: addresses, ranges, content types, site ids and origins,
+//! and each connector's own settings. Each failure names the offending key and what it
+//! expects; `load` adds where the value came from.
+
+use std::net::SocketAddr;
+
+use super::Settings;
+
+impl Settings {
+    /// Semantic checks serde cannot express. Returns the offending key and what it expects.
+    pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, e: &str| Err((k.to_string(), e.to_string()));
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "server.listen",
+                &format!(
+                    "expected host:port such as 127.0.0.1:8080, got `{}`",
+                    self.server.listen
+                ),
+            );
+        }
+        if !self.store.url.is_empty() && !self.store.url.starts_with("sqlite:") {
+            return bad(
+                "store.url",
+                "expected sqlite://path (PostgreSQL arrives with cluster mode)",
+            );
+        }
+        if !["human", "json"].contains(&self.log.format.as_str()) {
+            return bad("log.format", "expected `human` or `json`");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad(
+                "log.level",
+                "expected a tracing filter such as `info` or `kefu_server=debug`",
+            );
+        }
+        if self.auth.token_ttl_hours == 0 || self.auth.visitor_ttl_days == 0 {
+            return bad("auth", "token lifetimes must be at least 1");
+        }
+        if self.routing.offer_timeout_secs == 0 {
+            return bad("routing.offer_timeout_secs", "expected at least 1 second");
+        }
+        let l = &self.limits;
+        if !(1024..=16 * 1024 * 1024).contains(&l.max_frame_bytes) {
+            return bad(
+                "limits.max_frame_bytes",
+                "expected between 1024 and 16777216",
+            );
+        }
+        if l.max_text_bytes == 0 || l.max_text_bytes >= l.max_frame_bytes {
+            return bad(
+                "limits.max_text_bytes",
+                "expected above 0 and below limits.max_frame_bytes",
+            );
+        }
+        if !(1024..=128 * 1024).contains(&l.ws_read_buffer_bytes) {
+            return bad(
+                "limits.ws_read_buffer_bytes",
+                "expected between 1024 and 131072",
+            );
+        }
+        if l.outbound_queue == 0
+            || l.messages_per_second == 0
+            || l.history_page_max == 0
+            || l.heartbeat_secs == 0
+        {
+            return bad(
+                "limits",
+                "queue sizes, rates, page size and heartbeat must be at least 1",
+            );
+        }
+        if self.attachments.max_bytes == 0 {
+            return bad("attachments.max_bytes", "expected at least 1");
+        }
+        for (i, t) in self.attachments.allowed_types.iter().enumerate() {
+            if t.parse::<mime::Mime>().is_err() || t.contains("svg") || t.contains("html") {
+                return bad(
+                    &format!("attachments.allowed_types.{i}"),
+                    "expected a content type such as image/png; HTML and SVG are never served",
+                );
+            }
+        }
+        if let Some(b) = &self.integrations.backoffice
+            && let Err((k, e)) = b.validate()
+        {
+            return bad(&format!("integrations.backoffice.{k}"), &e);
+        }
+        if let Some(s) = &self.integrations.shopify
+            && let Err((k, e)) = s.validate()
+        {
+            return bad(&format!("integrations.shopify.{k}"), &e);
+        }
+        if self.integrations.shopify.is_some() && self.integrations.backoffice.is_some() {
+            return bad(
+                "integrations.shopify",
+                "configure either backoffice or shopify, not both",
+            );
+        }
+        if self.integrations.cache.timeout_ms == 0 {
+            return bad("integrations.cache.timeout_ms", "expected at least 1");
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, s) in self.sites.iter().enumerate() {
+            if s.id.is_empty()
+                || !s
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return bad(
+                    &format!("sites.{i}.id"),
+                    "expected letters, digits, `-` or `_`",
+                );
+            }
+            if !ids.insert(&s.id) {
+                return bad(
+                    &format!("sites.{i}.id"),
+                    &format!("site id `{}` appears twice", s.id),
+                );
+            }
+            for (j, o) in s.allowed_origins.iter().enumerate() {
+                if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+                    return bad(
+                        &format!("sites.{i}.allowed_origins.{j}"),
+                        "expected an origin like https://shop.example (scheme and host, no path)",
+                    );
+                }
+            }
+            if s.default_group.is_empty() {
+                return bad(
+                    &format!("sites.{i}.default_group"),
+                    "expected a group name such as pre-sales",
+                );
+            }
+        }
+        crate::webhooks::validate(&self.webhooks)?;
+        Ok(())
+    }
+}
