@@ -2,6 +2,9 @@
 // conversation, resume, the outbox and what the server says about the conversation.
 // The UI reads `state()` after each "change" and calls the methods below; tests drive it
 // with a fake WebSocket and fetch.
+// Why one long file: `ChatClient` is one state machine whose handlers all change the same
+// conversation state; the parts that stand alone (connection, outbox, timeline, storage)
+// already live in their own files, and splitting the class would spread that state.
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, Role } from "../gen/kefu/v1/common_pb";
 import type { ConversationEvent } from "../gen/kefu/v1/conversation_pb";
