@@ -168,20 +168,19 @@ pub struct Return {
     pub created_at: Option<String>,
 }
 
-/// What happened with one source for this view.
+/// What happened with one source for this view: `ok`, fresh data; `stale`, cached data older
+/// than the TTL while a refresh is under way; `timed_out`, the source did not answer in time;
+/// `error`, the source failed (the section's `error` says why); `unavailable`, no customer to
+/// look up (unknown identity) or no back office configured.
+// One doc on the type, not one per variant: the desk's TS bindings carry it as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SourceState {
-    /// Fresh data.
     Ok,
-    /// Cached data older than the TTL; a refresh is under way.
     Stale,
-    /// The source did not answer in time.
     TimedOut,
-    /// The source failed; `error` says why.
     Error,
-    /// No customer to look up (unknown identity), or no back office configured.
     Unavailable,
 }
 
