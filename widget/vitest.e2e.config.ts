@@ -1,5 +1,6 @@
 // End-to-end tests (e2e/*.e2e.ts): a real kefu process and Debian's chromium. Run by
-// `npm run e2e` after `cargo build -p kefu-server` (scripts/test.sh does both).
+// `npm run e2e` after `cargo build -p kefu-server -p kefu-testkit` (scripts/test.sh's
+// `cargo test --workspace` builds both).
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

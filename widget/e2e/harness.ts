@@ -1,10 +1,10 @@
-// End-to-end harness: a real `kefu` process on its own SQLite database, a shop page served
+// End-to-end harness: a real `kefu` process on its own SQLite database (started by the
+// workspace's test kit, `kefu-testkit serve`), a shop page served
 // from another origin (as a retailer's site would be), and Debian's chromium driven by
 // playwright-core. Everything listens on 127.0.0.1.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { type Server, createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 
@@ -12,11 +12,11 @@ export const repoRoot = resolve(__dirname, "../..");
 export const SITE = "demo";
 export const AGENT = { username: "demo", password: "kefu-demo" };
 
-/** The kefu binary `cargo build` made (the test script builds it first), in the target
- * directory scripts/env.sh chooses. */
-function kefuBinary(): string {
+/** The workspace test kit's binary, which starts kefu the way the Rust tests do (`cargo
+ * test` builds it next to `kefu`), in the target directory scripts/env.sh chooses. */
+function testkitBinary(): string {
   const target = process.env.CARGO_TARGET_DIR ?? "/var/tmp/kefu-target";
-  return join(target, "debug", "kefu");
+  return join(target, "debug", "kefu-testkit");
 }
 
 export interface Kefu {
@@ -25,51 +25,34 @@ export interface Kefu {
   stop(): Promise<void>;
 }
 
-/** Starts kefu with the demo admin and one site whose pages live at `shopOrigin`. */
+/** Starts kefu (`kefu-testkit serve`: the demo admin and one site whose pages live at
+ * `shopOrigin`, offers not auto-accepted) and reads where it listens from the kit's one JSON
+ * line. The kit kills kefu when it gets SIGTERM or its stdin closes. */
 export async function startKefu(shopOrigin: string): Promise<Kefu> {
-  const dir = mkdtempSync(join(tmpdir(), "kefu-e2e-"));
-  const config = join(dir, "kefu.toml");
-  writeFileSync(
-    config,
-    [
-      "[server]",
-      'listen = "127.0.0.1:0"',
-      `data_dir = "${join(dir, "data")}"`,
-      "shutdown_grace_secs = 1",
-      "[routing]",
-      "auto_accept = false",
-      "[[sites]]",
-      `id = "${SITE}"`,
-      'name = "E2E shop"',
-      `allowed_origins = ["${shopOrigin}"]`,
-      'identity_secret = "e2e-identity-secret"',
-      'default_group = "pre-sales"',
-      "",
-    ].join("\n"),
-  );
   // kefu reads KEFU_* variables as configuration: pass none of ours through.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith("KEFU_")),
   );
-  const child = spawn(kefuBinary(), [`-config=${config}`, "--demo"], {
-    env: { ...env, RUST_LOG: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = spawn(testkitBinary(), ["serve", "--origin", shopOrigin, "--site", SITE], {
+    env,
+    // stdin stays open: the kit stops kefu when it closes (e.g. this runner died).
+    stdio: ["pipe", "pipe", "pipe"],
   });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   const url = await new Promise<string>((ok, fail) => {
     let out = "";
-    const timer = setTimeout(() => fail(new Error(`kefu did not start:\n${out}\n${stderr}`)), 30_000);
+    const timer = setTimeout(() => fail(new Error(`kefu did not start:\n${out}\n${stderr}`)), 60_000);
     child.stdout!.on("data", (d) => {
       out += d;
-      const m = /kefu listening on (http:\/\/[\d.:]+)/.exec(out);
-      if (m) {
+      const line = out.split("\n").slice(0, -1).find((l) => l.startsWith("{"));
+      if (line) {
         clearTimeout(timer);
-        ok(m[1]);
+        ok((JSON.parse(line) as { url: string }).url);
       }
     });
-    child.on("error", (e) => fail(new Error(`cannot start ${kefuBinary()}: ${e.message}; build it with cargo build -p kefu-server`)));
-    child.on("exit", (code) => fail(new Error(`kefu exited with ${code}:\n${out}\n${stderr}`)));
+    child.on("error", (e) => fail(new Error(`cannot start ${testkitBinary()}: ${e.message}; build it with cargo build -p kefu-testkit -p kefu-server`)));
+    child.on("exit", (code) => fail(new Error(`kefu-testkit exited with ${code}:\n${out}\n${stderr}`)));
   });
   return {
     url,
@@ -80,7 +63,6 @@ export async function startKefu(shopOrigin: string): Promise<Kefu> {
         child.kill("SIGTERM");
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

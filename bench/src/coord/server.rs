@@ -1,16 +1,14 @@
 //! The `kefu` process under test: a bench config on a temp SQLite database, an admin made
-//! with `kefu agent add`, agents made over the admin REST API, and /proc sampling.
+//! with `kefu agent add`, agents made over the admin REST API (the starting and the accounts
+//! are the workspace test kit's), and /proc sampling.
 
 use std::{
-    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use anyhow::Context as _;
 use futures_util::{StreamExt, TryStreamExt, stream};
-use serde_json::{Value, json};
+use kefu_testkit::{AgentSpec, KefuCommand, KefuProcess};
 
 use crate::plan::AgentLogin;
 
@@ -18,22 +16,18 @@ pub const SITE: &str = "bench";
 const ADMIN: &str = "bench-admin";
 const PASSWORD: &str = "bench-password-0123";
 
+/// kefu under test, started through the workspace's test kit.
 pub struct Kefu {
-    child: Child,
+    process: KefuProcess,
     pub addr: String,
     pub proc: Proc,
-    dir: tempfile::TempDir,
 }
 
-/// The bench site, no plugins, and limits that let one socket send as fast as the run asks.
-fn config(data_dir: &Path, capacity: usize) -> String {
+/// The bench site, no plugins, and limits that let one socket send as fast as the run asks
+/// (the kit writes the `[server]` table: listen on 127.0.0.1:0, data in a temp folder).
+fn config(capacity: usize) -> String {
     format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-shutdown_grace_secs = 2
-
-[log]
+        r#"[log]
 level = "warn"
 
 [routing]
@@ -52,103 +46,42 @@ allowed_origins = ["{origin}"]
 identity_secret = "bench-identity-secret-0123456789abcdef"
 default_group = "pre-sales"
 "#,
-        data = data_dir.display(),
         origin = crate::worker::ORIGIN,
     )
 }
 
 impl Kefu {
     pub fn start(bin: &Path, capacity: usize) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let conf = dir.path().join("kefu.toml");
-        std::fs::write(&conf, config(&dir.path().join("data"), capacity))?;
-        let kefu = |args: &[&str]| {
-            let mut cmd = Command::new(bin);
-            // kefu reads KEFU_* variables as config: start from a clean environment.
-            cmd.env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .arg(format!("-config={}", conf.display()))
-                .args(args);
-            cmd
-        };
-        let mut add = kefu(&["agent", "add", "--username", ADMIN, "--role", "admin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        writeln!(add.stdin.take().context("stdin")?, "{PASSWORD}")?;
-        anyhow::ensure!(add.wait()?.success(), "kefu agent add failed");
-
-        let log = std::fs::File::create(dir.path().join("kefu.log"))?;
-        let mut child = kefu(&[]).stdout(Stdio::piped()).stderr(log).spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-        let first = lines.next().context("kefu exited before listening")??;
-        let addr = first
-            .strip_prefix("kefu listening on http://")
-            .with_context(|| format!("unexpected first line: {first}"))?
-            .to_string();
-        std::thread::spawn(move || lines.for_each(drop));
-        let proc = Proc(child.id());
+        let process = KefuCommand::new()
+            .bin(bin)
+            .shutdown_grace_secs(2)
+            .config(config(capacity))
+            .log_to_file()
+            .admin(ADMIN, PASSWORD)
+            .start()?;
         Ok(Self {
-            child,
-            addr,
-            proc,
-            dir,
+            addr: process.addr.to_string(),
+            proc: Proc(process.pid()),
+            process,
         })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/api/v1{path}", self.addr)
-    }
-
-    async fn login(&self, http: &reqwest::Client, user: &str) -> anyhow::Result<Value> {
-        let res = http
-            .post(self.url("/auth/login"))
-            .json(&json!({"username": user, "password": PASSWORD}))
-            .send()
-            .await?
-            .error_for_status()
-            .with_context(|| format!("login of {user}"))?;
-        Ok(res.json().await?)
     }
 
     /// Creates `n` agents in the pre-sales group and signs each in.
     pub async fn agents(&self, n: usize) -> anyhow::Result<Vec<AgentLogin>> {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()?;
-        let admin = self.login(&http, ADMIN).await?["token"]
-            .as_str()
-            .context("admin token")?
-            .to_string();
-        let (create, login) = (self.url("/agents"), self.url("/auth/login"));
+        let admin = self.process.try_login(ADMIN, PASSWORD).await?;
         // Password hashing is the slow part: a few at a time keeps both cores busy.
         stream::iter(0..n)
             .map(|i| {
-                let (http, admin, create, login) = (&http, &admin, &create, &login);
+                let admin = &admin;
                 async move {
-                    let user = format!("agent-{i:04}");
-                    let created: Value = http
-                        .post(create)
-                        .bearer_auth(admin)
-                        .json(&json!({"username": user, "password": PASSWORD, "role": "agent", "groups": ["pre-sales"]}))
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .json()
-                        .await?;
-                    let session: Value = http
-                        .post(login)
-                        .json(&json!({"username": user, "password": PASSWORD}))
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .json()
-                        .await?;
+                    let spec = AgentSpec {
+                        password: PASSWORD.into(),
+                        ..AgentSpec::agent(&format!("agent-{i:04}"), &["pre-sales"])
+                    };
+                    let agent = self.process.try_add_agent(admin, &spec).await?;
                     anyhow::Ok(AgentLogin {
-                        id: created["id"].as_str().context("agent id")?.into(),
-                        token: session["token"].as_str().context("agent token")?.into(),
+                        id: agent.id,
+                        token: agent.token,
                     })
                 }
             })
@@ -159,20 +92,11 @@ impl Kefu {
 
     /// The last lines kefu logged, for an error report.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("kefu.log")).unwrap_or_default();
-        let lines: Vec<_> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        self.process.log_tail(20)
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-}
-
-impl Drop for Kefu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.data_dir().to_path_buf()
     }
 }
 

@@ -43,52 +43,8 @@ impl Default for ViewSettings {
     }
 }
 
-/// What happened with one source for this view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceState {
-    /// Fresh data.
-    Ok,
-    /// Cached data older than the TTL; a refresh is under way.
-    Stale,
-    /// The source did not answer in time.
-    TimedOut,
-    /// The source failed; `error` says why.
-    Error,
-    /// No customer to look up (unknown identity), or no back office configured.
-    Unavailable,
-}
-
-/// One part of the view and its provenance.
-#[derive(Debug, Clone, Serialize)]
-pub struct Section<T> {
-    pub state: SourceState,
-    pub source: String,
-    pub data: Option<T>,
-    pub error: Option<String>,
-    /// When the data was fetched from the source, unix ms.
-    pub fetched_at_ms: Option<i64>,
-}
-
-impl<T> Section<T> {
-    fn unavailable(source: &str, why: &str) -> Self {
-        Self {
-            state: SourceState::Unavailable,
-            source: source.into(),
-            data: None,
-            error: Some(why.into()),
-            fetched_at_ms: None,
-        }
-    }
-}
-
-/// Everything the back office knows about one shopper.
-#[derive(Debug, Clone, Serialize)]
-pub struct CustomerView {
-    pub customer: Section<Customer>,
-    pub orders: Section<Vec<Order>>,
-    pub returns: Section<Vec<Return>>,
-}
+// The view's shapes are the wire format the desk decodes too: defined once, in kefu-api.
+pub use kefu_api::{CustomerView, Section, SourceState};
 
 type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, SourceError>> + Send>>;
 type Fetch<T> = Arc<dyn Fn() -> BoxFut<T> + Send + Sync>;

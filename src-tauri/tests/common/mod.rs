@@ -1,75 +1,43 @@
 //! Test harness for the desktop core: a real `kefu` server process (built from this
-//! workspace) on 127.0.0.1 with its own SQLite, scripted shoppers, and polling helpers.
-#![allow(dead_code)] // each test binary uses a different part
+//! workspace, started through the workspace's test kit) on 127.0.0.1 with its own SQLite,
+//! scripted shoppers, and polling helpers.
+#![allow(dead_code, unused_imports)] // each test binary uses a different part
 
-use std::{
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
+use kefu_testkit::{AgentSpec, KefuCommand, KefuProcess};
+pub use kefu_testkit::{target_dir, text_of, workspace_bin};
 use prost::Message as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, client::IntoClientRequest};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// The workspace's build output folder (`target/debug`), found from this test binary.
-pub fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-/// A workspace binary, built first if `cargo test` was run for this package alone.
-pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
-    let path = target_dir().join(bin);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", package, "--bin", bin])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building {bin}");
-    }
-    path
-}
-
 /// A running `kefu --demo` process: demo admin `demo` / `kefu-demo`, site `demo`.
 pub struct Kefu {
-    child: Child,
+    process: KefuProcess,
     pub addr: String,
-    dir: PathBuf,
-    env: Vec<(String, String)>,
 }
 
-/// A server that was stopped: its address, data and environment, to start it again.
+/// A server that was stopped: the command that starts it again on its address, data and
+/// environment.
 pub struct Stopped {
     pub addr: String,
-    dir: PathBuf,
-    env: Vec<(String, String)>,
+    command: KefuCommand,
 }
 
 impl Stopped {
     /// Starts it again on the same address and data.
     pub fn start(&self) -> Kefu {
-        self.start_on(&self.addr)
+        Kefu::from_command(self.command.clone())
     }
 
     /// Starts it on the same data but another (free) port: clients of the old address stay
     /// disconnected meanwhile, so a test can change things behind their back.
     pub fn start_elsewhere(&self) -> Kefu {
-        self.start_on("127.0.0.1:0")
-    }
-
-    fn start_on(&self, listen: &str) -> Kefu {
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        Kefu::start_with(&self.dir, listen, &env)
+        Kefu::from_command(self.command.clone().listen("127.0.0.1:0"))
     }
 }
 
@@ -81,39 +49,24 @@ impl Kefu {
 
     /// Same, with extra environment (config overrides such as `KEFU_ROUTING__AUTO_ACCEPT`).
     pub fn start_with(dir: &Path, listen: &str, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(workspace_bin("kefu-server", "kefu"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("KEFU_SERVER__LISTEN", listen)
-            .env("KEFU_SERVER__DATA_DIR", dir)
-            .env("KEFU_SERVER__SHUTDOWN_GRACE_SECS", "1")
+        let mut command = KefuCommand::new()
+            .data_dir(dir)
+            .listen(listen)
+            .shutdown_grace_secs(1)
             .env("KEFU_LIMITS__MESSAGES_PER_SECOND", "1000")
             .env("KEFU_LIMITS__MESSAGES_BURST", "1000")
-            .env("RUST_LOG", "warn");
+            .arg("--demo");
         for (k, v) in env {
-            cmd.env(k, v);
+            command = command.env(*k, *v);
         }
-        let mut child = cmd
-            .arg("--demo")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("kefu prints where it listens").unwrap();
-        let addr = first
-            .strip_prefix("kefu listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-            .to_string();
-        std::thread::spawn(move || for _ in lines {});
+        Self::from_command(command)
+    }
+
+    fn from_command(command: KefuCommand) -> Self {
+        let process = command.start().unwrap_or_else(|e| panic!("{e}"));
         Self {
-            child,
-            addr,
-            dir: dir.to_path_buf(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            addr: process.addr.to_string(),
+            process,
         }
     }
 
@@ -122,13 +75,10 @@ impl Kefu {
     }
 
     /// Stops the server hard (as a crash or a pulled cable would).
-    pub fn kill(mut self) -> Stopped {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) -> Stopped {
         Stopped {
-            addr: self.addr.clone(),
-            dir: self.dir.clone(),
-            env: std::mem::take(&mut self.env),
+            addr: self.addr,
+            command: self.process.kill(),
         }
     }
 
@@ -144,19 +94,10 @@ impl Kefu {
 
     /// Signs in; returns the token.
     pub async fn login(&self, username: &str, password: &str) -> String {
-        let res: Value = reqwest::Client::new()
-            .post(format!("{}/api/v1/auth/login", self.url()))
-            .json(&json!({"username": username, "password": password}))
-            .send()
+        self.process
+            .try_login(username, password)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        res["token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{username} signs in: {res}"))
-            .to_string()
+            .unwrap_or_else(|e| panic!("{username} signs in: {e}"))
     }
 
     /// POST with a token; returns the status.
@@ -173,19 +114,13 @@ impl Kefu {
     /// Creates an agent in `pre-sales`; returns its id.
     pub async fn add_agent(&self, username: &str, display_name: &str, password: &str) -> String {
         let admin = self.admin_token().await;
-        let res = reqwest::Client::new()
-            .post(format!("{}/api/v1/agents", self.url()))
-            .bearer_auth(admin)
-            .json(&json!({
-                "username": username, "display_name": display_name, "password": password,
-                "role": "agent", "capacity": 5, "groups": ["pre-sales"],
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success(), "creating {username}: {res:?}");
-        let v: Value = res.json().await.unwrap();
-        v["id"].as_str().unwrap().to_string()
+        let spec = AgentSpec {
+            password: password.into(),
+            display_name: Some(display_name.into()),
+            capacity: Some(5),
+            ..AgentSpec::agent(username, &["pre-sales"])
+        };
+        self.process.create_agent(&admin, &spec).await
     }
 
     /// GET with a token, as JSON.
@@ -199,13 +134,6 @@ impl Kefu {
             .json()
             .await
             .unwrap()
-    }
-}
-
-impl Drop for Kefu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -404,13 +332,6 @@ impl Staff {
             _ => None,
         })
         .await;
-    }
-}
-
-pub fn text_of(m: &pb::Message) -> Option<&str> {
-    match m.body.as_ref()?.kind.as_ref()? {
-        pb::message_body::Kind::Text(t) => Some(&t.text),
-        _ => None,
     }
 }
 

@@ -1,0 +1,15 @@
+//! Kefu's JSON shapes that more than one crate reads or writes, defined once so the server's
+//! wire format and its readers cannot drift apart.
+//!
+//! # Layout
+//! - [`customer`]: the customer view beside a chat — the back office's profile, orders and
+//!   returns (field names follow `docs/backoffice-format.md`), each [`Section`] with its
+//!   source's state. The server builds and sends it; the desk decodes it and hands it to its
+//!   window.
+//!
+//! The `specta` feature derives `specta::Type` on every type, so the desk's generated
+//! TypeScript bindings describe exactly what the server sends.
+
+pub mod customer;
+
+pub use customer::*;
