@@ -48,18 +48,6 @@ export type ActionDone = {
 	message: string,
 };
 
-/**  Where an order goes. */
-export type Address = {
-	name: string | null,
-	phone: string | null,
-	line1: string | null,
-	line2: string | null,
-	city: string | null,
-	province: string | null,
-	postal_code: string | null,
-	country: string | null,
-};
-
 /**  The signed-in agent. */
 export type Agent = {
 	id: string,
@@ -126,7 +114,6 @@ export type ConversationSummary = {
 	priority: Priority,
 };
 
-/**  The customer's profile from the CRM. */
 export type Customer = {
 	id: string,
 	name: string,
@@ -181,7 +168,6 @@ export type HistoryPage = {
 
 export type Language = "auto" | "en" | "zh-CN";
 
-/**  One line of an order. */
 export type LineItem = {
 	sku: string,
 	name: string,
@@ -192,33 +178,25 @@ export type LineItem = {
 
 export type MessageBody = { kind: "text"; text: string } | { kind: "note"; text: string } | { kind: "attachment"; attachment_id: string; file_name: string; mime: string; size: number } | { kind: "order_card"; order_id: string; title: string; detail: string } | { kind: "system"; text: string };
 
-/**  An amount of money: a decimal string (never a float) and an ISO 4217 currency. */
 export type Money = {
 	amount: string,
 	currency: string,
 };
 
-/**  A CRM note about the customer. */
 export type Note = {
 	at: string | null,
 	author: string | null,
 	text: string,
 };
 
-/**  An order with its lines and shipments. */
 export type Order = {
 	id: string,
-	customer_id: string | null,
 	placed_at: string | null,
 	status: string,
 	payment_status: string | null,
 	fulfillment_status: string | null,
-	currency: string | null,
-	subtotal: Money | null,
-	shipping: Money | null,
 	total: Money | null,
 	items: LineItem[],
-	shipping_address: Address | null,
 	shipments: Shipment[],
 };
 
@@ -252,17 +230,14 @@ export type PageContext = {
  */
 export type Priority = "low" | "normal" | "high" | "urgent";
 
-/**  The refund attached to a return. */
 export type Refund = {
 	amount: Money | null,
 	state: string,
 };
 
-/**  A return (RMA). */
 export type Return = {
 	id: string,
 	order_id: string,
-	customer_id: string | null,
 	status: string,
 	reason: string | null,
 	items: ReturnItem[],
@@ -270,7 +245,6 @@ export type Return = {
 	created_at: string | null,
 };
 
-/**  An item being returned. */
 export type ReturnItem = {
 	sku: string,
 	name: string | null,
@@ -290,7 +264,6 @@ export type Section<T> = {
 	source: string,
 	data: T | null,
 	error: string | null,
-	/**  When the data was fetched from the source, unix ms. */
 	fetched_at_ms: number | null,
 };
 
@@ -317,7 +290,6 @@ export type Settings = {
 	theme: Theme,
 };
 
-/**  A parcel on its way. */
 export type Shipment = {
 	carrier: string | null,
 	tracking_number: string | null,
@@ -326,12 +298,6 @@ export type Shipment = {
 	shipped_at: string | null,
 };
 
-/**
- *  What happened with one source for this view: `ok`, fresh data; `stale`, cached data older
- *  than the TTL while a refresh is under way; `timed_out`, the source did not answer in time;
- *  `error`, the source failed (the section's `error` says why); `unavailable`, no customer to
- *  look up (unknown identity) or no back office configured.
- */
 export type SourceState = "ok" | "stale" | "timed_out" | "error" | "unavailable";
 
 export type Theme = "system" | "light" | "dark";

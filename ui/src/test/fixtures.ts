@@ -46,20 +46,15 @@ export function message(overrides: Partial<ChatMessage> = {}): ChatMessage {
 export function order(overrides: Partial<Order> = {}): Order {
   return {
     id: "O-1001",
-    customer_id: "C10001",
     placed_at: "2025-01-10T08:30:00Z",
     status: "open",
     payment_status: "paid",
     fulfillment_status: "unfulfilled",
-    currency: "USD",
-    subtotal: { amount: "59.80", currency: "USD" },
-    shipping: null,
     total: { amount: "59.80", currency: "USD" },
     items: [
       { sku: "MUG-1", name: "Blue mug", quantity: 2, unit_price: { amount: "19.90", currency: "USD" }, image_url: null },
       { sku: "TEA-7", name: "Green tea", quantity: 1, unit_price: { amount: "20.00", currency: "USD" }, image_url: null },
     ],
-    shipping_address: null,
     shipments: [],
     ...overrides,
   };
@@ -69,7 +64,6 @@ export function returned(overrides: Partial<Return> = {}): Return {
   return {
     id: "R-77",
     order_id: "O-0999",
-    customer_id: "C10001",
     status: "approved",
     reason: "Arrived broken",
     items: [{ sku: "MUG-1", name: "Blue mug", quantity: 1 }],
