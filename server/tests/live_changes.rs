@@ -38,7 +38,7 @@ async fn delete(srv: &TestServer, path: &str, token: &str) -> u16 {
 /// without one.
 async fn go_away_code(ws: &mut Ws) -> pb::GoAwayCode {
     ws.recv_until(|k| match k {
-        Out::GoAway(g) => Some(pb::GoAwayCode::try_from(g.code).expect("a known code")),
+        Out::GoAway(g) => Some(pb::GoAwayCode::try_from(g.code as i32).expect("a known code")),
         _ => None,
     })
     .await
@@ -125,7 +125,7 @@ async fn a_disabled_agent_is_offered_nothing_more_and_cannot_send() {
     );
     assert!(
         frames.iter().any(
-            |f| matches!(f, Out::GoAway(g) if g.code == pb::GoAwayCode::AccountDisabled as i32)
+            |f| matches!(f, Out::GoAway(g) if g.code == pb::GoAwayCode::AccountDisabled as u32)
         ),
         "the socket was told why it closed: {frames:?}"
     );

@@ -124,7 +124,7 @@ async fn serve(mut socket: WebSocket, state: AppState, caller: Caller, token_has
             let frame = wire::encode(Out::GoAway(pb::GoAway {
                 reason: e.message,
                 retry_after_ms,
-                code: code as i32,
+                code: code as u32,
             }));
             let _ = Box::pin(tokio::time::timeout(
                 GOODBYE_TIMEOUT,
@@ -278,7 +278,7 @@ impl Conn {
         let frame = wire::encode(Out::GoAway(pb::GoAway {
             reason: reason.into(),
             retry_after_ms,
-            code: code as i32,
+            code: code as u32,
         }));
         let close = CloseFrame {
             code: close_code::AWAY,

@@ -7,8 +7,8 @@
 // @generated from file kefu/v1/envelope.proto (package kefu.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { AgentStatus, ErrorCode, Participant } from "./common_pb";
 import { file_kefu_v1_common } from "./common_pb";
 import type { ConversationEvent, PageContext } from "./conversation_pb";
@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kefu/v1/envelope.proto.
  */
 export const file_kefu_v1_envelope: GenFile = /*@__PURE__*/
-  fileDesc("ChZrZWZ1L3YxL2VudmVsb3BlLnByb3RvEgdrZWZ1LnYxIq8DCg5DbGllbnRFbnZlbG9wZRIkCgRzZW5kGAEgASgLMhQua2VmdS52MS5TZW5kTWVzc2FnZUgAEiEKBnJlc3VtZRgCIAEoCzIPLmtlZnUudjEuUmVzdW1lSAASJwoJaGVhcnRiZWF0GAMgASgLMhIua2VmdS52MS5IZWFydGJlYXRIABIhCgZ0eXBpbmcYBCABKAsyDy5rZWZ1LnYxLlR5cGluZ0gAEiQKBHJlYWQYBSABKAsyFC5rZWZ1LnYxLlJlYWRSZWNlaXB0SAASKAoKc2V0X3N0YXR1cxgGIAEoCzISLmtlZnUudjEuU2V0U3RhdHVzSAASJgoGYWNjZXB0GAcgASgLMhQua2VmdS52MS5BY2NlcHRPZmZlckgAEigKB2RlY2xpbmUYCCABKAsyFS5rZWZ1LnYxLkRlY2xpbmVPZmZlckgAEjEKCHRyYW5zZmVyGAkgASgLMh0ua2VmdS52MS5UcmFuc2ZlckNvbnZlcnNhdGlvbkgAEisKBWNsb3NlGAogASgLMhoua2VmdS52MS5DbG9zZUNvbnZlcnNhdGlvbkgAQgYKBGtpbmQisgMKDlNlcnZlckVudmVsb3BlEh8KBWhlbGxvGAEgASgLMg4ua2VmdS52MS5IZWxsb0gAEhsKA2FjaxgCIAEoCzIMLmtlZnUudjEuQWNrSAASHwoFZXJyb3IYAyABKAsyDi5rZWZ1LnYxLkVycm9ySAASIwoHbWVzc2FnZRgEIAEoCzIQLmtlZnUudjEuTWVzc2FnZUgAEicKCWhlYXJ0YmVhdBgFIAEoCzISLmtlZnUudjEuSGVhcnRiZWF0SAASIQoGdHlwaW5nGAYgASgLMg8ua2VmdS52MS5UeXBpbmdIABIkCgRyZWFkGAcgASgLMhQua2VmdS52MS5SZWFkUmVjZWlwdEgAEiUKCHByZXNlbmNlGAggASgLMhEua2VmdS52MS5QcmVzZW5jZUgAEisKBWV2ZW50GAkgASgLMhoua2VmdS52MS5Db252ZXJzYXRpb25FdmVudEgAEioKC3Jlc3VtZV9kb25lGAogASgLMhMua2VmdS52MS5SZXN1bWVEb25lSAASIgoHZ29fYXdheRgLIAEoCzIPLmtlZnUudjEuR29Bd2F5SABCBgoEa2luZCKXAQoLU2VuZE1lc3NhZ2USFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSIgoEYm9keRgDIAEoCzIULmtlZnUudjEuTWVzc2FnZUJvZHkSDQoFZ3JvdXAYBCABKAkSJQoHY29udGV4dBgFIAEoCzIULmtlZnUudjEuUGFnZUNvbnRleHQiVgoDQWNrEhUKDWNsaWVudF9tc2dfaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkSCwoDc2VxGAQgASgEIlEKBUVycm9yEiAKBGNvZGUYASABKA4yEi5rZWZ1LnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkiMwoGUmVzdW1lEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoBCI3CgpSZXN1bWVEb25lEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoBCIaCglIZWFydGJlYXQSDQoFYXRfbXMYASABKAMiVAoGVHlwaW5nEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIOCgZ0eXBpbmcYAiABKAgSIQoDd2hvGAMgASgLMhQua2VmdS52MS5QYXJ0aWNpcGFudCJcCgtSZWFkUmVjZWlwdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEQoJdXBfdG9fc2VxGAIgASgEEiEKA3dobxgDIAEoCzIULmtlZnUudjEuUGFydGljaXBhbnQiMQoJU2V0U3RhdHVzEiQKBnN0YXR1cxgBIAEoDjIULmtlZnUudjEuQWdlbnRTdGF0dXMiQgoIUHJlc2VuY2USEAoIYWdlbnRfaWQYASABKAkSJAoGc3RhdHVzGAIgASgOMhQua2VmdS52MS5BZ2VudFN0YXR1cyImCgtBY2NlcHRPZmZlchIXCg9jb252ZXJzYXRpb25faWQYASABKAkiJwoMRGVjbGluZU9mZmVyEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCSJkChRUcmFuc2ZlckNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEwoLdG9fYWdlbnRfaWQYAiABKAkSEAoIdG9fZ3JvdXAYAyABKAkSDAoEbm90ZRgEIAEoCSIsChFDbG9zZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkimAEKBUhlbGxvEiEKA3lvdRgBIAEoCzIULmtlZnUudjEuUGFydGljaXBhbnQSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgNEhYKDnNlcnZlcl90aW1lX21zGAMgASgDEhwKFG9wZW5fY29udmVyc2F0aW9uX2lkGAQgASgJEhcKD21heF9mcmFtZV9ieXRlcxgFIAEoDSJTCgZHb0F3YXkSDgoGcmVhc29uGAEgASgJEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNEiEKBGNvZGUYAyABKA4yEy5rZWZ1LnYxLkdvQXdheUNvZGUqxwEKCkdvQXdheUNvZGUSHAoYR09fQVdBWV9DT0RFX1VOU1BFQ0lGSUVEEAASHgoaR09fQVdBWV9DT0RFX1NIVVRUSU5HX0RPV04QARIZChVHT19BV0FZX0NPREVfVE9PX1NMT1cQAhIgChxHT19BV0FZX0NPREVfQUNDT1VOVF9DSEFOR0VEEAMSGwoXR09fQVdBWV9DT0RFX1NJR05FRF9PVVQQBBIhCh1HT19BV0FZX0NPREVfQUNDT1VOVF9ESVNBQkxFRBAFYgZwcm90bzM", [file_kefu_v1_common, file_kefu_v1_conversation, file_kefu_v1_message]);
+  fileDesc("ChZrZWZ1L3YxL2VudmVsb3BlLnByb3RvEgdrZWZ1LnYxIq8DCg5DbGllbnRFbnZlbG9wZRIkCgRzZW5kGAEgASgLMhQua2VmdS52MS5TZW5kTWVzc2FnZUgAEiEKBnJlc3VtZRgCIAEoCzIPLmtlZnUudjEuUmVzdW1lSAASJwoJaGVhcnRiZWF0GAMgASgLMhIua2VmdS52MS5IZWFydGJlYXRIABIhCgZ0eXBpbmcYBCABKAsyDy5rZWZ1LnYxLlR5cGluZ0gAEiQKBHJlYWQYBSABKAsyFC5rZWZ1LnYxLlJlYWRSZWNlaXB0SAASKAoKc2V0X3N0YXR1cxgGIAEoCzISLmtlZnUudjEuU2V0U3RhdHVzSAASJgoGYWNjZXB0GAcgASgLMhQua2VmdS52MS5BY2NlcHRPZmZlckgAEigKB2RlY2xpbmUYCCABKAsyFS5rZWZ1LnYxLkRlY2xpbmVPZmZlckgAEjEKCHRyYW5zZmVyGAkgASgLMh0ua2VmdS52MS5UcmFuc2ZlckNvbnZlcnNhdGlvbkgAEisKBWNsb3NlGAogASgLMhoua2VmdS52MS5DbG9zZUNvbnZlcnNhdGlvbkgAQgYKBGtpbmQisgMKDlNlcnZlckVudmVsb3BlEh8KBWhlbGxvGAEgASgLMg4ua2VmdS52MS5IZWxsb0gAEhsKA2FjaxgCIAEoCzIMLmtlZnUudjEuQWNrSAASHwoFZXJyb3IYAyABKAsyDi5rZWZ1LnYxLkVycm9ySAASIwoHbWVzc2FnZRgEIAEoCzIQLmtlZnUudjEuTWVzc2FnZUgAEicKCWhlYXJ0YmVhdBgFIAEoCzISLmtlZnUudjEuSGVhcnRiZWF0SAASIQoGdHlwaW5nGAYgASgLMg8ua2VmdS52MS5UeXBpbmdIABIkCgRyZWFkGAcgASgLMhQua2VmdS52MS5SZWFkUmVjZWlwdEgAEiUKCHByZXNlbmNlGAggASgLMhEua2VmdS52MS5QcmVzZW5jZUgAEisKBWV2ZW50GAkgASgLMhoua2VmdS52MS5Db252ZXJzYXRpb25FdmVudEgAEioKC3Jlc3VtZV9kb25lGAogASgLMhMua2VmdS52MS5SZXN1bWVEb25lSAASIgoHZ29fYXdheRgLIAEoCzIPLmtlZnUudjEuR29Bd2F5SABCBgoEa2luZCKXAQoLU2VuZE1lc3NhZ2USFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSIgoEYm9keRgDIAEoCzIULmtlZnUudjEuTWVzc2FnZUJvZHkSDQoFZ3JvdXAYBCABKAkSJQoHY29udGV4dBgFIAEoCzIULmtlZnUudjEuUGFnZUNvbnRleHQiVgoDQWNrEhUKDWNsaWVudF9tc2dfaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkSCwoDc2VxGAQgASgEIlEKBUVycm9yEiAKBGNvZGUYASABKA4yEi5rZWZ1LnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkiMwoGUmVzdW1lEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoBCI3CgpSZXN1bWVEb25lEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoBCIaCglIZWFydGJlYXQSDQoFYXRfbXMYASABKAMiVAoGVHlwaW5nEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIOCgZ0eXBpbmcYAiABKAgSIQoDd2hvGAMgASgLMhQua2VmdS52MS5QYXJ0aWNpcGFudCJcCgtSZWFkUmVjZWlwdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEQoJdXBfdG9fc2VxGAIgASgEEiEKA3dobxgDIAEoCzIULmtlZnUudjEuUGFydGljaXBhbnQiMQoJU2V0U3RhdHVzEiQKBnN0YXR1cxgBIAEoDjIULmtlZnUudjEuQWdlbnRTdGF0dXMiQgoIUHJlc2VuY2USEAoIYWdlbnRfaWQYASABKAkSJAoGc3RhdHVzGAIgASgOMhQua2VmdS52MS5BZ2VudFN0YXR1cyImCgtBY2NlcHRPZmZlchIXCg9jb252ZXJzYXRpb25faWQYASABKAkiJwoMRGVjbGluZU9mZmVyEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCSJkChRUcmFuc2ZlckNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEwoLdG9fYWdlbnRfaWQYAiABKAkSEAoIdG9fZ3JvdXAYAyABKAkSDAoEbm90ZRgEIAEoCSIsChFDbG9zZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkimAEKBUhlbGxvEiEKA3lvdRgBIAEoCzIULmtlZnUudjEuUGFydGljaXBhbnQSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgNEhYKDnNlcnZlcl90aW1lX21zGAMgASgDEhwKFG9wZW5fY29udmVyc2F0aW9uX2lkGAQgASgJEhcKD21heF9mcmFtZV9ieXRlcxgFIAEoDSI+CgZHb0F3YXkSDgoGcmVhc29uGAEgASgJEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNEgwKBGNvZGUYAyABKA1iBnByb3RvMw", [file_kefu_v1_common, file_kefu_v1_conversation, file_kefu_v1_message]);
 
 /**
  * A frame from a client (widget, desktop, bot, load generator) to the server.
@@ -733,11 +733,13 @@ export type GoAway = Message<"kefu.v1.GoAway"> & {
   retryAfterMs: number;
 
   /**
-   * Why, for the client to branch on.
+   * Why, for the client to branch on: a `GoAwayCode` (kefu/v1/close.proto). A plain number
+   * so that clients which do not branch on it (the shopper widget, whose size is budgeted)
+   * need not carry the enum's descriptor.
    *
-   * @generated from field: kefu.v1.GoAwayCode code = 3;
+   * @generated from field: uint32 code = 3;
    */
-  code: GoAwayCode;
+  code: number;
 };
 
 /**
@@ -746,59 +748,4 @@ export type GoAway = Message<"kefu.v1.GoAway"> & {
  */
 export const GoAwaySchema: GenMessage<GoAway> = /*@__PURE__*/
   messageDesc(file_kefu_v1_envelope, 17);
-
-/**
- * Why a connection is closed by the server.
- *
- * @generated from enum kefu.v1.GoAwayCode
- */
-export enum GoAwayCode {
-  /**
-   * Never sent by current servers; older ones sent no code (treat as SHUTTING_DOWN).
-   *
-   * @generated from enum value: GO_AWAY_CODE_UNSPECIFIED = 0;
-   */
-  UNSPECIFIED = 0,
-
-  /**
-   * The server is stopping: reconnect after retry_after_ms and Resume.
-   *
-   * @generated from enum value: GO_AWAY_CODE_SHUTTING_DOWN = 1;
-   */
-  SHUTTING_DOWN = 1,
-
-  /**
-   * The connection fell behind or went silent: reconnect and Resume.
-   *
-   * @generated from enum value: GO_AWAY_CODE_TOO_SLOW = 2;
-   */
-  TOO_SLOW = 2,
-
-  /**
-   * The account's groups or role changed: reconnect to continue with the new rights.
-   *
-   * @generated from enum value: GO_AWAY_CODE_ACCOUNT_CHANGED = 3;
-   */
-  ACCOUNT_CHANGED = 3,
-
-  /**
-   * The token was revoked (signed out elsewhere): sign in again.
-   *
-   * @generated from enum value: GO_AWAY_CODE_SIGNED_OUT = 4;
-   */
-  SIGNED_OUT = 4,
-
-  /**
-   * The account was disabled or deleted: reconnecting will be refused.
-   *
-   * @generated from enum value: GO_AWAY_CODE_ACCOUNT_DISABLED = 5;
-   */
-  ACCOUNT_DISABLED = 5,
-}
-
-/**
- * Describes the enum kefu.v1.GoAwayCode.
- */
-export const GoAwayCodeSchema: GenEnum<GoAwayCode> = /*@__PURE__*/
-  enumDesc(file_kefu_v1_envelope, 0);
 
