@@ -428,8 +428,21 @@ impl RoutingState {
                         None => w.offer = None,
                     }
                 }
+                // Its old place, unless the queue moved meanwhile so that it would stand
+                // ahead of a higher priority or behind a lower one (found by the property
+                // test): then the nearest place that keeps the queue in priority order.
+                let waiting = &self.waiting;
                 let queue = self.queues.entry(group).or_default();
-                queue.insert(index.min(queue.len()), conv);
+                let prio = |c: &Uuid| waiting.get(c).map(|o| o.priority);
+                let higher_end = queue
+                    .iter()
+                    .rposition(|c| prio(c).is_some_and(|p| p > w.priority))
+                    .map_or(0, |i| i + 1);
+                let lower_start = queue
+                    .iter()
+                    .position(|c| prio(c).is_some_and(|p| p < w.priority))
+                    .unwrap_or(queue.len());
+                queue.insert(index.clamp(higher_end, lower_start.max(higher_end)), conv);
                 self.waiting.insert(conv, w);
                 if accepted {
                     self.fx.push(Effect::Answer(Err(e)));
