@@ -41,9 +41,8 @@ use shopper::Shopper;
 const COMMAND: &str = "cargo bench -p kefu-server --bench plugin_latency";
 const SHOPPERS: usize = 50;
 const MESSAGES: usize = 20;
-const SITE: &str = "shop";
-const ORIGIN: &str = "http://shop.test";
-const SECRET: &str = "bench-identity-secret";
+// The site of `kefu_testkit::test_settings`, which the bench's server runs with.
+use kefu_testkit::{ORIGIN, SECRET, SITE};
 const BOT_NAME: &str = "小助手";
 /// Starts the FAQ bot's hand-off texts, so the bench can tell them from answers.
 const HANDOFF: &str = "[hand-off]";

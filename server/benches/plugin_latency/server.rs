@@ -7,15 +7,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kefu_server::{
-    config::{Settings, Site},
-    plugins::Registry,
-    seed,
-};
+use kefu_server::{plugins::Registry, seed};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::{ORIGIN, PLUGINS, SECRET, SITE, WAIT};
+use crate::{PLUGINS, WAIT};
 
 /// The real server on 127.0.0.1 with a temp database.
 pub struct Server {
@@ -29,21 +25,8 @@ pub struct Server {
 impl Server {
     pub async fn start(plugins: Option<Value>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut s = Settings::default();
-        s.server.listen = "127.0.0.1:0".into();
-        s.server.data_dir = dir.path().to_path_buf();
-        s.server.shutdown_grace_secs = 2;
-        s.sites.push(Site {
-            id: SITE.into(),
-            name: "Bench shop".into(),
-            allowed_origins: vec![ORIGIN.into()],
-            identity_secret: SECRET.into(),
-            default_group: "pre-sales".into(),
-            welcome: String::new(),
-        });
-        // 20 messages in well under a second per socket: above the default rate limit.
-        s.limits.messages_per_second = 1000;
-        s.limits.messages_burst = 1000;
+        // The tests' settings: one site, temp data, a rate limit above 20 messages a second.
+        let mut s = kefu_testkit::test_settings(dir.path());
         if let Some(Value::Object(tables)) = plugins {
             s.plugins.extend(tables);
         }
