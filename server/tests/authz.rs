@@ -50,29 +50,6 @@ async fn visitor_session(srv: &TestServer, body: Value, origin: Option<&str>) ->
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn patch(srv: &TestServer, path: &str, token: &str, body: Value) -> u16 {
-    srv.http
-        .patch(srv.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn delete(srv: &TestServer, path: &str, token: &str) -> u16 {
-    srv.http
-        .delete(srv.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 /// Uploads `body` as `content_type` to a conversation, returning status and JSON body.
 async fn upload(
     srv: &TestServer,
@@ -437,8 +414,7 @@ async fn admin_and_supervisor_endpoints_check_the_role() {
     let (status, _) = srv.get("/api/v1/agents", &sup.token).await;
     assert_eq!(status, 200, "supervisors list accounts");
     assert_eq!(
-        patch(
-            &srv,
+        srv.patch(
             &format!("/api/v1/agents/{}", agent.id),
             &agent.token,
             json!({"role": "admin"}),
@@ -510,12 +486,12 @@ async fn admin_and_supervisor_endpoints_check_the_role() {
     let path = format!("/api/v1/canned-replies/{id}");
     let edited = json!({"shortcut": "hi", "title": "Greeting", "body": "Hi there!"});
     assert_eq!(
-        patch(&srv, &path, &agent.token, edited.clone()).await,
+        srv.patch(&path, &agent.token, edited.clone()).await,
         403,
         "plain agents cannot edit canned replies"
     );
     assert_eq!(
-        delete(&srv, &path, &agent.token).await,
+        srv.delete(&path, &agent.token).await,
         403,
         "plain agents cannot delete canned replies"
     );
@@ -533,14 +509,14 @@ async fn admin_and_supervisor_endpoints_check_the_role() {
         "the agent's refused edit and delete changed nothing"
     );
     assert_eq!(
-        patch(&srv, &path, &sup.token, edited).await,
+        srv.patch(&path, &sup.token, edited).await,
         200,
         "supervisors edit canned replies"
     );
     let (_, list) = srv.get("/api/v1/canned-replies", &agent.token).await;
     assert_eq!(list[0]["body"], "Hi there!", "the edit was stored");
     assert_eq!(
-        delete(&srv, &path, &sup.token).await,
+        srv.delete(&path, &sup.token).await,
         204,
         "supervisors delete canned replies"
     );
@@ -603,8 +579,7 @@ async fn revoked_expired_and_wrong_credentials_are_refused() {
     // A disabled account's tokens stop working at once.
     let admin = srv.agent("root", Role::Admin, &[], 0).await;
     assert_eq!(
-        patch(
-            &srv,
+        srv.patch(
             &format!("/api/v1/agents/{}", agent.id),
             &admin.token,
             json!({"disabled": true}),

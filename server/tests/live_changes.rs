@@ -11,29 +11,6 @@ use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::K
 use kefu_server::store::Role;
 use serde_json::{Value, json};
 
-async fn patch(srv: &TestServer, path: &str, token: &str, body: Value) -> u16 {
-    srv.http
-        .patch(srv.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn delete(srv: &TestServer, path: &str, token: &str) -> u16 {
-    srv.http
-        .delete(srv.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 /// Reads until the server says goodbye; returns its code. Panics if the socket closes
 /// without one.
 async fn go_away_code(ws: &mut Ws) -> pb::GoAwayCode {
@@ -74,13 +51,13 @@ async fn a_disabled_agent_is_cut_off_and_its_conversation_goes_to_another() {
     let bob = srv.agent("bob", Role::Agent, &["pre-sales"], 5).await;
     let mut bob_ws = srv.agent_ws(&bob).await;
 
-    let status = patch(
-        &srv,
-        &format!("/api/v1/agents/{}", alice.id),
-        &admin.token,
-        json!({"disabled": true}),
-    )
-    .await;
+    let status = srv
+        .patch(
+            &format!("/api/v1/agents/{}", alice.id),
+            &admin.token,
+            json!({"disabled": true}),
+        )
+        .await;
     assert_eq!(status, 200, "an admin may disable an agent");
     assert_eq!(
         go_away_code(&mut alice_ws).await,
@@ -105,8 +82,7 @@ async fn a_disabled_agent_is_offered_nothing_more_and_cannot_send() {
     let mut alice_ws = srv.agent_ws(&alice).await;
     let (_s1, _v1, first) = shopper_opens(&srv, "first").await;
     assert_eq!(alice_ws.accept_next_offer().await, first);
-    patch(
-        &srv,
+    srv.patch(
         &format!("/api/v1/agents/{}", alice.id),
         &admin.token,
         json!({"disabled": true}),
@@ -155,7 +131,9 @@ async fn a_deleted_agent_is_cut_off_and_a_pending_offer_moves_on() {
     let bob = srv.agent("bob", Role::Agent, &["pre-sales"], 5).await;
     let mut bob_ws = srv.agent_ws(&bob).await;
 
-    let status = delete(&srv, &format!("/api/v1/agents/{}", alice.id), &admin.token).await;
+    let status = srv
+        .delete(&format!("/api/v1/agents/{}", alice.id), &admin.token)
+        .await;
     assert_eq!(status, 204, "an admin may delete an agent");
     assert_eq!(
         go_away_code(&mut alice_ws).await,
@@ -180,13 +158,13 @@ async fn new_groups_reconnect_the_agent_and_withdraw_offers_of_groups_it_left() 
     let bob = srv.agent("bob", Role::Agent, &["pre-sales"], 5).await;
     let mut bob_ws = srv.agent_ws(&bob).await;
 
-    let status = patch(
-        &srv,
-        &format!("/api/v1/agents/{}", alice.id),
-        &admin.token,
-        json!({"groups": ["after-sales"]}),
-    )
-    .await;
+    let status = srv
+        .patch(
+            &format!("/api/v1/agents/{}", alice.id),
+            &admin.token,
+            json!({"groups": ["after-sales"]}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         go_away_code(&mut alice_ws).await,
@@ -224,13 +202,13 @@ async fn a_new_capacity_takes_effect_without_a_reconnect() {
     let (state, _) = conversation(&srv, &admin.token, &second).await;
     assert_eq!(state, "queued", "at capacity 1 the second chat waits");
 
-    let status = patch(
-        &srv,
-        &format!("/api/v1/agents/{}", alice.id),
-        &admin.token,
-        json!({"capacity": 2}),
-    )
-    .await;
+    let status = srv
+        .patch(
+            &format!("/api/v1/agents/{}", alice.id),
+            &admin.token,
+            json!({"capacity": 2}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         next_offer(&mut alice_ws).await,
@@ -252,8 +230,7 @@ async fn a_demoted_supervisor_is_reconnected_without_its_rights() {
     assert_eq!(alice_ws.accept_next_offer().await, conv);
     let mut sup_ws = srv.agent_ws(&sup).await;
 
-    patch(
-        &srv,
+    srv.patch(
         &format!("/api/v1/agents/{}", sup.id),
         &admin.token,
         json!({"role": "agent"}),
@@ -309,13 +286,13 @@ async fn a_new_password_signs_out_every_socket() {
     let admin = srv.agent("admin", Role::Admin, &[], 5).await;
     let alice = srv.agent("alice", Role::Agent, &["pre-sales"], 5).await;
     let mut ws = srv.agent_ws(&alice).await;
-    let status = patch(
-        &srv,
-        &format!("/api/v1/agents/{}", alice.id),
-        &admin.token,
-        json!({"password": "a brand new password"}),
-    )
-    .await;
+    let status = srv
+        .patch(
+            &format!("/api/v1/agents/{}", alice.id),
+            &admin.token,
+            json!({"password": "a brand new password"}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         go_away_code(&mut ws).await,
@@ -336,12 +313,12 @@ async fn a_deleted_bot_is_refused_at_its_next_request() {
     let (_shopper, _v, conv) = shopper_opens(&srv, "hello").await;
     let path = format!("/api/v1/bot/conversations/{conv}");
     assert_eq!(srv.get(&path, &bot_token).await.0, 200, "the bot works");
-    let status = delete(
-        &srv,
-        &format!("/api/v1/bots/{}", bot["id"].as_str().unwrap()),
-        &admin.token,
-    )
-    .await;
+    let status = srv
+        .delete(
+            &format!("/api/v1/bots/{}", bot["id"].as_str().unwrap()),
+            &admin.token,
+        )
+        .await;
     assert_eq!(status, 204);
     let (status, body) = srv.get(&path, &bot_token).await;
     assert_eq!(

@@ -193,6 +193,22 @@ impl Endpoint {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// PATCH with a bearer token, returning the status only (the admin tests branch on it).
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> u16 {
+        let res = self
+            .http
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(&body);
+        res.send().await.unwrap().status().as_u16()
+    }
+
+    /// DELETE with a bearer token, returning the status.
+    pub async fn delete(&self, path: &str, token: &str) -> u16 {
+        let res = self.http.delete(self.url(path)).bearer_auth(token);
+        res.send().await.unwrap().status().as_u16()
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> String {
         let res = self.http.get(self.url("/metrics")).send().await.unwrap();
