@@ -8,6 +8,39 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Declares a record whose `Deserialize` fills every missing field with its default, as
+/// sources leave optional fields out. The default lives on a private mirror the derived
+/// `Deserialize` goes through, not on the public type: specta reads the public type's serde
+/// attributes, and a `#[serde(default)]` there made every field optional (`id?:`) in the
+/// desk's TS bindings, though what the server sends always carries them all.
+macro_rules! lenient {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Default)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )*
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(Deserialize, Default)]
+                #[serde(default)]
+                struct Lenient {
+                    $( $field: $ty, )*
+                }
+                let l = Lenient::deserialize(d)?;
+                Ok($name { $( $field: l.$field, )* })
+            }
+        }
+    };
+}
+
 /// An amount of money: a decimal string (never a float) and an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -48,124 +81,115 @@ impl Money {
     }
 }
 
-/// A CRM note about the customer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct Note {
-    pub at: Option<String>,
-    pub author: Option<String>,
-    pub text: String,
+lenient! {
+    /// A CRM note about the customer.
+    pub struct Note {
+        pub at: Option<String>,
+        pub author: Option<String>,
+        pub text: String,
+    }
 }
 
-/// The customer's profile from the CRM.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct Customer {
-    pub id: String,
-    pub name: String,
-    pub emails: Vec<String>,
-    pub phones: Vec<String>,
-    pub tier: Option<String>,
-    pub tags: Vec<String>,
-    pub lifetime_value: Option<Money>,
-    pub created_at: Option<String>,
-    pub notes: Vec<Note>,
-    pub attributes: BTreeMap<String, serde_json::Value>,
+lenient! {
+    /// The customer's profile from the CRM.
+    pub struct Customer {
+        pub id: String,
+        pub name: String,
+        pub emails: Vec<String>,
+        pub phones: Vec<String>,
+        pub tier: Option<String>,
+        pub tags: Vec<String>,
+        pub lifetime_value: Option<Money>,
+        pub created_at: Option<String>,
+        pub notes: Vec<Note>,
+        pub attributes: BTreeMap<String, serde_json::Value>,
+    }
 }
 
-/// One line of an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct LineItem {
-    pub sku: String,
-    pub name: String,
-    pub quantity: u32,
-    pub unit_price: Option<Money>,
-    pub image_url: Option<String>,
+lenient! {
+    /// One line of an order.
+    pub struct LineItem {
+        pub sku: String,
+        pub name: String,
+        pub quantity: u32,
+        pub unit_price: Option<Money>,
+        pub image_url: Option<String>,
+    }
 }
 
-/// Where an order goes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct Address {
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub line1: Option<String>,
-    pub line2: Option<String>,
-    pub city: Option<String>,
-    pub province: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: Option<String>,
+lenient! {
+    /// Where an order goes.
+    pub struct Address {
+        pub name: Option<String>,
+        pub phone: Option<String>,
+        pub line1: Option<String>,
+        pub line2: Option<String>,
+        pub city: Option<String>,
+        pub province: Option<String>,
+        pub postal_code: Option<String>,
+        pub country: Option<String>,
+    }
 }
 
-/// A parcel on its way.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct Shipment {
-    pub carrier: Option<String>,
-    pub tracking_number: Option<String>,
-    pub tracking_url: Option<String>,
-    pub status: Option<String>,
-    pub shipped_at: Option<String>,
+lenient! {
+    /// A parcel on its way.
+    pub struct Shipment {
+        pub carrier: Option<String>,
+        pub tracking_number: Option<String>,
+        pub tracking_url: Option<String>,
+        pub status: Option<String>,
+        pub shipped_at: Option<String>,
+    }
 }
 
-/// An order with its lines and shipments.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct Order {
-    pub id: String,
-    pub customer_id: Option<String>,
-    pub placed_at: Option<String>,
-    pub status: String,
-    pub payment_status: Option<String>,
-    pub fulfillment_status: Option<String>,
-    pub currency: Option<String>,
-    pub subtotal: Option<Money>,
-    pub shipping: Option<Money>,
-    pub total: Option<Money>,
-    pub items: Vec<LineItem>,
-    pub shipping_address: Option<Address>,
-    pub shipments: Vec<Shipment>,
+lenient! {
+    /// An order with its lines and shipments.
+    pub struct Order {
+        pub id: String,
+        pub customer_id: Option<String>,
+        pub placed_at: Option<String>,
+        pub status: String,
+        pub payment_status: Option<String>,
+        pub fulfillment_status: Option<String>,
+        pub currency: Option<String>,
+        pub subtotal: Option<Money>,
+        pub shipping: Option<Money>,
+        pub total: Option<Money>,
+        pub items: Vec<LineItem>,
+        pub shipping_address: Option<Address>,
+        pub shipments: Vec<Shipment>,
+    }
 }
 
-/// An item being returned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct ReturnItem {
-    pub sku: String,
-    pub name: Option<String>,
-    pub quantity: u32,
+lenient! {
+    /// An item being returned.
+    pub struct ReturnItem {
+        pub sku: String,
+        pub name: Option<String>,
+        pub quantity: u32,
+    }
 }
 
-/// The refund attached to a return.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct Refund {
-    pub amount: Option<Money>,
-    pub state: String,
+lenient! {
+    /// The refund attached to a return.
+    pub struct Refund {
+        pub amount: Option<Money>,
+        pub state: String,
+    }
 }
 
-/// A return (RMA).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(default)]
-pub struct Return {
-    pub id: String,
-    pub order_id: String,
-    pub customer_id: Option<String>,
-    pub status: String,
-    pub reason: Option<String>,
-    pub items: Vec<ReturnItem>,
-    pub refund: Option<Refund>,
-    pub created_at: Option<String>,
+lenient! {
+    /// A return (RMA).
+    pub struct Return {
+        pub id: String,
+        pub order_id: String,
+        pub customer_id: Option<String>,
+        pub status: String,
+        pub reason: Option<String>,
+        pub items: Vec<ReturnItem>,
+        pub refund: Option<Refund>,
+        pub created_at: Option<String>,
+    }
 }
 
 /// What happened with one source for this view: `ok`, fresh data; `stale`, cached data older
@@ -243,6 +267,13 @@ mod tests {
     fn missing_optional_fields_default() {
         let o: Order = serde_json::from_str(r#"{"id":"SO-1","status":"paid"}"#).unwrap();
         assert!(o.items.is_empty() && o.total.is_none());
+        let o: Order =
+            serde_json::from_str(r#"{"id":"SO-2","items":[{"sku":"KT-1","extra":1}]}"#).unwrap();
+        assert_eq!(
+            (o.status.as_str(), o.items[0].quantity),
+            ("", 0),
+            "nested records default too, unknown fields are ignored"
+        );
         let c: Customer = serde_json::from_str(r#"{"id":"C1","name":"王芳 🌸"}"#).unwrap();
         assert_eq!(c.name, "王芳 🌸");
     }

@@ -1,7 +1,8 @@
 //! The customer view against a local mock back office speaking the generic format
 //! (`docs/backoffice-format.md`): happy path, slow, failing, malformed and huge answers,
 //! Unicode, missing optional fields, caching with stale-while-revalidate, parallel fan-out,
-//! identity by email, search and manual linking, and authorization.
+//! an e-mail or phone only suggesting a customer, search and manual linking, and
+//! authorization.
 
 mod common;
 
@@ -477,7 +478,7 @@ async fn the_three_sources_are_asked_at_once() {
 }
 
 #[tokio::test]
-async fn an_email_identifies_the_shopper_when_no_customer_id_is_signed() {
+async fn an_email_only_suggests_a_customer_when_no_customer_id_is_signed() {
     let mut s = setup(happy_mock(), quick()).await;
     let v = s
         .srv
@@ -488,12 +489,19 @@ async fn an_email_identifies_the_shopper_when_no_customer_id_is_signed() {
     s.agent_ws.accept_next_offer().await;
     let view = view(&s, &conv).await;
     assert_eq!(view["matched_by"], "email");
-    assert_eq!(view["customer"]["data"]["id"], "C1");
-    assert_eq!(
-        view["orders"]["state"], "ok",
-        "orders follow once the id is known"
+    assert_eq!(view["verification"], "unverified");
+    assert_eq!(view["suggestion"]["name"], "王芳 🌸 Fang");
+    assert!(
+        view["customer"]["data"].is_null(),
+        "a typed e-mail proves nothing: no profile"
     );
+    assert_eq!(view["orders"]["state"], "unavailable");
     assert_eq!(s.mock.hits("customer_by_contact"), 1);
+    assert_eq!(
+        s.mock.hits("orders") + s.mock.hits("returns"),
+        0,
+        "an unverified shopper's orders are not even fetched"
+    );
 
     // An anonymous shopper has nothing to look up: said plainly, nothing called.
     let anon = s.srv.visitor().await;
@@ -723,7 +731,7 @@ async fn the_connector_authenticates_as_configured() {
 }
 
 #[tokio::test]
-async fn a_phone_number_identifies_the_shopper_too() {
+async fn a_phone_number_suggests_a_customer_too() {
     let mut s = setup(happy_mock(), quick()).await;
     let v = s
         .srv
@@ -734,7 +742,8 @@ async fn a_phone_number_identifies_the_shopper_too() {
     s.agent_ws.accept_next_offer().await;
     let view = view(&s, &conv).await;
     assert_eq!(view["matched_by"], "phone");
-    assert_eq!(view["customer"]["data"]["id"], "C1");
+    assert_eq!(view["suggestion"]["name"], "王芳 🌸 Fang");
+    assert!(view["customer"]["data"].is_null(), "only a suggestion");
     // Something that is not a phone number is ignored rather than looked up.
     let odd = s
         .srv

@@ -1,6 +1,7 @@
 //! The `recommend` plugin against the demo back office: a shopper who bought a kettle gets
-//! the configured product card once (skipping a suggestion they own already), and a shopper
-//! who bought nothing related gets none.
+//! the configured product card once (skipping a suggestion they own already), a shopper
+//! who bought nothing related gets none, and a shopper who only typed a customer's e-mail
+//! (unverified) gets none either: a card would reveal what that customer bought.
 
 mod common;
 
@@ -165,6 +166,24 @@ async fn a_shopper_who_bought_nothing_related_gets_no_card() {
         bot_messages_until_checked(&mut ws).await.is_empty(),
         "{} has orders, none with a {KETTLE}: no card",
         unrelated.id
+    );
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_shopper_who_only_typed_a_customers_email_gets_no_card() {
+    let srv = shop().await;
+    let data = kefu_demo_backoffice::dataset(kefu_demo_backoffice::DEFAULT_SEED);
+    let victim = data.customer(&data.showcase().customer_id).unwrap();
+    let v = srv
+        .visitor_with(json!({"site_id": SITE, "email": victim.emails[0]}))
+        .await;
+    let mut ws = srv.shopper_ws(&v).await;
+    ws.say("", "first", "在吗").await;
+    assert!(
+        bot_messages_until_checked(&mut ws).await.is_empty(),
+        "{} bought a kettle, but this shopper is not verified to be them: no card",
+        victim.id
     );
     srv.shutdown().await;
 }

@@ -232,6 +232,20 @@ impl Server {
             .await
     }
 
+    /// Verifies the shopper's suggested customer with an order number they quoted; answers
+    /// the customer view (the server's JSON, unchanged).
+    pub async fn verify_customer(
+        &self,
+        conversation_id: &str,
+        order_id: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post(
+            &format!("/conversations/{conversation_id}/customer/verify"),
+            &serde_json::json!({ "order_id": order_id }),
+        )
+        .await
+    }
+
     /// Runs an order action (`send-order-card`, `cancel-order`, `create-return`).
     pub async fn action(
         &self,

@@ -14,7 +14,7 @@ use kefu_desk::{
     desk::{Desk, Dirs},
     model::{
         Agent, AgentStatus, ChatMessage, ConversationState, ConversationSummary, DeliveryState,
-        DeskErrorCode, MessageBody, PageContext, Sender, Update, View,
+        DeskErrorCode, MatchedBy, MessageBody, PageContext, Sender, Update, Verification, View,
     },
     secrets::Secrets,
 };
@@ -686,7 +686,7 @@ async fn the_customer_view_comes_from_the_back_office_and_from_the_cache_when_of
         backoffice_url.as_str(),
     )])
     .await;
-    // The shop tells kefu who the shopper is by email.
+    // The shopper types a customer's e-mail (anyone could).
     let mut shopper = Shopper::open_with(
         &kefu,
         json!({"site_id": "demo", "name": "Fang", "email": email}),
@@ -705,17 +705,35 @@ async fn the_customer_view_comes_from_the_back_office_and_from_the_cache_when_of
         ids.sort();
         ids
     };
-    let fresh = app
+    // A typed e-mail only suggests the customer: their name, no data.
+    let unverified = app
         .desk
         .customer_view(&conv, true)
         .await
         .unwrap()
         .expect("a customer view");
+    assert_eq!(unverified.verification, Verification::Unverified);
+    assert_eq!(unverified.matched_by, MatchedBy::Email);
+    let suggestion = unverified.suggestion.as_ref().expect("a suggestion");
+    assert_eq!(suggestion.name, data.customer(&customer_id).unwrap().name);
+    assert!(unverified.customer.data.is_none() && order_ids(&unverified).is_empty());
+
+    // The agent checks an order number the shopper quotes: someone else's is refused.
+    let elses = data
+        .customers()
+        .iter()
+        .filter(|c| c.id != customer_id)
+        .find_map(|c| data.orders_of(&c.id)?.first().map(|o| o.id.clone()))
+        .unwrap();
+    let refused = app.desk.verify_customer(&conv, &elses).await.unwrap_err();
+    assert_eq!(refused.code, DeskErrorCode::Invalid, "{refused:?}");
+    let fresh = app.desk.verify_customer(&conv, &orders[0]).await.unwrap();
+    assert_eq!(fresh.verification, Verification::Verified);
     assert!(!fresh.from_cache, "fetched from the server");
     assert_eq!(
         fresh.customer.data.as_ref().map(|c| c.id.as_str()),
         Some(customer_id.as_str()),
-        "matched by {}",
+        "matched by {:?}",
         fresh.matched_by
     );
     assert_eq!(order_ids(&fresh), orders, "every order of the customer");

@@ -2,6 +2,10 @@
 //! a signed identity (`customer_id` + `signature = hex(HMAC-SHA256(site secret,
 //! customer_id))`) to link the shopper to its customer record; an unsigned or wrongly
 //! signed identity is refused. The site and its origin are checked by the gateway first.
+//!
+//! An e-mail or phone the shopper gives is kept as typed: it only *suggests* a customer
+//! (`integrations::identity::Claim`). Agents link or verify a customer through
+//! `actions::Actions`, which audits it.
 
 use kefu_proto::v1 as pb;
 use uuid::Uuid;
@@ -137,16 +141,6 @@ impl Accounts {
             expires_at_ms,
             open_conversation_id,
         })
-    }
-
-    /// Links a shopper to a customer of the back office by hand (an agent recognised them).
-    pub async fn link_customer(
-        &self,
-        visitor: Uuid,
-        customer_id: &str,
-        name: &str,
-    ) -> Result<(), OpError> {
-        Ok(self.store.link_customer(visitor, customer_id, name).await?)
     }
 
     async fn new_visitor(

@@ -45,6 +45,8 @@ impl From<ActionError> for ApiError {
             ActionError::Refused(m) => ApiError::Forbidden(m),
             ActionError::NotFound(m) => ApiError::NotFound(m),
             ActionError::Invalid(m) => ApiError::BadRequest(m),
+            ActionError::Unverified(m) => ApiError::CustomerUnverified(m),
+            ActionError::VerificationFailed(m) => ApiError::VerificationFailed(m),
             ActionError::Session(e) => e.into(),
             ActionError::BackOffice(SourceError::Status { code, reason })
                 if (400..500).contains(&code) =>

@@ -1,6 +1,8 @@
 //! The customer view beside the chat: `GET /conversations/{id}/customer` (profile, orders,
-//! returns, earlier conversations, each source with its own state), customer search, and
-//! linking a shopper to a customer by hand.
+//! returns, earlier conversations, each source with its own state; only a suggested name
+//! while the shopper is unverified), customer search, linking a shopper to a customer by
+//! hand, and verifying a suggested customer with an order number the shopper quoted. Links
+//! and verifications are audited by [`crate::actions::Actions`].
 
 use axum::{
     Router,
@@ -16,27 +18,23 @@ use super::{
     error::{ApiError, ApiResult},
     extract::{Json, Path, Query},
 };
-use crate::{
-    integrations::{Customer, CustomerKey, view::CustomerView},
-    sessions::Caller,
-    store::Conversation,
-};
+use crate::{integrations::Customer, sessions::Caller, store::Conversation};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/conversations/{id}/customer", get(view))
         .route("/conversations/{id}/customer/link", post(link))
+        .route("/conversations/{id}/customer/verify", post(verify))
         .route("/customers", get(search))
 }
 
 /// The customer view of a conversation's shopper.
 #[derive(Serialize)]
 pub struct ConversationCustomer {
-    /// How the shopper was matched: `customer_id` (signed identity or manual link),
-    /// `email`, or `none`.
-    pub matched_by: &'static str,
+    /// How the shopper was matched (`customer_id`, `email`, `phone`, `none`), whether that
+    /// is verified, and the view (only a suggested name while unverified).
     #[serde(flatten)]
-    pub view: CustomerView,
+    pub shopper: kefu_api::ShopperView,
     /// The shopper's earlier Kefu conversations, newest first.
     pub conversations: Vec<Conversation>,
 }
@@ -50,13 +48,8 @@ async fn view(
         .sessions
         .shopper_of(&Caller::Agent(auth.agent), id, 20)
         .await?;
-    let (view, matched_by) = match CustomerKey::for_visitor(&visitor) {
-        Some((key, how)) => (state.views.view(key).await, how),
-        None => (state.views.unidentified(), "none"),
-    };
     Ok(Json(ConversationCustomer {
-        matched_by,
-        view,
+        shopper: state.views.for_visitor(&visitor).await,
         conversations,
     }))
 }
@@ -94,36 +87,40 @@ pub struct LinkRequest {
     pub customer_id: String,
 }
 
-/// Links the conversation's shopper to a customer the agent found by hand. Only the
-/// assigned agent or a supervisor may; the customer must exist in the back office.
+/// Links the conversation's shopper to a customer the agent found by hand (audited). Only
+/// the assigned agent or a supervisor may; the customer must exist in the back office.
 async fn link(
     State(state): State<AppState>,
     auth: AgentAuth,
     Path(id): Path<Uuid>,
     Json(req): Json<LinkRequest>,
 ) -> ApiResult<Json<ConversationCustomer>> {
-    let conv = state
-        .sessions
-        .authorize(&Caller::Agent(auth.agent.clone()), id, true)
-        .await?;
-    let conn = state
-        .views
-        .connector()
-        .ok_or_else(|| ApiError::Conflict("no back office is configured".into()))?;
-    let customer = conn
-        .find_customer(&CustomerKey::Id(req.customer_id.clone()))
-        .await
-        .map_err(|e| ApiError::BadGateway(format!("{}: {e}", conn.name())))?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "customer `{}` not found in the back office",
-                req.customer_id
-            ))
-        })?;
     state
-        .accounts
-        .link_customer(conv.visitor_id, &customer.id, &customer.name)
+        .actions
+        .link_customer(&auth.agent, id, &req.customer_id)
         .await?;
-    tracing::info!(agent = %auth.agent.id, conversation = %id, customer = %customer.id, "linked shopper to customer");
+    view(State(state), auth, Path(id)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// An order number the shopper quoted in the chat.
+    pub order_id: String,
+}
+
+/// Verifies an unverified shopper: the order number they quoted must be one of the suggested
+/// customer's orders in the back office. Success links the customer (audited) and answers
+/// with the full view; a wrong number is refused with `verification_failed` (audited too).
+async fn verify(
+    State(state): State<AppState>,
+    auth: AgentAuth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<VerifyRequest>,
+) -> ApiResult<Json<ConversationCustomer>> {
+    state
+        .actions
+        .verify_customer(&auth.agent, id, &req.order_id)
+        .await?;
     view(State(state), auth, Path(id)).await
 }

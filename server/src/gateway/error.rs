@@ -22,6 +22,10 @@ pub enum ApiError {
     /// 403: authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 `customer_unverified`: the shopper's identity is only typed, not verified, so
+    /// nothing may be done in the back office for them.
+    #[error("{0}")]
+    CustomerUnverified(String),
     /// 404: no such thing (or not visible to the caller).
     #[error("{0}")]
     NotFound(String),
@@ -37,6 +41,9 @@ pub enum ApiError {
     /// 422: the request was understood but the retailer's back office refused it.
     #[error("{0}")]
     Unprocessable(String),
+    /// 422 `verification_failed`: the evidence does not prove the shopper is the customer.
+    #[error("{0}")]
+    VerificationFailed(String),
     /// 502: the retailer's back office failed or answered badly.
     #[error("{0}")]
     BadGateway(String),
@@ -60,6 +67,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::CustomerUnverified(_) => (StatusCode::FORBIDDEN, "customer_unverified"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
@@ -68,6 +76,9 @@ impl ApiError {
             }
             ApiError::Unprocessable(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "refused_by_backoffice")
+            }
+            ApiError::VerificationFailed(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "verification_failed")
             }
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "backoffice_failed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

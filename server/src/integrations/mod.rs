@@ -1,6 +1,8 @@
 //! The retailer's own systems: CRM profile, orders and returns, gathered into one customer
 //! view beside the chat.
 //!
+//! - `identity`: who a visitor is ([`identity::Claim`]): a signed or agent-confirmed customer
+//!   id, or an e-mail or phone that only suggests a customer.
 //! - `model`: the customer, order and return types agents see.
 //! - `prefetch`: pushes the customer view to an agent as a conversation is offered.
 //! - `rest`: the generic REST/JSON connector configured in `kefu.toml`.
@@ -8,6 +10,7 @@
 //! - `view`: fan-out to the sources in parallel, per-source timeout and retry, a cache that
 //!   serves stale data while it refreshes, and honest per-source status.
 
+pub mod identity;
 pub mod model;
 pub mod prefetch;
 pub mod rest;
@@ -22,26 +25,10 @@ pub use model::*;
 /// How to find a customer in the back office.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CustomerKey {
-    /// The shop's customer id (from a signed identity or a manual link).
+    /// The shop's customer id (from a signed identity, or linked or confirmed by an agent).
     Id(String),
     Email(String),
     Phone(String),
-}
-
-impl CustomerKey {
-    /// How to find a visitor in the back office: its verified customer id first, else the
-    /// email, else the phone it gave; with the name of the way it was matched.
-    pub fn for_visitor(v: &crate::store::Visitor) -> Option<(Self, &'static str)> {
-        if let Some(id) = &v.customer_id {
-            return Some((CustomerKey::Id(id.clone()), "customer_id"));
-        }
-        if let Some(e) = &v.email {
-            return Some((CustomerKey::Email(e.clone()), "email"));
-        }
-        v.phone
-            .as_ref()
-            .map(|p| (CustomerKey::Phone(p.clone()), "phone"))
-    }
 }
 
 /// A return to create.

@@ -11,7 +11,7 @@ use kefu_proto::v1::{self as pb, conversation_event::Kind as Ev};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{CustomerKey, view::Views};
+use super::{identity::Claim, view::Views};
 use crate::{
     events::{Event, Lifecycle},
     sessions::Sessions,
@@ -49,8 +49,10 @@ pub fn spawn(
     });
 }
 
-/// Fetches the view of the conversation's shopper and sends it to `agent`'s connections.
-async fn push(
+/// Fetches the view of the conversation's shopper and sends it to `agent`'s connections
+/// (on offer, and again once an agent verified or linked the shopper). An unverified
+/// shopper's view carries only the suggested customer's name.
+pub async fn push(
     conv: Uuid,
     agent: Uuid,
     views: &Arc<Views>,
@@ -59,15 +61,13 @@ async fn push(
 ) -> Result<(), crate::store::StoreError> {
     let c = store.conversation(conv).await?;
     let visitor = store.visitor(c.visitor_id).await?;
-    let Some((key, matched_by)) = CustomerKey::for_visitor(&visitor) else {
+    if Claim::of(&visitor) == Claim::Anonymous {
         return Ok(());
-    };
-    let view = views.view(key).await;
-    let mut json = serde_json::to_value(&view).unwrap_or_default();
-    json["matched_by"] = matched_by.into();
+    }
+    let view = views.for_visitor(&visitor).await;
     let ready = pb::CustomerViewReady {
-        matched_by: matched_by.into(),
-        view_json: json.to_string(),
+        matched_by: view.matched_by.as_str().into(),
+        view_json: serde_json::to_string(&view).unwrap_or_default(),
     };
     if let Some(sessions) = sessions.upgrade() {
         sessions.tell_agent(agent, wire::event(conv, Ev::CustomerViewReady(ready)));

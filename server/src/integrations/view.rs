@@ -143,13 +143,25 @@ impl Views {
 
     /// The view of a shopper with neither a verified customer id nor an email.
     pub fn unidentified(&self) -> CustomerView {
+        self.withheld("the shopper is not identified: no signed customer id or email")
+    }
+
+    /// A view with every section empty, saying why.
+    pub fn withheld(&self, why: &str) -> CustomerView {
         let source = self.connector.as_ref().map_or("none", |c| c.name());
-        let why = "the shopper is not identified: no signed customer id or email";
         CustomerView {
             customer: Section::unavailable(source, why),
             orders: Section::unavailable(source, why),
             returns: Section::unavailable(source, why),
         }
+    }
+
+    /// The display name of the customer `key` finds (cached like the profile), for an
+    /// unverified suggestion; `None` when nobody matches or the back office fails.
+    pub async fn suggested(self: &Arc<Self>, key: CustomerKey) -> Option<String> {
+        let conn = self.connector.clone()?;
+        let found = self.customer(&conn, &key).await;
+        found.data.flatten().map(|c| c.name)
     }
 
     /// Prefetches a view into the cache (on offer), ignoring the result.

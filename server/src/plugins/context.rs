@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::{
     integrations::{
         CustomerKey,
+        identity::Claim,
         view::{CustomerView, Views},
     },
     store::{Body, Conversation, Priority, Store, StoredMessage, Visitor},
@@ -99,11 +100,12 @@ impl Context {
             || self.actions.contains(&Action::Tag(tag.to_string()))
     }
 
-    /// The shopper's customer view from the retailer's back office (cached), or `None` if
-    /// the shopper is anonymous or no back office is configured.
+    /// The shopper's customer view from the retailer's back office (cached), or `None`
+    /// unless the shopper is a verified customer: an e-mail or phone they merely typed must
+    /// not let a plugin reveal someone else's purchases.
     pub async fn customer_view(&self) -> Option<CustomerView> {
-        let (key, _) = CustomerKey::for_visitor(&self.visitor)?;
-        Some(self.services.views.view(key).await)
+        let id = Claim::of(&self.visitor).verified_id()?.to_string();
+        Some(self.services.views.view(CustomerKey::Id(id)).await)
     }
 
     /// The newest `limit` messages, oldest first, private notes included.

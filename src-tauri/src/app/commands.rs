@@ -165,6 +165,17 @@ pub async fn customer_view(
     desk.customer_view(&conversation_id, refresh).await
 }
 
+/// Verifies an unverified shopper with an order number they quoted.
+#[tauri::command]
+#[specta::specta]
+pub async fn verify_customer(
+    desk: Desk_<'_>,
+    conversation_id: String,
+    order_id: String,
+) -> Res<CustomerPanel> {
+    desk.verify_customer(&conversation_id, &order_id).await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn order_action(

@@ -45,6 +45,7 @@ pub fn specta() -> tauri_specta::Builder<tauri::Wry> {
             commands::canned_replies,
             commands::transfer_targets,
             commands::customer_view,
+            commands::verify_customer,
             commands::order_action,
             commands::settings,
             commands::save_settings,

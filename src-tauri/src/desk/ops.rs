@@ -27,6 +27,30 @@ fn invalid(message: impl Into<String>) -> DeskError {
     DeskError::new(DeskErrorCode::Invalid, message)
 }
 
+/// The panel from a customer view as the server sent it (REST, or pushed with an offer).
+fn read_panel(
+    mut view: serde_json::Value,
+    received_at: i64,
+    from_cache: bool,
+) -> Result<CustomerPanel, DeskError> {
+    // A view pushed with an offer has no earlier conversations; REST's has.
+    if view.get("conversations").is_none() {
+        view["conversations"] = serde_json::json!([]);
+    }
+    // A copy from a server that did not say is not vouched for.
+    if view.get("verification").is_none() {
+        view["verification"] = "unverified".into();
+    }
+    view["from_cache"] = from_cache.into();
+    view["received_at"] = received_at.into();
+    serde_json::from_value(view).map_err(|e| {
+        DeskError::new(
+            DeskErrorCode::Internal,
+            format!("the customer view could not be read: {e}"),
+        )
+    })
+}
+
 impl Desk {
     /// A view of the conversation list, from the cache (kept fresh by the sync engine).
     pub async fn conversations(
@@ -309,22 +333,7 @@ impl Desk {
     ) -> Result<Option<CustomerPanel>, DeskError> {
         let a = self.active().await?;
         let cached = a.cache.customer_view(conversation_id).await?;
-        let panel =
-            |(mut view, at): (serde_json::Value, i64), from_cache: bool| -> Result<_, DeskError> {
-                // A view pushed with an offer has no earlier conversations; REST's has.
-                if view.get("conversations").is_none() {
-                    view["conversations"] = serde_json::json!([]);
-                }
-                view["from_cache"] = from_cache.into();
-                view["received_at"] = at.into();
-                let p: CustomerPanel = serde_json::from_value(view).map_err(|e| {
-                    DeskError::new(
-                        DeskErrorCode::Internal,
-                        format!("the customer view could not be read: {e}"),
-                    )
-                })?;
-                Ok(Some(p))
-            };
+        let panel = |(view, at), from_cache| read_panel(view, at, from_cache).map(Some);
         if let Some((view, at)) = &cached
             && !refresh
             && now_ms() - at < FRESH_VIEW_MS
@@ -342,6 +351,24 @@ impl Desk {
             },
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Verifies the customer an unverified shopper's e-mail or phone suggests, with an order
+    /// number the shopper quoted; the server checks it with the back office and audits it.
+    /// Answers the full panel (kept in the cache) once verified.
+    pub async fn verify_customer(
+        &self,
+        conversation_id: &str,
+        order_id: &str,
+    ) -> Result<CustomerPanel, DeskError> {
+        let order_id = order_id.trim();
+        if order_id.is_empty() {
+            return Err(invalid("enter the order number the shopper quoted"));
+        }
+        let a = self.active().await?;
+        let view = a.server.verify_customer(conversation_id, order_id).await?;
+        let at = a.cache.put_customer_view(conversation_id, &view).await?;
+        read_panel(view, at, false)
     }
 
     /// Runs an order action through the server (which checks permissions and audits it).

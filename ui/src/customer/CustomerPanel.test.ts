@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/sve
 import { describe, expect, test } from "vitest";
 import type { CustomerPanel as Panel } from "../lib/bindings";
 import { fakeDesk, type Answer } from "../test/backend";
-import { customerPanel, order } from "../test/fixtures";
+import { customerPanel, order, unverifiedPanel } from "../test/fixtures";
 import CustomerPanel from "./CustomerPanel.svelte";
 
 function setup(panel: Panel | null | (() => Panel), answers: Record<string, Answer> = {}) {
@@ -166,5 +166,46 @@ describe("customer panel", () => {
     expect(desk.calls("customer_view"), "events for other chats are ignored").toHaveLength(2);
     await fireEvent.click(screen.getByTestId("customer-refresh"));
     await waitFor(() => expect(desk.lastCall("customer_view")).toEqual({ conversationId: "c1", refresh: true }));
+  });
+
+  test("an unverified shopper shows only the suggested name, as text, and no orders or actions", async () => {
+    const name = '<img src=x onerror="alert(1)"> Li Lei';
+    setup(unverifiedPanel(name, "lilei@example.com"));
+    const suggestion = await screen.findByTestId("customer-suggestion");
+    expect(suggestion, "markup in a back-office name stays text").toHaveTextContent(`Unverified — possibly ${name}`);
+    expect(suggestion.querySelector("img"), "no element was made from the name").toBeNull();
+    expect(screen.getByTestId("customer-unverified")).toHaveTextContent("The shopper typed lilei@example.com");
+    expect(screen.queryByTestId("customer-name"), "no profile").toBeNull();
+    expect(screen.queryByTestId("order"), "no orders").toBeNull();
+    expect(screen.queryByTestId("return"), "no returns").toBeNull();
+    expect(screen.queryByTestId("action-cancel"), "no actions").toBeNull();
+    expect(screen.queryAllByTestId("source-state"), "no sections at all").toHaveLength(0);
+  });
+
+  test("verifying sends the quoted order number; a wrong one says why, a right one shows the customer", async () => {
+    let attempt = 0;
+    const desk = setup(unverifiedPanel("Li Lei", "lilei@example.com"), {
+      verify_customer: () => {
+        attempt += 1;
+        if (attempt === 1) throw { code: "invalid", message: "order `O-9` is not one of the suggested customer's orders" };
+        return customerPanel();
+      },
+    });
+    await fireEvent.click(await screen.findByTestId("verify-open"));
+    expect(screen.getByTestId("verify-submit"), "nothing to check yet").toBeDisabled();
+    await fireEvent.input(screen.getByTestId("verify-order"), { target: { value: " O-9 " } });
+    await fireEvent.click(screen.getByTestId("verify-submit"));
+    expect(await screen.findByTestId("verify-error")).toHaveTextContent("not one of the suggested customer's orders");
+    expect(screen.queryByTestId("order"), "still unverified: no orders").toBeNull();
+
+    await fireEvent.input(screen.getByTestId("verify-order"), { target: { value: "O-1001" } });
+    await fireEvent.click(screen.getByTestId("verify-submit"));
+    expect(await screen.findByTestId("customer-name")).toHaveTextContent("Li Lei");
+    expect(screen.getByTestId("order")).toHaveAttribute("data-id", "O-1001");
+    expect(desk.calls("verify_customer")).toEqual([
+      { conversationId: "c1", orderId: "O-9" },
+      { conversationId: "c1", orderId: "O-1001" },
+    ]);
+    expect(screen.queryByTestId("customer-unverified")).toBeNull();
   });
 });

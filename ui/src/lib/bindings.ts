@@ -31,6 +31,8 @@ export const commands = {
 	transferTargets: () => typedError<TransferTargets, DeskError>(__TAURI_INVOKE("transfer_targets")),
 	/**  The customer panel: fresh when the server answers, else the cached copy. */
 	customerView: (conversationId: string, refresh: boolean) => typedError<CustomerPanel | null, DeskError>(__TAURI_INVOKE("customer_view", { conversationId, refresh })),
+	/**  Verifies an unverified shopper with an order number they quoted. */
+	verifyCustomer: (conversationId: string, orderId: string) => typedError<CustomerPanel, DeskError>(__TAURI_INVOKE("verify_customer", { conversationId, orderId })),
 	orderAction: (conversationId: string, action: OrderAction) => typedError<ActionDone, DeskError>(__TAURI_INVOKE("order_action", { conversationId, action })),
 	settings: () => typedError<Settings, DeskError>(__TAURI_INVOKE("settings")),
 	saveSettings: (settings: Settings) => typedError<null, DeskError>(__TAURI_INVOKE("save_settings", { settings })),
@@ -46,6 +48,18 @@ export const events = {
 /* Types */
 export type ActionDone = {
 	message: string,
+};
+
+/**  Where an order goes. */
+export type Address = {
+	name: string | null,
+	phone: string | null,
+	line1: string | null,
+	line2: string | null,
+	city: string | null,
+	province: string | null,
+	postal_code: string | null,
+	country: string | null,
 };
 
 /**  The signed-in agent. */
@@ -114,6 +128,7 @@ export type ConversationSummary = {
 	priority: Priority,
 };
 
+/**  The customer's profile from the CRM. */
 export type Customer = {
 	id: string,
 	name: string,
@@ -127,9 +142,16 @@ export type Customer = {
 	attributes: { [key in string]: Value },
 };
 
-/**  The customer panel: the view, plus where this copy came from. */
+/**
+ *  The customer panel: the view, plus where this copy came from. While `verification` is
+ *  `unverified` the sections carry no data: the panel shows the suggestion and a way to
+ *  verify it, never orders or actions.
+ */
 export type CustomerPanel = {
-	matched_by: string,
+	matched_by: MatchedBy,
+	verification: Verification,
+	/**  Who an unverified shopper may be (the suggested customer's name only). */
+	suggestion: Suggestion | null,
 	customer: Section<Customer>,
 	orders: Section<Order[]>,
 	returns: Section<Return[]>,
@@ -168,6 +190,7 @@ export type HistoryPage = {
 
 export type Language = "auto" | "en" | "zh-CN";
 
+/**  One line of an order. */
 export type LineItem = {
 	sku: string,
 	name: string,
@@ -176,27 +199,42 @@ export type LineItem = {
 	image_url: string | null,
 };
 
+/**
+ *  How the shopper was matched to a back-office customer: `customer_id` (signed by the shop,
+ *  or linked or confirmed by an agent), `email` or `phone` (typed by the shopper, never
+ *  proof), or `none` (anonymous).
+ */
+export type MatchedBy = "customer_id" | "email" | "phone" | "none";
+
 export type MessageBody = { kind: "text"; text: string } | { kind: "note"; text: string } | { kind: "attachment"; attachment_id: string; file_name: string; mime: string; size: number } | { kind: "order_card"; order_id: string; title: string; detail: string } | { kind: "system"; text: string };
 
+/**  An amount of money: a decimal string (never a float) and an ISO 4217 currency. */
 export type Money = {
 	amount: string,
 	currency: string,
 };
 
+/**  A CRM note about the customer. */
 export type Note = {
 	at: string | null,
 	author: string | null,
 	text: string,
 };
 
+/**  An order with its lines and shipments. */
 export type Order = {
 	id: string,
+	customer_id: string | null,
 	placed_at: string | null,
 	status: string,
 	payment_status: string | null,
 	fulfillment_status: string | null,
+	currency: string | null,
+	subtotal: Money | null,
+	shipping: Money | null,
 	total: Money | null,
 	items: LineItem[],
+	shipping_address: Address | null,
 	shipments: Shipment[],
 };
 
@@ -230,14 +268,17 @@ export type PageContext = {
  */
 export type Priority = "low" | "normal" | "high" | "urgent";
 
+/**  The refund attached to a return. */
 export type Refund = {
 	amount: Money | null,
 	state: string,
 };
 
+/**  A return (RMA). */
 export type Return = {
 	id: string,
 	order_id: string,
+	customer_id: string | null,
 	status: string,
 	reason: string | null,
 	items: ReturnItem[],
@@ -245,6 +286,7 @@ export type Return = {
 	created_at: string | null,
 };
 
+/**  An item being returned. */
 export type ReturnItem = {
 	sku: string,
 	name: string | null,
@@ -264,6 +306,7 @@ export type Section<T> = {
 	source: string,
 	data: T | null,
 	error: string | null,
+	/**  When the data was fetched from the source, unix ms. */
 	fetched_at_ms: number | null,
 };
 
@@ -290,6 +333,7 @@ export type Settings = {
 	theme: Theme,
 };
 
+/**  A parcel on its way. */
 export type Shipment = {
 	carrier: string | null,
 	tracking_number: string | null,
@@ -298,7 +342,24 @@ export type Shipment = {
 	shipped_at: string | null,
 };
 
+/**
+ *  What happened with one source for this view: `ok`, fresh data; `stale`, cached data older
+ *  than the TTL while a refresh is under way; `timed_out`, the source did not answer in time;
+ *  `error`, the source failed (the section's `error` says why); `unavailable`, no customer to
+ *  look up (unknown identity) or no back office configured.
+ */
 export type SourceState = "ok" | "stale" | "timed_out" | "error" | "unavailable";
+
+/**
+ *  The customer an unverified shopper may be: only the display name, and the e-mail or phone
+ *  the shopper typed themselves — nothing else the back office knows.
+ */
+export type Suggestion = {
+	/**  The suggested customer's display name in the back office. */
+	name: string,
+	/**  What the shopper typed (their e-mail or phone), which matched that customer. */
+	contact: string,
+};
 
 export type Theme = "system" | "light" | "dark";
 
@@ -313,6 +374,13 @@ export type TransferTargets = {
 export type Update = { type: "connection"; online: boolean; reason: string | null } | { type: "message"; message: ChatMessage } | { type: "delivered"; conversation_id: string; client_msg_id: string; seq: number } | { type: "undeliverable"; conversation_id: string; client_msg_id: string; reason: string } | { type: "conversation"; conversation: ConversationSummary } | { type: "removed"; conversation_id: string; reason: string } | { type: "typing"; conversation_id: string; typing: boolean } | { type: "read"; conversation_id: string; seq: number } | { type: "customer_view"; conversation_id: string } | { type: "status"; status: AgentStatus } | { type: "session_expired"; message: string } | { type: "open_conversation"; conversation_id: string };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
+
+/**
+ *  Whether the view is about a customer the shopper is known to be: `verified` (signed
+ *  identity, or an agent linked or confirmed the customer) or `unverified` (a suggestion
+ *  from what the shopper typed, or nobody at all).
+ */
+export type Verification = "verified" | "unverified";
 
 export type View = "mine" | "queue" | "open" | "closed";
 

@@ -46,15 +46,20 @@ export function message(overrides: Partial<ChatMessage> = {}): ChatMessage {
 export function order(overrides: Partial<Order> = {}): Order {
   return {
     id: "O-1001",
+    customer_id: "C10001",
     placed_at: "2025-01-10T08:30:00Z",
     status: "open",
     payment_status: "paid",
     fulfillment_status: "unfulfilled",
+    currency: "USD",
+    subtotal: null,
+    shipping: null,
     total: { amount: "59.80", currency: "USD" },
     items: [
       { sku: "MUG-1", name: "Blue mug", quantity: 2, unit_price: { amount: "19.90", currency: "USD" }, image_url: null },
       { sku: "TEA-7", name: "Green tea", quantity: 1, unit_price: { amount: "20.00", currency: "USD" }, image_url: null },
     ],
+    shipping_address: null,
     shipments: [],
     ...overrides,
   };
@@ -64,6 +69,7 @@ export function returned(overrides: Partial<Return> = {}): Return {
   return {
     id: "R-77",
     order_id: "O-0999",
+    customer_id: "C10001",
     status: "approved",
     reason: "Arrived broken",
     items: [{ sku: "MUG-1", name: "Blue mug", quantity: 1 }],
@@ -73,9 +79,25 @@ export function returned(overrides: Partial<Return> = {}): Return {
   };
 }
 
+/** What the desk gets for a shopper who only typed an e-mail: a suggested name, no data. */
+export function unverifiedPanel(name: string, contact: string): CustomerPanel {
+  const withheld = { state: "unavailable" as const, source: "crm", error: "unverified", fetched_at_ms: null, data: null };
+  return customerPanel({
+    matched_by: "email",
+    verification: "unverified",
+    suggestion: { name, contact },
+    customer: withheld,
+    orders: withheld,
+    returns: withheld,
+    conversations: [],
+  });
+}
+
 export function customerPanel(overrides: Partial<CustomerPanel> = {}): CustomerPanel {
   return {
-    matched_by: "email",
+    matched_by: "customer_id",
+    verification: "verified",
+    suggestion: null,
     customer: {
       state: "ok",
       source: "crm",

@@ -15,6 +15,9 @@
 //! url = "https://shop.example/products/KT-0099"
 //! ```
 //!
+//! Only a verified customer (signed by the shop, or confirmed by an agent) gets one: an
+//! e-mail the shopper merely typed must not reveal what someone else bought.
+//!
 //! The first rule whose `bought` SKUs the shopper's orders contain wins, unless they bought
 //! its suggestion (`product_id` is a SKU) already. The shopper gets the intro and a product
 //! card, once per conversation (it is tagged `recommended`).
@@ -115,7 +118,7 @@ impl Plugin for Recommend {
             return Ok(());
         }
         let Some(view) = ctx.customer_view().await else {
-            return Ok(()); // anonymous shopper, or no back office
+            return Ok(()); // not a verified customer, or no back office
         };
         let orders = view.orders.data.unwrap_or_default();
         if let Some(p) = self.pick(&orders).cloned() {

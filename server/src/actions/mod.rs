@@ -1,11 +1,17 @@
 //! Actions agents take in the retailer's systems from the chat: create a return, cancel an
-//! unfulfilled order, send an order (tracking) card.
+//! unfulfilled order, send an order (tracking) card; and who the shopper is: link a customer
+//! by hand, or verify a suggested one with an order number the shopper quoted.
+//!
+//! Order actions need a verified shopper ([`Claim::Verified`]): an e-mail or phone the
+//! shopper typed proves nothing, so acting on it is refused (`customer_unverified`).
 //!
 //! Every action is checked before the back office is touched (the agent may act in the
 //! conversation, the order is this shopper's, the amount is within the agent's limit), is
 //! recorded in the audit log whatever its outcome, and on success leaves an activity entry
 //! in the conversation and a card the shopper sees. A refused or failed action changes
 //! nothing.
+
+mod identity;
 
 use std::sync::Arc;
 
@@ -14,7 +20,9 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    integrations::{Connector, CustomerKey, NewReturn, Order, Return, SourceError, view::Views},
+    integrations::{
+        Connector, NewReturn, Order, Return, SourceError, identity::Claim, view::Views,
+    },
     sessions::{AgentInfo, Caller, OpError, Sessions},
     store::{AuditEntry, Body, ConvState, Role, Store, now_ms},
 };
@@ -29,6 +37,12 @@ pub enum ActionError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// The shopper's identity is not verified (only typed, not signed or confirmed).
+    #[error("{0}")]
+    Unverified(String),
+    /// The evidence given to verify the shopper does not match the suggested customer.
+    #[error("{0}")]
+    VerificationFailed(String),
     /// The back office refused or failed; it says why.
     #[error("the back office {0}")]
     BackOffice(SourceError),
@@ -269,18 +283,16 @@ impl Actions {
             .visitor(c.visitor_id)
             .await
             .map_err(OpError::from)?;
-        let customer_id = match CustomerKey::for_visitor(&visitor) {
-            Some((CustomerKey::Id(id), _)) => id,
-            Some((key, _)) => {
-                let found = connector
-                    .find_customer(&key)
-                    .await
-                    .map_err(ActionError::BackOffice)?;
-                found.map(|c| c.id).ok_or_else(|| {
-                    ActionError::NotFound("the shopper is not a known customer".into())
-                })?
+        let customer_id = match Claim::of(&visitor) {
+            Claim::Verified(id) => id,
+            Claim::Unverified { matched_by, .. } => {
+                return Err(ActionError::Unverified(format!(
+                    "the shopper's {} is unverified: verify them (an order number they quote) \
+                     or link the customer first",
+                    matched_by.as_str()
+                )));
             }
-            None => {
+            Claim::Anonymous => {
                 return Err(ActionError::Refused(
                     "identify the shopper first (link a customer)".into(),
                 ));
@@ -324,14 +336,14 @@ impl Actions {
         Ok(self.store.list_audit(conversation_id, limit).await?)
     }
 
-    async fn audit(
+    async fn audit<T>(
         &self,
         agent: &AgentInfo,
         conv: Uuid,
         action: &str,
         target: &str,
         details: String,
-        result: &Result<Done, ActionError>,
+        result: &Result<T, ActionError>,
     ) {
         let (outcome, error) = match result {
             Ok(_) => ("ok", None),
