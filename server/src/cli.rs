@@ -59,7 +59,7 @@ pub enum BotCommand {
 pub enum ConfigCommand {
     /// Print a commented example configuration.
     Example,
-    /// Load and validate the configuration, then print it.
+    /// Load and validate the configuration, then print it with secrets redacted.
     Check,
 }
 
@@ -134,7 +134,8 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
         Some(Command::Config(ConfigCommand::Check)) => {
             let settings = Settings::load(cli.config.as_deref())?;
             registry.build(&settings.plugins)?;
-            println!("{}", toml_dump(&settings));
+            // Secrets are redacted: this output ends up in tickets and CI logs.
+            println!("{}", settings.redacted_json());
             Ok(())
         }
         Some(Command::Bot(BotCommand::Add { name })) => {
@@ -184,10 +185,6 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
             Ok(())
         }
     }
-}
-
-fn toml_dump(s: &Settings) -> String {
-    serde_json::to_string_pretty(s).unwrap_or_default()
 }
 
 async fn serve(

@@ -192,6 +192,9 @@ pub async fn run_with(
         }),
         views,
     };
+    if !settings.metrics.listen.is_empty() {
+        gateway::ops::spawn_metrics_listener(state.clone()).await?;
+    }
     let app = gateway::router(state);
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let signal = async move {

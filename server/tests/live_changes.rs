@@ -11,16 +11,6 @@ use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::K
 use kefu_server::store::Role;
 use serde_json::{Value, json};
 
-/// Reads until the server says goodbye; returns its code. Panics if the socket closes
-/// without one.
-async fn go_away_code(ws: &mut Ws) -> pb::GoAwayCode {
-    ws.recv_until(|k| match k {
-        Out::GoAway(g) => Some(pb::GoAwayCode::try_from(g.code as i32).expect("a known code")),
-        _ => None,
-    })
-    .await
-}
-
 /// The next offer this agent gets; returns the conversation id.
 async fn next_offer(ws: &mut Ws) -> String {
     ws.recv_event(|e| {
@@ -60,7 +50,7 @@ async fn a_disabled_agent_is_cut_off_and_its_conversation_goes_to_another() {
         .await;
     assert_eq!(status, 200, "an admin may disable an agent");
     assert_eq!(
-        go_away_code(&mut alice_ws).await,
+        alice_ws.go_away_code().await,
         pb::GoAwayCode::AccountDisabled,
         "the disabled agent's open socket is closed at once, saying why"
     );
@@ -136,7 +126,7 @@ async fn a_deleted_agent_is_cut_off_and_a_pending_offer_moves_on() {
         .await;
     assert_eq!(status, 204, "an admin may delete an agent");
     assert_eq!(
-        go_away_code(&mut alice_ws).await,
+        alice_ws.go_away_code().await,
         pb::GoAwayCode::AccountDisabled,
         "the deleted agent's socket is closed with the reason"
     );
@@ -167,7 +157,7 @@ async fn new_groups_reconnect_the_agent_and_withdraw_offers_of_groups_it_left() 
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        go_away_code(&mut alice_ws).await,
+        alice_ws.go_away_code().await,
         pb::GoAwayCode::AccountChanged,
         "the re-grouped agent reconnects to pick up its new rights"
     );
@@ -237,7 +227,7 @@ async fn a_demoted_supervisor_is_reconnected_without_its_rights() {
     )
     .await;
     assert_eq!(
-        go_away_code(&mut sup_ws).await,
+        sup_ws.go_away_code().await,
         pb::GoAwayCode::AccountChanged,
         "the demoted supervisor's socket (a watcher of every chat) is closed"
     );
@@ -268,7 +258,7 @@ async fn a_logout_closes_that_sign_in_and_leaves_the_other_device() {
         .await;
     assert_eq!(status, 204);
     assert_eq!(
-        go_away_code(&mut laptop).await,
+        laptop.go_away_code().await,
         pb::GoAwayCode::SignedOut,
         "the socket opened with the revoked token closes at once"
     );
@@ -295,7 +285,7 @@ async fn a_new_password_signs_out_every_socket() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        go_away_code(&mut ws).await,
+        ws.go_away_code().await,
         pb::GoAwayCode::SignedOut,
         "tokens issued with the old password are revoked, and their sockets closed"
     );

@@ -163,6 +163,32 @@ impl Ws {
         seen
     }
 
+    /// Reads until the server says goodbye; returns its code (panics on an unknown one).
+    pub async fn go_away_code(&mut self) -> pb::GoAwayCode {
+        self.recv_until(|k| match k {
+            Out::GoAway(g) => {
+                Some(pb::GoAwayCode::try_from(g.code as i32).expect("a known GoAway code"))
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Sends a heartbeat and returns every frame received before its echo: all the server
+    /// had queued for this socket before it read the heartbeat. A test that waited for an
+    /// ack (sent after the message was queued for every recipient) can so show that a
+    /// frame was *not* delivered here, without sleeping.
+    pub async fn frames_until_heartbeat(&mut self, at_ms: i64) -> Vec<Out> {
+        self.send(In::Heartbeat(pb::Heartbeat { at_ms })).await;
+        let mut seen = Vec::new();
+        loop {
+            match self.next().await.expect("socket open while waiting") {
+                Out::Heartbeat(h) if h.at_ms == at_ms => return seen,
+                other => seen.push(other),
+            }
+        }
+    }
+
     /// Agent: waits for an offer and accepts it; returns the conversation id.
     pub async fn accept_next_offer(&mut self) -> String {
         let conv = self

@@ -9,10 +9,12 @@
 //! - `agents`: agent accounts and groups, with their live effects.
 //! - `sign_in`: passwords → tokens, tokens → callers, logout.
 //! - `visitors`: the shopper's session bootstrap and signed shop identity.
+//! - `blocking`: supervisors block and unblock shoppers, audited, with live effect.
 //! - `bots`: bot accounts and their tokens.
 //! - `canned`: canned replies.
 
 mod agents;
+mod blocking;
 mod bots;
 mod canned;
 mod sign_in;

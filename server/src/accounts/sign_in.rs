@@ -139,6 +139,9 @@ impl Accounts {
                 "visitor token expired; start a new session",
             ));
         }
+        if visitor.blocked_at.is_some() {
+            return Err(super::blocking::blocked());
+        }
         Ok(visitor)
     }
 }

@@ -125,6 +125,9 @@ impl Accounts {
                 }
             },
         };
+        if visitor.blocked_at.is_some() {
+            return Err(super::blocking::blocked());
+        }
         if email.is_some() || phone.is_some() {
             store
                 .set_visitor_contact(visitor.id, email.as_deref(), phone.as_deref())
@@ -162,6 +165,7 @@ impl Accounts {
             created_at: now_ms(),
             expires_at,
             last_agent_id: None,
+            blocked_at: None,
         };
         self.store.create_visitor(&v).await?;
         Ok(v)

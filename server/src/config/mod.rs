@@ -9,6 +9,7 @@
 //! - `validate`: the checks serde cannot express.
 
 mod load;
+mod redact;
 mod validate;
 
 use std::{path::PathBuf, time::Duration};
@@ -20,6 +21,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 pub use load::ConfigError;
+pub use redact::REDACTED;
 
 /// The commented example printed by `kefu config example`; also parsed in tests so it
 /// never drifts from what the loader accepts.
@@ -54,6 +56,24 @@ pub struct Settings {
     /// Outgoing webhooks (`[[webhooks]]`).
     #[serde(default)]
     pub webhooks: Vec<crate::webhooks::WebhookSettings>,
+    /// Who may read `/metrics` (`[metrics]`).
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// Where `/metrics` is served and who may read it (`[metrics]`).
+///
+/// By default it stays on the main port and open, as Prometheus scrapers expect; a
+/// deployment reachable from the internet should set `listen` to a private address, a
+/// `token`, or both (the README's config section says so).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` on this address only (e.g. `127.0.0.1:9464`), not on the main
+    /// port. Empty: on the main port.
+    pub listen: String,
+    /// Require `Authorization: Bearer <token>` to read `/metrics`. Empty: no token.
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,6 +274,7 @@ impl Default for Settings {
             sites: Vec::new(),
             plugins: Default::default(),
             webhooks: Vec::new(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

@@ -19,6 +19,18 @@ impl Settings {
                 ),
             );
         }
+        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "metrics.listen",
+                "expected host:port such as 127.0.0.1:9464, or empty for the main port",
+            );
+        }
+        if !self.metrics.token.is_empty() && self.metrics.token.len() < 16 {
+            return bad(
+                "metrics.token",
+                "expected at least 16 characters (or empty for no token)",
+            );
+        }
         if !self.store.url.is_empty() && !self.store.url.starts_with("sqlite:") {
             return bad(
                 "store.url",

@@ -90,7 +90,7 @@ async fn chat_page(State(state): State<AppState>, Query(q): Query<ChatQuery>) ->
     let Some(site) = q.site.as_deref().and_then(|id| state.settings.site(id)) else {
         let body = "<!doctype html><meta charset=utf-8><title>Kefu</title>\
                     <p>This chat link is incomplete or out of date: it needs a known <code>site</code>.</p>";
-        return (StatusCode::NOT_FOUND, page_headers(), Html(body)).into_response();
+        return (StatusCode::NOT_FOUND, page_headers(&[]), Html(body)).into_response();
     };
     let lang = match q.lang.as_deref() {
         Some(l) if l.starts_with("zh") => "zh-CN",
@@ -125,30 +125,67 @@ async fn chat_page(State(state): State<AppState>, Query(q): Query<ChatQuery>) ->
 "#,
         name = escape(&site.name),
     );
-    (page_headers(), Html(body)).into_response()
+    (page_headers(&site.allowed_origins), Html(body)).into_response()
 }
 
 /// The chat page runs only our script; images may come from the shop (product cards) or
-/// be attachments fetched into blob URLs.
-fn page_headers() -> [(header::HeaderName, HeaderValue); 3] {
-    [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                 img-src 'self' blob: data: https:; connect-src 'self'; object-src 'none'; \
-                 base-uri 'none'; form-action 'none'",
-            ),
-        ),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
-    ]
+/// be attachments fetched into blob URLs. Only the site's own pages (`allowed_origins`) and
+/// ours may frame it: another site framing the chat could dress it up as its own and read
+/// nothing, but trick the shopper into typing there.
+fn page_headers(framers: &[String]) -> HeaderMap {
+    let ancestors = frame_ancestors(framers);
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' blob: data: https:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&csp).expect("origins are checked to be header-safe"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // X-Frame-Options cannot list origins; it is the fallback for browsers without CSP only
+    // when nobody may frame the page.
+    if ancestors == "'none'" {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    headers
+}
+
+/// The `frame-ancestors` sources: the site's allowed origins that are plain
+/// `http(s)://host[:port]` (anything else could break out of the policy), or `'none'`.
+fn frame_ancestors(origins: &[String]) -> String {
+    let sources: Vec<&str> = origins
+        .iter()
+        .map(String::as_str)
+        .filter(|o| is_plain_origin(o))
+        .collect();
+    if sources.is_empty() {
+        "'none'".into()
+    } else {
+        sources.join(" ")
+    }
+}
+
+fn is_plain_origin(origin: &str) -> bool {
+    let Some(authority) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
 }
 
 fn escape(s: &str) -> String {
@@ -157,4 +194,24 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_origins_may_frame_the_chat() {
+        let origins = [
+            "https://shop.example".to_string(),
+            "http://127.0.0.1:8080".to_string(),
+            "https://evil.example; script-src *".to_string(),
+            "javascript:alert(1)".to_string(),
+        ];
+        assert_eq!(
+            frame_ancestors(&origins),
+            "https://shop.example http://127.0.0.1:8080"
+        );
+        assert_eq!(frame_ancestors(&[]), "'none'");
+    }
 }

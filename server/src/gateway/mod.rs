@@ -8,7 +8,8 @@
 //! - `error`: `ApiError`, the JSON `{code, message}` every failure becomes.
 //! - `extract`: `Json`/`Query`/`Path` whose rejections are `ApiError`s too.
 //! - `account`, `admin`, `conversations`, `customers`, `visitor`, `shopper`, `attachments`,
-//!   `bots` (bot accounts and the bot API), `webhooks` (delivery log), `ops`: REST routers.
+//!   `bots` (bot accounts and the bot API), `blocking` (supervisors block shoppers),
+//!   `webhooks` (delivery log), `ops`: REST routers.
 //! - `assets`: the embedded shopper widget (`/widget.js`) and full-page chat (`/chat`).
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod assets;
 pub mod attachments;
 pub mod auth;
+pub mod blocking;
 pub mod bots;
 pub mod conversations;
 pub mod customers;
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(visitor::router())
         .merge(shopper::router())
         .merge(bots::router())
+        .merge(blocking::router())
         .merge(webhooks::router())
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(attachments::router(state.settings.attachments.max_bytes))
@@ -82,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(assets::router())
         .merge(ws::router())
-        .merge(ops::router())
+        .merge(ops::router(&state.settings))
         .with_state(state)
 }
 

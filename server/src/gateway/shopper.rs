@@ -1,6 +1,7 @@
 //! What the widget asks over REST besides its session: the site's chat settings, opening a
 //! conversation before the first message (with the page the shopper is on), the conversation
-//! as the shopper sees it, and the satisfaction rating after close.
+//! as the shopper sees it (no tags, priority or routing detail), and the satisfaction
+//! rating after close.
 
 use axum::{
     Router,
@@ -23,6 +24,49 @@ use crate::{
     store::{ConvState, Conversation, Rating},
     wire,
 };
+
+/// A conversation as its shopper sees it: its state and place in the queue, never how the
+/// desk handles it (tags such as `escalated` or `keyword:…`, priority, group, agent ids).
+#[derive(Serialize)]
+pub struct ShopperConversationView {
+    pub id: Uuid,
+    pub state: ConvState,
+    /// Seq of the newest message.
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+    pub close_reason: Option<String>,
+    /// 1-based place in the queue while it waits unoffered.
+    pub queue_position: Option<u32>,
+    /// The shopper's rating, once given.
+    pub rating: Option<Rating>,
+}
+
+/// What `GET /conversations/{id}` answers: the desk's view for agents, the shopper's own.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ConversationReply {
+    Agent(Box<ConversationView>),
+    Shopper(ShopperConversationView),
+}
+
+impl From<ConversationView> for ShopperConversationView {
+    fn from(v: ConversationView) -> Self {
+        let c = v.conversation;
+        Self {
+            id: c.id,
+            state: c.state,
+            last_seq: c.last_seq,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            closed_at: c.closed_at,
+            close_reason: c.close_reason,
+            queue_position: v.queue_position,
+            rating: v.rating,
+        }
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -123,7 +167,7 @@ async fn open(
     headers: HeaderMap,
     VisitorAuth(visitor): VisitorAuth,
     Json(req): Json<OpenRequest>,
-) -> ApiResult<Json<ConversationView>> {
+) -> ApiResult<Json<ShopperConversationView>> {
     check_origin(site(&state.settings, &visitor.site_id)?, &headers)?;
     let context = req.context.map(|c| {
         wire::page_context(kefu_proto::v1::PageContext {
@@ -137,16 +181,20 @@ async fn open(
         .sessions
         .open_for_shopper(&visitor, &req.group, context, req.left_message)
         .await?;
-    Ok(Json(view(&state, c).await?))
+    Ok(Json(view(&state, c).await?.into()))
 }
 
 async fn one(
     State(state): State<AppState>,
     AnyAuth(caller): AnyAuth,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<ConversationView>> {
+) -> ApiResult<Json<ConversationReply>> {
     let c = state.sessions.authorize(&caller, id, false).await?;
-    Ok(Json(view(&state, c).await?))
+    let v = view(&state, c).await?;
+    Ok(Json(match caller {
+        Caller::Shopper(_) => ConversationReply::Shopper(v.into()),
+        Caller::Agent(_) => ConversationReply::Agent(Box::new(v)),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use std::{collections::HashMap, num::NonZeroU32, sync::atomic::Ordering, time::D
 use axum::{
     Router,
     extract::{
-        State, WebSocketUpgrade,
+        RawQuery, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket, close_code},
     },
     http::HeaderMap,
@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::{
     AppState,
     auth::{AgentAuth, VisitorAuth},
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     visitor::{check_origin, site},
 };
 use crate::{
@@ -69,23 +69,74 @@ fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
 async fn agent_ws(
     State(state): State<AppState>,
     auth: AgentAuth,
+    RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
-) -> Response {
-    configure(ws, &state)
-        .on_upgrade(move |socket| serve(socket, state, Caller::Agent(auth.agent), auth.token_hash))
+) -> ApiResult<Response> {
+    let resume = resume_points(query.as_deref())?;
+    Ok(configure(ws, &state).on_upgrade(move |socket| {
+        serve(
+            socket,
+            state,
+            Caller::Agent(auth.agent),
+            auth.token_hash,
+            resume,
+        )
+    }))
 }
 
 async fn shopper_ws(
     State(state): State<AppState>,
     headers: HeaderMap,
     VisitorAuth(visitor): VisitorAuth,
+    RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     // CORS does not cover WebSockets: the Origin check is ours to make.
     check_origin(site(&state.settings, &visitor.site_id)?, &headers)?;
+    let resume = resume_points(query.as_deref())?;
     let token_hash = visitor.token_hash.clone();
-    Ok(configure(ws, &state)
-        .on_upgrade(move |socket| serve(socket, state, Caller::Shopper(visitor), token_hash)))
+    Ok(configure(ws, &state).on_upgrade(move |socket| {
+        serve(socket, state, Caller::Shopper(visitor), token_hash, resume)
+    }))
+}
+
+/// Most conversations one upgrade request may ask to resume.
+const MAX_RESUME_POINTS: usize = 100;
+
+/// The `resume=<conversation>:<last_seq>,…` of an upgrade request: conversations to replay
+/// before any live frame, so that on a reconnect nothing live overtakes the replay. (A
+/// `Resume` frame can only be read once the socket is open, and a live message may be
+/// delivered before it arrives.)
+fn resume_points(query: Option<&str>) -> Result<Vec<pb::Resume>, ApiError> {
+    let Some(list) = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("resume="))
+        .filter(|l| !l.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "resume must be up to {MAX_RESUME_POINTS} `<conversation id>:<last seq>` pairs \
+             separated by commas"
+        ))
+    };
+    let points = list
+        .split(',')
+        .map(|point| {
+            let (conv, seq) = point.split_once(':').ok_or_else(bad)?;
+            let conv = Uuid::parse_str(conv).map_err(|_| bad())?;
+            Ok(pb::Resume {
+                conversation_id: conv.to_string(),
+                last_seq: seq.parse().map_err(|_| bad())?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    if points.len() > MAX_RESUME_POINTS {
+        return Err(bad());
+    }
+    Ok(points)
 }
 
 /// What this connection has delivered per conversation, so a resume and live traffic
@@ -109,7 +160,13 @@ struct Conn {
     kicked: std::sync::Arc<Kick>,
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, caller: Caller, token_hash: String) {
+async fn serve(
+    mut socket: WebSocket,
+    state: AppState,
+    caller: Caller,
+    token_hash: String,
+    resume: Vec<pb::Resume>,
+) {
     // Every await but the idle `select!` below is boxed: a task is as large as its largest
     // await point, and thousands of idle connections should not carry the size of a write.
     let mut reg = match Box::pin(state.sessions.connect(&caller, &token_hash)).await {
@@ -119,6 +176,7 @@ async fn serve(mut socket: WebSocket, state: AppState, caller: Caller, token_has
             // the database failed (retry).
             let (code, retry_after_ms) = match e.code {
                 pb::ErrorCode::Unauthenticated => (pb::GoAwayCode::SignedOut, 0),
+                pb::ErrorCode::Forbidden => (pb::GoAwayCode::VisitorBlocked, 0),
                 _ => (pb::GoAwayCode::ShuttingDown, 1000),
             };
             let frame = wire::encode(Out::GoAway(pb::GoAway {
@@ -151,6 +209,11 @@ async fn serve(mut socket: WebSocket, state: AppState, caller: Caller, token_has
     };
     let hello = Box::pin(hello(&conn.state, &conn.caller)).await;
     let mut open = Box::pin(conn.send(hello)).await.is_ok();
+    // Replays asked for in the upgrade run before the loop takes its first live frame:
+    // those wait in the queue, and whatever the replay already sent is skipped there.
+    for r in resume {
+        open = open && Box::pin(conn.resume(r)).await;
+    }
     while open && Box::pin(conn.flush_with_queued(&mut reg.rx)).await {
         tokio::select! {
             biased;
@@ -223,6 +286,7 @@ fn go_away_reason(code: pb::GoAwayCode) -> (&'static str, u32) {
         C::AccountChanged => ("your account changed; reconnect to continue", 0),
         C::SignedOut => ("signed out; sign in again", 0),
         C::AccountDisabled => ("this account was disabled", 0),
+        C::VisitorBlocked => ("this visitor was blocked by the shop's support team", 0),
     }
 }
 

@@ -32,9 +32,20 @@ impl Sessions {
             },
         };
         let reg = self.hub.register(key, self.settings.limits.outbound_queue);
-        if let Caller::Agent(a) = caller {
-            self.still_signed_in(a.id, token_hash).await?;
-            self.router.agent_up(a.clone()).await;
+        match caller {
+            Caller::Agent(a) => {
+                self.still_signed_in(a.id, token_hash).await?;
+                self.router.agent_up(a.clone()).await;
+            }
+            // Blocked after its upgrade was authorised: the same race as for agents.
+            Caller::Shopper(v) => {
+                if self.store.visitor(v.id).await?.blocked_at.is_some() {
+                    return Err(OpError::new(
+                        pb::ErrorCode::Forbidden,
+                        "this visitor was blocked by the shop's support team",
+                    ));
+                }
+            }
         }
         Ok(reg)
     }
@@ -149,6 +160,15 @@ impl Sessions {
     pub fn disconnect_agent(&self, agent: Uuid, code: GoAwayCode) {
         let closed = self.hub.disconnect_agent(agent, None, code);
         tracing::info!(%agent, closed, ?code, "agent sockets closed");
+    }
+
+    /// A supervisor blocked `visitor`: its sockets (every tab) close with `VISITOR_BLOCKED`.
+    /// Its token is refused from now on, so they cannot come back.
+    pub fn visitor_blocked(&self, visitor: Uuid) {
+        let closed = self
+            .hub
+            .disconnect_visitor(visitor, GoAwayCode::VisitorBlocked);
+        tracing::info!(%visitor, closed, "blocked visitor's sockets closed");
     }
 
     /// A sign-in of `agent` ended (`token_hash`), or all of them (`None`, e.g. a new

@@ -290,6 +290,20 @@ impl Hub {
         stale.len()
     }
 
+    /// Closes every socket of a shopper, telling each why. Returns how many.
+    pub fn disconnect_visitor(&self, visitor: Uuid, code: GoAwayCode) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        let ids = inner.by_visitor.get(&visitor).cloned().unwrap_or_default();
+        for id in &ids {
+            if let Some(e) = Self::remove_locked(&mut inner, *id) {
+                e.kick.kick(code);
+            }
+        }
+        drop(inner);
+        self.update_gauges();
+        ids.len()
+    }
+
     /// Closes an agent's sockets — all of them, or with `session` only those opened with
     /// that sign-in — telling each why. Returns how many.
     pub fn disconnect_agent(&self, agent: Uuid, session: Option<u64>, code: GoAwayCode) -> usize {

@@ -6,12 +6,36 @@ use std::time::Duration;
 use kefu_proto::v1 as pb;
 use uuid::Uuid;
 
-use super::{Caller, OpError, Sessions, parse_id, who};
+use super::{
+    Caller, OpError, Sessions,
+    hub::{Outbound, Recipients},
+    parse_id, who,
+};
 use crate::{
     events::Lifecycle,
-    store::{ConvState, Conversation, PageContext, Priority, StoreError, Visitor, now_ms},
+    store::{
+        ConvState, Conversation, PageContext, Priority, StoreError, StoredMessage, Visitor, now_ms,
+    },
     wire,
 };
+
+/// Where a shopper's message goes.
+pub(super) enum Target {
+    /// This conversation, opened now (`Some(reopened)`) or already open (`None`).
+    Open(Conversation, Option<bool>),
+    /// Nowhere: the shopper already stored this message (a resend).
+    AlreadySent(StoredMessage),
+}
+
+impl Target {
+    /// The conversation, for callers that pass no resend key.
+    fn conversation(self) -> Result<(Conversation, Option<bool>), OpError> {
+        match self {
+            Target::Open(c, opened) => Ok((c, opened)),
+            Target::AlreadySent(_) => Err(OpError::internal("a resend without a resend key")),
+        }
+    }
+}
 
 impl Sessions {
     /// Opens (or finds) a shopper's conversation before its first message, e.g. to attach a
@@ -24,7 +48,10 @@ impl Sessions {
         context: Option<PageContext>,
         left_message: bool,
     ) -> Result<Conversation, OpError> {
-        let (c, opened) = self.shopper_conversation(v, "", group, context).await?;
+        let (c, opened) = self
+            .shopper_conversation(v, "", group, context, None)
+            .await?
+            .conversation()?;
         if left_message {
             let email = self.store.visitor(v.id).await?.email;
             let text = match email {
@@ -65,13 +92,18 @@ impl Sessions {
     /// visitor's open one, else a recently closed one reopened, else a new one. `context`,
     /// the page the shopper is on, is recorded before any agent is offered it. The second
     /// value says whether it was opened now (`Some(reopened)`), for the caller to announce.
+    ///
+    /// With `resend_key` (the message's `client_msg_id`), a message this shopper already
+    /// stored under it is found before anything is reopened or opened: a resend changes
+    /// nothing, even when its conversation has closed since.
     pub(super) async fn shopper_conversation(
         &self,
         v: &Visitor,
         conversation_id: &str,
         group: &str,
         context: Option<PageContext>,
-    ) -> Result<(Conversation, Option<bool>), OpError> {
+        resend_key: Option<&str>,
+    ) -> Result<Target, OpError> {
         let caller = Caller::Shopper(v.clone());
         if !conversation_id.is_empty() {
             let mut c = self
@@ -79,7 +111,7 @@ impl Sessions {
                 .await?;
             if c.state != ConvState::Closed {
                 self.note_page(&mut c, context).await?;
-                return Ok((c, None));
+                return Ok(Target::Open(c, None));
             }
         }
         let _guard = self.open_lock.lock().await;
@@ -100,27 +132,35 @@ impl Sessions {
         let now = now_ms();
         // Read fresh: the socket's copy of the visitor predates its last conversation.
         let sticky = self.store.visitor(v.id).await?.last_agent_id;
-        if let Some(mut c) = latest {
-            if c.state != ConvState::Closed {
-                self.note_page(&mut c, context).await?;
-                return Ok((c, None));
+        if let Some(mut c) = latest.clone()
+            && c.state != ConvState::Closed
+        {
+            self.note_page(&mut c, context).await?;
+            return Ok(Target::Open(c, None));
+        }
+        // Only here, where a conversation would be reopened or opened, is a resend looked
+        // up: on the open path the writer finds it anyway, at no extra query.
+        if let Some(key) = resend_key {
+            match self.store.sent_message(v.id, key).await {
+                Ok(m) => return Ok(Target::AlreadySent(m)),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
             }
+        }
+        if let Some(mut c) = latest {
             let window = (self.settings.routing.reopen_window_secs * 1000) as i64;
             if c.closed_at.is_some_and(|t| now - t <= window)
                 && self.store.reopen_conversation(c.id, &c.group, now).await?
             {
                 self.note_page(&mut c, context).await?;
-                let frame = wire::event(
-                    c.id,
-                    pb::conversation_event::Kind::Reopened(pb::Reopened {
-                        group: c.group.clone(),
-                    }),
-                );
-                self.publish_conv(&c, None, frame);
+                self.publish_reopened(&c);
                 self.router
                     .enqueue(c.id, c.group.clone(), v.id, sticky, c.priority)
                     .await;
-                return Ok((self.store.conversation(c.id).await?, Some(true)));
+                return Ok(Target::Open(
+                    self.store.conversation(c.id).await?,
+                    Some(true),
+                ));
             }
         }
         self.require_group(&group).await?;
@@ -144,7 +184,34 @@ impl Sessions {
         self.router
             .enqueue(c.id, group, v.id, sticky, Priority::Normal)
             .await;
-        Ok((c, Some(false)))
+        Ok(Target::Open(c, Some(false)))
+    }
+
+    /// Tells the desk which queue a reopened conversation went back to, and its shopper
+    /// only that it reopened.
+    fn publish_reopened(&self, c: &Conversation) {
+        let reopened = |group: String| {
+            wire::event(
+                c.id,
+                pb::conversation_event::Kind::Reopened(pb::Reopened { group }),
+            )
+        };
+        let agents: Vec<Uuid> = c.agent_id.into_iter().collect();
+        self.hub.publish(
+            &Recipients {
+                agents: &agents,
+                watchers: true,
+                ..Default::default()
+            },
+            Outbound::event(reopened(c.group.clone())),
+        );
+        self.hub.publish(
+            &Recipients {
+                visitor: Some(c.visitor_id),
+                ..Default::default()
+            },
+            Outbound::event(reopened(String::new())),
+        );
     }
 
     /// Refuses a group that does not exist.

@@ -4,8 +4,8 @@ use kefu_proto::v1 as pb;
 use uuid::Uuid;
 
 use super::{
-    AgentInfo, Caller, OpError, Page, Sessions, check_client_msg_id, hub::ConnId, parse_id, stored,
-    who,
+    AgentInfo, Caller, OpError, Page, Sessions, check_client_msg_id, hub::ConnId,
+    lifecycle::Target, parse_id, stored, who,
 };
 use crate::{
     store::{Body, ConvState, NewMessage, SenderRole, StoredMessage, now_ms},
@@ -22,14 +22,24 @@ impl Sessions {
         let (conv, opened) = match caller {
             Caller::Shopper(v) => {
                 let context = req.context.clone().map(wire::page_context);
-                self.shopper_conversation(v, &req.conversation_id, &req.group, context)
+                let key = Some(req.client_msg_id.as_str());
+                match self
+                    .shopper_conversation(v, &req.conversation_id, &req.group, context, key)
                     .await?
+                {
+                    Target::Open(c, opened) => (c, opened),
+                    Target::AlreadySent(m) => return Ok(ack(m)),
+                }
             }
-            Caller::Agent(_) => {
+            Caller::Agent(a) => {
                 let id = parse_id(&req.conversation_id)?;
                 let c = self.authorize(caller, id, true).await?;
                 if c.state == ConvState::Closed {
-                    return Err(OpError::closed());
+                    // A resend of a message acked before the close gets its ack again.
+                    return match self.store.sent_message(a.id, &req.client_msg_id).await {
+                        Ok(m) if m.conversation_id == c.id => Ok(ack(m)),
+                        _ => Err(OpError::closed()),
+                    };
                 }
                 (c, None)
             }
@@ -55,17 +65,13 @@ impl Sessions {
         // Plugins hear of a new conversation after the message that opened it is stored, so
         // their replies (e.g. out of hours) come after it.
         self.announce(conv.id, opened);
-        let message = stored(result?)?;
-        Ok(pb::Ack {
-            client_msg_id: message.client_msg_id,
-            conversation_id: message.conversation_id.to_string(),
-            message_id: message.id.to_string(),
-            seq: message.seq as u64,
-        })
+        Ok(ack(stored(result?)?))
     }
 
-    /// Refuses empty and oversized text (messages and notes alike).
+    /// Refuses empty and oversized text (messages and notes alike), and cards with
+    /// oversized fields or links that are not http(s).
     pub(super) fn check_text(&self, body: &Body) -> Result<(), OpError> {
+        super::cards::check_card(body)?;
         let max = self.settings.limits.max_text_bytes;
         match body {
             Body::Text { text } | Body::PrivateNote { text } if text.trim().is_empty() => {
@@ -79,22 +85,19 @@ impl Sessions {
     }
 
     fn check_body(&self, caller: &Caller, body: &Body) -> Result<(), OpError> {
-        self.check_text(body)?;
         if matches!(body, Body::System { .. }) {
             return Err(OpError::forbidden(
                 "system messages are written by Kefu only",
             ));
         }
-        let shopper_may = matches!(
-            body,
-            Body::Text { .. } | Body::Attachment { .. } | Body::ProductCard { .. }
-        );
+        // Cards are shop data (a product, an order): only agents, bots and Kefu send them.
+        let shopper_may = matches!(body, Body::Text { .. } | Body::Attachment { .. });
         if matches!(caller, Caller::Shopper(_)) && !shopper_may {
             return Err(OpError::forbidden(
-                "shoppers may send text, attachments and product cards only",
+                "shoppers may send text and attachments only",
             ));
         }
-        Ok(())
+        self.check_text(body)
     }
 
     /// Fills an attachment reference from the stored record; refuses files of other
@@ -125,6 +128,7 @@ impl Sessions {
         conv: Uuid,
         card: Body,
     ) -> Result<(), OpError> {
+        super::cards::check_card(&card)?;
         self.writer
             .append(NewMessage {
                 conversation_id: conv,
@@ -222,5 +226,15 @@ impl Sessions {
         }));
         self.publish_conv(&c, Some(from), frame);
         Ok(())
+    }
+}
+
+/// The ack of a stored message (the same for the first send and every resend).
+fn ack(message: StoredMessage) -> pb::Ack {
+    pb::Ack {
+        client_msg_id: message.client_msg_id,
+        conversation_id: message.conversation_id.to_string(),
+        message_id: message.id.to_string(),
+        seq: message.seq as u64,
     }
 }

@@ -11,12 +11,14 @@
 //!   changes reaching live connections.
 //! - `records`: lists, the shopper behind a conversation, attachments, ratings.
 //! - `automation`: what plugins and bots do (tag, prioritise, route, send as a bot).
+//! - `cards`: what a product, order or return card may carry (capped fields, http(s) links).
 //! - `hub`: live connections and non-blocking fan-out.
 //! - `writer`: the batching message writer (acks after commit, publishes in order).
 //! - `routing`: queues, offers, capacity and presence: a pure state machine and the task
 //!   that performs its effects.
 
 pub mod automation;
+mod cards;
 mod connections;
 pub mod hub;
 mod lifecycle;

@@ -31,6 +31,13 @@ pub trait Messages: Send + Sync {
         include_private: bool,
     ) -> StoreResult<Vec<StoredMessage>>;
 
+    /// The message `sender_id` already stored under `client_msg_id` (a resend), if any.
+    async fn sent_message(
+        &self,
+        sender_id: Uuid,
+        client_msg_id: &str,
+    ) -> StoreResult<StoredMessage>;
+
     // --- attachments ----------------------------------------------------------------
     /// Records an uploaded file (its bytes are already on disk).
     async fn insert_attachment(&self, attachment: &Attachment) -> StoreResult<()>;

@@ -149,6 +149,8 @@ pub struct Visitor {
     pub expires_at: i64,
     /// Agent who last handled this visitor (for sticky routing).
     pub last_agent_id: Option<Uuid>,
+    /// When a supervisor blocked this shopper (unix ms); its token is refused meanwhile.
+    pub blocked_at: Option<i64>,
 }
 
 /// Conversation state as stored. "Offered" lives only in the router's memory.

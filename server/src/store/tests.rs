@@ -16,6 +16,7 @@ pub async fn suite(store: &dyn Store) {
 /// A visitor and a queued conversation of theirs; returns the conversation's id.
 pub async fn conversation(store: &dyn Store) -> Uuid {
     let visitor = Visitor {
+        blocked_at: None,
         id: Uuid::now_v7(),
         site_id: "shop".into(),
         token_hash: Uuid::now_v7().to_string(),

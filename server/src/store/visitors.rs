@@ -30,6 +30,8 @@ pub trait Visitors: Send + Sync {
         email: Option<&str>,
         phone: Option<&str>,
     ) -> StoreResult<()>;
+    /// Blocks (`Some(at)`) or unblocks (`None`) a visitor.
+    async fn set_visitor_blocked(&self, id: Uuid, blocked_at: Option<i64>) -> StoreResult<()>;
     /// Links an anonymous visitor to a verified shop customer.
     async fn link_customer(&self, id: Uuid, customer_id: &str, name: &str) -> StoreResult<()>;
 }

@@ -348,10 +348,15 @@ impl Shell {
             Effect::Position {
                 conv,
                 visitor,
-                group,
                 position,
+                ..
             } => {
-                let frame = wire::event(conv, Ev::Queued(pb::Queued { group, position }));
+                // The shopper learns its place, not which queue (e.g. `complaints`) it is in.
+                let queued = pb::Queued {
+                    group: String::new(),
+                    position,
+                };
+                let frame = wire::event(conv, Ev::Queued(queued));
                 self.tell(Some(visitor), &[], false, frame);
             }
             Effect::MoveInStore { conv, group } => {
@@ -429,11 +434,13 @@ impl Shell {
         let agents = [vec![from], to_agent.into_iter().collect()].concat();
         let with_note = wire::event(conv, Ev::Transferred(event.clone()));
         self.tell(None, &agents, true, with_note);
+        // The shopper hears that an agent (or a queue) takes over: not who had it, which
+        // group it goes to, nor the note.
         let for_shopper = wire::event(
             conv,
             Ev::Transferred(pb::Transferred {
-                note: String::new(),
-                ..event
+                to_agent_id: event.to_agent_id,
+                ..Default::default()
             }),
         );
         self.tell(Some(visitor), &[], false, for_shopper);

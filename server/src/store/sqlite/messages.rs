@@ -117,6 +117,21 @@ impl Messages for SqliteStore {
         Ok(page)
     }
 
+    async fn sent_message(
+        &self,
+        sender_id: Uuid,
+        client_msg_id: &str,
+    ) -> StoreResult<StoredMessage> {
+        one(sqlx::query_as(AssertSqlSafe(format!(
+            "select {MESSAGE_COLUMNS} from message where sender_id = ? and client_msg_id = ?"
+        )))
+        .bind(sender_id)
+        .bind(client_msg_id)
+        .fetch_optional(&self.pool)
+        .await
+        .db()?)
+    }
+
     async fn insert_attachment(&self, a: &Attachment) -> StoreResult<()> {
         sqlx::query(
             "insert into attachment (id, conversation_id, uploader_id, file_name, content_type, size_bytes, sha256, created_at) \

@@ -24,6 +24,7 @@ impl FromRow<'_, SqliteRow> for Visitor {
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
             last_agent_id: row.try_get("last_agent_id")?,
+            blocked_at: row.try_get("blocked_at")?,
         })
     }
 }
@@ -106,6 +107,19 @@ impl Visitors for SqliteStore {
             .execute(&self.pool)
             .await
             .db()?;
+        Ok(())
+    }
+
+    async fn set_visitor_blocked(&self, id: Uuid, blocked_at: Option<i64>) -> StoreResult<()> {
+        let done = sqlx::query("update visitor set blocked_at = ? where id = ?")
+            .bind(blocked_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .db()?;
+        if done.rows_affected() == 0 {
+            return Err(crate::store::StoreError::NotFound);
+        }
         Ok(())
     }
 

@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file kefu/v1/close.proto.
  */
 export const file_kefu_v1_close: GenFile = /*@__PURE__*/
-  fileDesc("ChNrZWZ1L3YxL2Nsb3NlLnByb3RvEgdrZWZ1LnYxKscBCgpHb0F3YXlDb2RlEhwKGEdPX0FXQVlfQ09ERV9VTlNQRUNJRklFRBAAEh4KGkdPX0FXQVlfQ09ERV9TSFVUVElOR19ET1dOEAESGQoVR09fQVdBWV9DT0RFX1RPT19TTE9XEAISIAocR09fQVdBWV9DT0RFX0FDQ09VTlRfQ0hBTkdFRBADEhsKF0dPX0FXQVlfQ09ERV9TSUdORURfT1VUEAQSIQodR09fQVdBWV9DT0RFX0FDQ09VTlRfRElTQUJMRUQQBWIGcHJvdG8z");
+  fileDesc("ChNrZWZ1L3YxL2Nsb3NlLnByb3RvEgdrZWZ1LnYxKukBCgpHb0F3YXlDb2RlEhwKGEdPX0FXQVlfQ09ERV9VTlNQRUNJRklFRBAAEh4KGkdPX0FXQVlfQ09ERV9TSFVUVElOR19ET1dOEAESGQoVR09fQVdBWV9DT0RFX1RPT19TTE9XEAISIAocR09fQVdBWV9DT0RFX0FDQ09VTlRfQ0hBTkdFRBADEhsKF0dPX0FXQVlfQ09ERV9TSUdORURfT1VUEAQSIQodR09fQVdBWV9DT0RFX0FDQ09VTlRfRElTQUJMRUQQBRIgChxHT19BV0FZX0NPREVfVklTSVRPUl9CTE9DS0VEEAZiBnByb3RvMw");
 
 /**
  * Why the server closed a connection: the values of `GoAway.code` (envelope.proto).
@@ -58,6 +58,13 @@ export enum GoAwayCode {
    * @generated from enum value: GO_AWAY_CODE_ACCOUNT_DISABLED = 5;
    */
   ACCOUNT_DISABLED = 5,
+
+  /**
+   * A supervisor blocked this shopper: its token is refused, reconnecting will not help.
+   *
+   * @generated from enum value: GO_AWAY_CODE_VISITOR_BLOCKED = 6;
+   */
+  VISITOR_BLOCKED = 6,
 }
 
 /**

@@ -362,7 +362,9 @@ export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
   messageDesc(file_kefu_v1_envelope, 4);
 
 /**
- * Replay everything after last_seq.
+ * Replay everything after last_seq. Live messages of the conversation delivered before this
+ * frame was read come before the replay; to have the replay first after a reconnect, name
+ * the conversation in the upgrade request instead (`?resume=<conversation_id>:<last_seq>,…`).
  *
  * @generated from message kefu.v1.Resume
  */
