@@ -133,7 +133,7 @@ async fn a_shopper_sees_no_tags_priority_or_routing_of_its_conversation() {
     assert_eq!(status, 200, "{own}");
     assert_eq!(own["id"], conv.as_str());
     assert_eq!(own["state"], "assigned");
-    for internal in ["tags", "priority", "group", "agent_id", "context"] {
+    for internal in ["tags", "priority", "group", "agent_id"] {
         assert!(
             own.get(internal).is_none(),
             "the shopper's view has no `{internal}`: {own}"

@@ -46,12 +46,7 @@ async fn block(
     Path(id): Path<Uuid>,
     Json(req): Json<BlockRequest>,
 ) -> ApiResult<StatusCode> {
-    auth.require(Role::Supervisor)?;
-    state
-        .accounts
-        .block_visitor(&auth.agent, id, reason(&req)?)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    change(&state, &auth, id, &req, true).await
 }
 
 async fn unblock(
@@ -60,10 +55,22 @@ async fn unblock(
     Path(id): Path<Uuid>,
     Json(req): Json<BlockRequest>,
 ) -> ApiResult<StatusCode> {
+    change(&state, &auth, id, &req, false).await
+}
+
+async fn change(
+    state: &AppState,
+    auth: &AgentAuth,
+    id: Uuid,
+    req: &BlockRequest,
+    block: bool,
+) -> ApiResult<StatusCode> {
     auth.require(Role::Supervisor)?;
-    state
-        .accounts
-        .unblock_visitor(&auth.agent, id, reason(&req)?)
-        .await?;
+    let (accounts, reason) = (&state.accounts, reason(req)?);
+    if block {
+        accounts.block_visitor(&auth.agent, id, reason).await?;
+    } else {
+        accounts.unblock_visitor(&auth.agent, id, reason).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     sessions::Caller,
-    store::{ConvState, Conversation, Rating},
+    store::{ConvState, Conversation, PageContext, Rating},
     wire,
 };
 
@@ -37,6 +37,8 @@ pub struct ShopperConversationView {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub close_reason: Option<String>,
+    /// The page the shopper reported (its own data).
+    pub context: PageContext,
     /// 1-based place in the queue while it waits unoffered.
     pub queue_position: Option<u32>,
     /// The shopper's rating, once given.
@@ -62,6 +64,7 @@ impl From<ConversationView> for ShopperConversationView {
             updated_at: c.updated_at,
             closed_at: c.closed_at,
             close_reason: c.close_reason,
+            context: c.context,
             queue_position: v.queue_position,
             rating: v.rating,
         }

@@ -292,9 +292,19 @@ impl Hub {
 
     /// Closes every socket of a shopper, telling each why. Returns how many.
     pub fn disconnect_visitor(&self, visitor: Uuid, code: GoAwayCode) -> usize {
-        let mut inner = self.inner.lock().unwrap();
+        let inner = self.inner.lock().unwrap();
         let ids = inner.by_visitor.get(&visitor).cloned().unwrap_or_default();
-        for id in &ids {
+        self.kick_all(inner, &ids, code)
+    }
+
+    /// Drops these connections from the hub and tells each to close with `code`.
+    fn kick_all(
+        &self,
+        mut inner: std::sync::MutexGuard<'_, Inner>,
+        ids: &[ConnId],
+        code: GoAwayCode,
+    ) -> usize {
+        for id in ids {
             if let Some(e) = Self::remove_locked(&mut inner, *id) {
                 e.kick.kick(code);
             }
@@ -307,7 +317,7 @@ impl Hub {
     /// Closes an agent's sockets — all of them, or with `session` only those opened with
     /// that sign-in — telling each why. Returns how many.
     pub fn disconnect_agent(&self, agent: Uuid, session: Option<u64>, code: GoAwayCode) -> usize {
-        let mut inner = self.inner.lock().unwrap();
+        let inner = self.inner.lock().unwrap();
         let ids: Vec<ConnId> = inner
             .by_agent
             .get(&agent)
@@ -320,14 +330,7 @@ impl Hub {
                 })
             })
             .collect();
-        for id in &ids {
-            if let Some(e) = Self::remove_locked(&mut inner, *id) {
-                e.kick.kick(code);
-            }
-        }
-        drop(inner);
-        self.update_gauges();
-        ids.len()
+        self.kick_all(inner, &ids, code)
     }
 }
 
