@@ -73,7 +73,7 @@ impl Default for FrameLimits {
         Self {
             typing: Rate::per_second(4, 20),
             read: Rate::per_second(20, 100),
-            heartbeat: Rate::per_second(2, 10),
+            heartbeat: Rate::per_second(10, 50),
             request: Rate::per_second(20, 100),
             refusals: Rate::per_second(10, 200),
         }
