@@ -45,7 +45,6 @@ pub mod wire;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
@@ -183,7 +182,7 @@ pub async fn run_with(
         sessions: sessions.clone(),
         metrics: telemetry::prometheus(),
         shutdown: stop_rx,
-        login_limiter: gateway::login_limiter(),
+        limits: gateway::limits::Limits::new(&settings.limits),
         actions: Arc::new(actions::Actions {
             sessions: sessions.clone(),
             store: store.clone(),
@@ -195,6 +194,7 @@ pub async fn run_with(
     if !settings.metrics.listen.is_empty() {
         gateway::ops::spawn_metrics_listener(state.clone()).await?;
     }
+    state.limits.spawn_pruner();
     let app = gateway::router(state);
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let signal = async move {
@@ -202,17 +202,8 @@ pub async fn run_with(
         tracing::info!("shutting down: telling clients to reconnect");
         let _ = stop_tx.send(true);
     };
-    // Chat frames are small and latency-bound: without TCP_NODELAY, Nagle's algorithm meets
-    // the peer's delayed ACK and holds acks and messages back ~40 ms (benches/plugin_latency).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "setting TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await
-        .context("serving")?;
+    let header_timeout = Duration::from_secs(settings.limits.http.header_read_timeout_secs);
+    gateway::serve::serve(listener, app, header_timeout, signal).await;
     let deadline = tokio::time::Instant::now() + grace;
     while sessions.connection_counts() != (0, 0) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -7,7 +7,7 @@ use std::{ops::Deref, sync::Arc};
 
 use kefu_server::{
     auth::password,
-    config::{Settings, Site},
+    config::{Rate, Settings, Site},
     seed,
     store::{NewAgent, Role, Store},
 };
@@ -47,9 +47,15 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         default_group: "pre-sales".into(),
         welcome: String::new(),
     });
-    // Tests send faster than a person types.
+    // Tests send faster than a person types, and every client comes from 127.0.0.1.
     s.limits.messages_per_second = 1000;
     s.limits.messages_burst = 1000;
+    let lavish = Rate::per_second(10_000, 10_000);
+    s.limits.visitor.frames = lavish;
+    s.limits.visitor.conversations = lavish;
+    s.limits.ip.sessions = lavish;
+    s.limits.ip.conversations = lavish;
+    s.limits.ip.logins = lavish;
     s
 }
 

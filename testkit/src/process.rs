@@ -127,7 +127,18 @@ impl KefuCommand {
     /// The in-process test settings' site ([`SITE`] on [`ORIGIN`], signed with [`SECRET`])
     /// and message limits, so tests read the same against either kind of server.
     pub fn test_site(self) -> Self {
-        self.config(format!(
+        let lavish = [
+            "VISITOR__FRAMES",
+            "VISITOR__CONVERSATIONS",
+            "IP__SESSIONS",
+            "IP__CONVERSATIONS",
+            "IP__LOGINS",
+        ];
+        let me = lavish.iter().fold(self, |me, rate| {
+            me.env(format!("KEFU_LIMITS__{rate}__PER_PERIOD"), "10000")
+                .env(format!("KEFU_LIMITS__{rate}__BURST"), "10000")
+        });
+        me.config(format!(
             "[[sites]]\nid = {}\nname = \"Test shop\"\nallowed_origins = [{}]\n\
              identity_secret = {}\ndefault_group = \"pre-sales\"\n",
             toml_str(SITE),

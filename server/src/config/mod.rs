@@ -8,6 +8,7 @@
 //! - `load`: assembling the sources and turning figment's errors into [`ConfigError`];
 //! - `validate`: the checks serde cannot express.
 
+mod limits;
 mod load;
 mod redact;
 mod validate;
@@ -20,6 +21,9 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use limits::{
+    AgentLimits, FrameLimits, HttpLimits, IpLimits, LoginLimits, Period, Rate, VisitorLimits,
+};
 pub use load::ConfigError;
 pub use redact::REDACTED;
 
@@ -150,6 +154,24 @@ pub struct LimitSettings {
     pub heartbeat_secs: u64,
     /// Largest JSON request body, bytes.
     pub max_json_bytes: usize,
+    /// Per frame kind on one socket (`[limits.frames]`).
+    #[serde(default)]
+    pub frames: FrameLimits,
+    /// Per shopper over all its sockets and requests (`[limits.visitor]`).
+    #[serde(default)]
+    pub visitor: VisitorLimits,
+    /// Agents' sockets (`[limits.agent]`).
+    #[serde(default)]
+    pub agent: AgentLimits,
+    /// Per source address on unauthenticated endpoints (`[limits.ip]`).
+    #[serde(default)]
+    pub ip: IpLimits,
+    /// Password guessing (`[limits.login]`).
+    #[serde(default)]
+    pub login: LoginLimits,
+    /// The HTTP layer: header timeout, limiter memory (`[limits.http]`).
+    #[serde(default)]
+    pub http: HttpLimits,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -255,6 +277,12 @@ impl Default for Settings {
                 history_page_max: 200,
                 heartbeat_secs: 30,
                 max_json_bytes: 64 * 1024,
+                frames: FrameLimits::default(),
+                visitor: VisitorLimits::default(),
+                agent: AgentLimits::default(),
+                ip: IpLimits::default(),
+                login: LoginLimits::default(),
+                http: HttpLimits::default(),
             },
             attachments: AttachmentSettings {
                 dir: PathBuf::new(),

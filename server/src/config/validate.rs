@@ -81,6 +81,7 @@ impl Settings {
                 "queue sizes, rates, page size and heartbeat must be at least 1",
             );
         }
+        super::limits::validate(l)?;
         if self.attachments.max_bytes == 0 {
             return bad("attachments.max_bytes", "expected at least 1");
         }

@@ -8,12 +8,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    AppState,
-    auth::AgentAuth,
-    error::{ApiError, ApiResult},
-    extract::Json,
-};
+use super::{AppState, auth::AgentAuth, error::ApiResult, extract::Json, limits::ClientIp};
 use crate::store::Agent;
 
 pub fn router() -> Router<AppState> {
@@ -36,20 +31,27 @@ pub struct LoginResponse {
     pub agent: Agent,
 }
 
+/// Wrong passwords slow down the (username, address) pair exponentially; the account itself
+/// is never locked, so its owner signs in from elsewhere while a guesser waits.
 async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    if state
-        .login_limiter
-        .check_key(&req.username.trim().to_lowercase())
-        .is_err()
-    {
-        return Err(ApiError::RateLimited(
-            "too many sign-in attempts for this user; wait a minute".into(),
-        ));
-    }
-    let signed_in = state.accounts.login(&req.username, req.password).await?;
+    let limits = &state.limits;
+    limits.username_fits(&req.username)?;
+    let username = req.username.trim().to_lowercase();
+    limits.login_attempt(&username, ip)?;
+    let signed_in = match state.accounts.login(&req.username, req.password).await {
+        Ok(s) => s,
+        Err(e) => {
+            if e.code == kefu_proto::v1::ErrorCode::Unauthenticated {
+                limits.login_failed(&username, ip);
+            }
+            return Err(e.into());
+        }
+    };
+    limits.login_succeeded(&username, ip);
     Ok(Json(LoginResponse {
         token: signed_in.token,
         expires_at_ms: signed_in.expires_at_ms,

@@ -4,6 +4,8 @@
 //! the file's `Content-Type`. The type must be on the allow-list and match the file's magic
 //! bytes; the size is capped while streaming to disk. Downloads go only to the
 //! conversation's participants, with `nosniff`, a sandboxing CSP and a `Content-Disposition`.
+//! Shoppers have a quota of files and bytes per window (`[limits.visitor]`); nobody uploads
+//! into a closed conversation (409 `conversation_closed`).
 
 use axum::{
     Router,
@@ -27,7 +29,7 @@ use super::{
 };
 use crate::{
     sessions::Caller,
-    store::{Attachment, now_ms},
+    store::{Attachment, ConvState, now_ms},
 };
 
 pub fn router(max_bytes: usize) -> Router<AppState> {
@@ -91,7 +93,19 @@ async fn upload(
     Query(q): Query<UploadQuery>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Uploaded>)> {
+    if state.sessions.authorize(&caller, conv, true).await?.state == ConvState::Closed {
+        return Err(ApiError::ConversationClosed(
+            "the conversation is closed; files can only be added to an open one".into(),
+        ));
+    }
     state.sessions.may_attach(&caller, conv).await?;
+    let shopper = match &caller {
+        Caller::Shopper(v) => Some(v.id),
+        Caller::Agent(_) => None,
+    };
+    if let Some(visitor) = shopper {
+        state.limits.upload(visitor)?;
+    }
     let cfg = &state.settings.attachments;
     let content_type = request
         .headers()
@@ -132,6 +146,12 @@ async fn upload(
             return Err(e);
         }
     };
+    if let Some(visitor) = shopper
+        && let Err(e) = state.limits.upload_bytes(visitor, size)
+    {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(e);
+    }
     if size == 0 || !magic_matches(&content_type, &head) {
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(ApiError::UnsupportedType(format!(

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 409: conflicts with current state (duplicate name, already assigned).
     #[error("{0}")]
     Conflict(String),
+    /// 409 `conversation_closed`: the conversation is closed (reopen it by writing).
+    #[error("{0}")]
+    ConversationClosed(String),
     /// 413: the body exceeds a configured limit.
     #[error("{0}")]
     TooLarge(String),
@@ -70,6 +73,7 @@ impl ApiError {
             ApiError::CustomerUnverified(_) => (StatusCode::FORBIDDEN, "customer_unverified"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::ConversationClosed(_) => (StatusCode::CONFLICT, "conversation_closed"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")

@@ -12,6 +12,8 @@
 //!   `webhooks` (delivery log), `ops`: REST routers.
 //! - `assets`: the embedded shopper widget (`/widget.js`) and full-page chat (`/chat`).
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
+//! - `limits`: every abuse limit (frames, shoppers, addresses, sign-in, sockets).
+//! - `serve`: the HTTP/1 server under the router (header timeout, client addresses).
 
 pub mod account;
 pub mod actions;
@@ -25,7 +27,9 @@ pub mod conversations;
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod ops;
+pub mod serve;
 pub mod shopper;
 pub mod visitor;
 pub mod webhooks;
@@ -50,18 +54,12 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Flips to `true` when the server starts shutting down; sockets say goodbye.
     pub shutdown: watch::Receiver<bool>,
-    /// Sign-in attempts per username: slows password guessing against one account.
-    pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Every abuse limit (see [`limits`]).
+    pub limits: Arc<limits::Limits>,
     /// Customer views from the retailer's back office.
     pub views: Arc<crate::integrations::view::Views>,
     /// Actions in the back office from the chat.
     pub actions: Arc<crate::actions::Actions>,
-}
-
-/// Sign-in attempts allowed per username: a burst of 10, then one every 6 seconds.
-pub fn login_limiter() -> Arc<governor::DefaultKeyedRateLimiter<String>> {
-    let quota = governor::Quota::per_minute(std::num::NonZeroU32::new(10).expect("non-zero"));
-    Arc::new(governor::RateLimiter::keyed(quota))
 }
 
 /// All routes.

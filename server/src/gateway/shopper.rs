@@ -17,6 +17,7 @@ use super::{
     auth::{AnyAuth, VisitorAuth},
     error::{ApiError, ApiResult},
     extract::{Json, Path, Query},
+    limits::ClientIp,
     visitor::{check_origin, site},
 };
 use crate::{
@@ -167,11 +168,24 @@ async fn view(state: &AppState, conversation: Conversation) -> ApiResult<Convers
 
 async fn open(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     VisitorAuth(visitor): VisitorAuth,
     Json(req): Json<OpenRequest>,
 ) -> ApiResult<Json<ShopperConversationView>> {
     check_origin(site(&state.settings, &visitor.site_id)?, &headers)?;
+    // Only a new conversation counts: asking again for the open one costs nothing.
+    if !matches!(
+        state.sessions.open_conversation_of(visitor.id).await,
+        Ok(Some(_))
+    ) {
+        state
+            .limits
+            .open_conversation(&visitor.site_id, visitor.id, ip)?;
+    }
+    if req.left_message {
+        state.limits.left_message(visitor.id)?;
+    }
     let context = req.context.map(|c| {
         wire::page_context(kefu_proto::v1::PageContext {
             url: c.url,

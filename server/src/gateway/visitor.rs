@@ -9,6 +9,7 @@ use super::{
     AppState,
     error::{ApiError, ApiResult},
     extract::Json,
+    limits::ClientIp,
 };
 use crate::{
     accounts::VisitorRequest,
@@ -84,11 +85,13 @@ pub fn site<'a>(settings: &'a Settings, id: &str) -> Result<&'a Site, ApiError> 
 
 async fn session(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(req): Json<SessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
     let site = site(&state.settings, &req.site_id)?;
     check_origin(site, &headers)?;
+    state.limits.visitor_session(ip)?;
     let session = state
         .accounts
         .visitor_session(

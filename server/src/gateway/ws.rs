@@ -4,7 +4,7 @@
 //! This is the only module that knows the WebSocket library; frames are binary protobuf
 //! (`ClientEnvelope` in, `ServerEnvelope` out).
 
-use std::{collections::HashMap, num::NonZeroU32, sync::atomic::Ordering, time::Duration};
+use std::{collections::HashMap, sync::atomic::Ordering, time::Duration};
 
 use axum::{
     Router,
@@ -18,7 +18,6 @@ use axum::{
 };
 use bytes::Bytes;
 use futures_util::SinkExt as _;
-use governor::{Quota, RateLimiter};
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
 use prost::Message as _;
 use uuid::Uuid;
@@ -27,6 +26,7 @@ use super::{
     AppState,
     auth::{AgentAuth, VisitorAuth},
     error::{ApiError, ApiResult},
+    limits::{FrameKind, FrameLimiter, Verdict},
     visitor::{check_origin, site},
 };
 use crate::{
@@ -155,9 +155,20 @@ struct Conn {
     caller: Caller,
     conn_id: u64,
     delivered: HashMap<Uuid, Delivered>,
-    limiter: governor::DefaultDirectRateLimiter,
+    /// Per frame kind, and the shopper's quota over all its sockets.
+    limits: Box<FrameLimiter>,
     /// Notified when the hub dropped this connection, with why; interrupts a blocked write.
     kicked: std::sync::Arc<Kick>,
+}
+
+/// Sends one goodbye on a socket that never entered the connection loop.
+async fn refuse(mut socket: WebSocket, code: pb::GoAwayCode, reason: String, retry_after_ms: u32) {
+    let frame = wire::encode(Out::GoAway(pb::GoAway {
+        reason,
+        retry_after_ms,
+        code: code as u32,
+    }));
+    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, socket.send(Message::Binary(frame))).await;
 }
 
 async fn serve(
@@ -169,6 +180,15 @@ async fn serve(
 ) {
     // Every await but the idle `select!` below is boxed: a task is as large as its largest
     // await point, and thousands of idle connections should not carry the size of a write.
+    let shopper = match &caller {
+        Caller::Shopper(v) => Some(v.id),
+        Caller::Agent(_) => None,
+    };
+    let Some(_slot) = state.limits.open_socket(&token_hash, shopper.is_some()) else {
+        let (reason, retry) = go_away_reason(pb::GoAwayCode::TooManyConnections);
+        let code = pb::GoAwayCode::TooManyConnections;
+        return Box::pin(refuse(socket, code, reason.into(), retry)).await;
+    };
     let mut reg = match Box::pin(state.sessions.connect(&caller, &token_hash)).await {
         Ok(reg) => reg,
         Err(e) => {
@@ -179,24 +199,14 @@ async fn serve(
                 pb::ErrorCode::Forbidden => (pb::GoAwayCode::VisitorBlocked, 0),
                 _ => (pb::GoAwayCode::ShuttingDown, 1000),
             };
-            let frame = wire::encode(Out::GoAway(pb::GoAway {
-                reason: e.message,
-                retry_after_ms,
-                code: code as u32,
-            }));
-            let _ = Box::pin(tokio::time::timeout(
-                GOODBYE_TIMEOUT,
-                socket.send(Message::Binary(frame)),
-            ))
-            .await;
-            return;
+            return Box::pin(refuse(socket, code, e.message, retry_after_ms)).await;
         }
     };
     drop(token_hash);
-    let l = &state.settings.limits;
-    let quota =
-        Quota::per_second(NonZeroU32::new(l.messages_per_second).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(l.messages_burst).unwrap_or(NonZeroU32::MIN));
+    let limits = Box::new(FrameLimiter::new(
+        &state.settings.limits,
+        shopper.map(|id| (state.limits.clone(), id)),
+    ));
     let mut shutdown = state.shutdown.clone();
     let mut conn = Conn {
         socket,
@@ -204,7 +214,7 @@ async fn serve(
         caller,
         conn_id: reg.id,
         delivered: HashMap::new(),
-        limiter: RateLimiter::direct(quota),
+        limits,
         kicked: reg.kicked.clone(),
     };
     let hello = Box::pin(hello(&conn.state, &conn.caller)).await;
@@ -287,6 +297,14 @@ fn go_away_reason(code: pb::GoAwayCode) -> (&'static str, u32) {
         C::SignedOut => ("signed out; sign in again", 0),
         C::AccountDisabled => ("this account was disabled", 0),
         C::VisitorBlocked => ("this visitor was blocked by the shop's support team", 0),
+        C::RateLimited => (
+            "too many frames after being told to slow down; reconnect later and send less",
+            10_000,
+        ),
+        C::TooManyConnections => (
+            "this sign-in already has as many open connections as allowed; close one first",
+            0,
+        ),
     }
 }
 
@@ -355,6 +373,20 @@ impl Conn {
         .await;
     }
 
+    /// After a goodbye to a flooding peer, discards what it still sends until its Close, for
+    /// a moment at most: closing with its frames unread would reset the connection, which
+    /// can destroy the goodbye before the peer has read it.
+    async fn linger(&mut self) {
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+            while let Some(Ok(m)) = self.socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
     /// The socket broke the protocol (oversize frame, bad UTF-8 in a text frame, garbage):
     /// say why if we still can, then close.
     async fn protocol_error(&mut self, e: axum::Error) {
@@ -391,7 +423,44 @@ impl Conn {
 
     /// Handles one client frame; returns whether the connection stays open.
     async fn handle(&mut self, frame: Bytes) -> bool {
-        let envelope = match pb::ClientEnvelope::decode(frame) {
+        let envelope = pb::ClientEnvelope::decode(frame);
+        let (kind, client_msg_id) = match &envelope {
+            Ok(pb::ClientEnvelope {
+                kind: Some(In::Send(s)),
+                ..
+            }) => (FrameKind::Message, s.client_msg_id.as_str()),
+            Ok(pb::ClientEnvelope {
+                kind: Some(In::Typing(_)),
+                ..
+            }) => (FrameKind::Typing, ""),
+            Ok(pb::ClientEnvelope {
+                kind: Some(In::Read(_)),
+                ..
+            }) => (FrameKind::Read, ""),
+            Ok(pb::ClientEnvelope {
+                kind: Some(In::Heartbeat(_)),
+                ..
+            }) => (FrameKind::Heartbeat, ""),
+            _ => (FrameKind::Request, ""),
+        };
+        match self.limits.admit(kind) {
+            Verdict::Handle => {}
+            Verdict::Drop => return true,
+            Verdict::Refuse => {
+                let id = client_msg_id.to_string();
+                let why = match kind {
+                    FrameKind::Message => "too many messages; slow down and resend",
+                    _ => "too many frames of this kind; slow down",
+                };
+                return self.reply_error(pb::ErrorCode::RateLimited, why, &id).await;
+            }
+            Verdict::Close => {
+                self.go_away(pb::GoAwayCode::RateLimited).await;
+                self.linger().await;
+                return false;
+            }
+        }
+        let envelope = match envelope {
             Ok(e) => e,
             Err(e) => {
                 return self
@@ -504,16 +573,6 @@ impl Conn {
 
     async fn send_message(&mut self, send: pb::SendMessage) -> bool {
         let id = send.client_msg_id.clone();
-        if self.limiter.check().is_err() {
-            metrics::counter!("kefu_rate_limited_total").increment(1);
-            return self
-                .reply_error(
-                    pb::ErrorCode::RateLimited,
-                    "too many messages; slow down and resend",
-                    &id,
-                )
-                .await;
-        }
         match self.state.sessions.send(&self.caller, send).await {
             Ok(ack) => self.send(wire::encode(Out::Ack(ack))).await.is_ok(),
             Err(e) => self.reply_error(e.code, &e.message, &id).await,

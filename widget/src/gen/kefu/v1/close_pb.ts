@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file kefu/v1/close.proto.
  */
 export const file_kefu_v1_close: GenFile = /*@__PURE__*/
-  fileDesc("ChNrZWZ1L3YxL2Nsb3NlLnByb3RvEgdrZWZ1LnYxKukBCgpHb0F3YXlDb2RlEhwKGEdPX0FXQVlfQ09ERV9VTlNQRUNJRklFRBAAEh4KGkdPX0FXQVlfQ09ERV9TSFVUVElOR19ET1dOEAESGQoVR09fQVdBWV9DT0RFX1RPT19TTE9XEAISIAocR09fQVdBWV9DT0RFX0FDQ09VTlRfQ0hBTkdFRBADEhsKF0dPX0FXQVlfQ09ERV9TSUdORURfT1VUEAQSIQodR09fQVdBWV9DT0RFX0FDQ09VTlRfRElTQUJMRUQQBRIgChxHT19BV0FZX0NPREVfVklTSVRPUl9CTE9DS0VEEAZiBnByb3RvMw");
+  fileDesc("ChNrZWZ1L3YxL2Nsb3NlLnByb3RvEgdrZWZ1LnYxKq8CCgpHb0F3YXlDb2RlEhwKGEdPX0FXQVlfQ09ERV9VTlNQRUNJRklFRBAAEh4KGkdPX0FXQVlfQ09ERV9TSFVUVElOR19ET1dOEAESGQoVR09fQVdBWV9DT0RFX1RPT19TTE9XEAISIAocR09fQVdBWV9DT0RFX0FDQ09VTlRfQ0hBTkdFRBADEhsKF0dPX0FXQVlfQ09ERV9TSUdORURfT1VUEAQSIQodR09fQVdBWV9DT0RFX0FDQ09VTlRfRElTQUJMRUQQBRIgChxHT19BV0FZX0NPREVfVklTSVRPUl9CTE9DS0VEEAYSHQoZR09fQVdBWV9DT0RFX1JBVEVfTElNSVRFRBAHEiUKIUdPX0FXQVlfQ09ERV9UT09fTUFOWV9DT05ORUNUSU9OUxAIYgZwcm90bzM");
 
 /**
  * Why the server closed a connection: the values of `GoAway.code` (envelope.proto).
@@ -65,6 +65,22 @@ export enum GoAwayCode {
    * @generated from enum value: GO_AWAY_CODE_VISITOR_BLOCKED = 6;
    */
   VISITOR_BLOCKED = 6,
+
+  /**
+   * The client kept sending over its rate after RATE_LIMITED errors: reconnect after
+   * retry_after_ms and send less.
+   *
+   * @generated from enum value: GO_AWAY_CODE_RATE_LIMITED = 7;
+   */
+  RATE_LIMITED = 7,
+
+  /**
+   * The token already holds as many open sockets as allowed (`limits.visitor.max_sockets`,
+   * `limits.agent.max_sockets`): close another tab or window first.
+   *
+   * @generated from enum value: GO_AWAY_CODE_TOO_MANY_CONNECTIONS = 8;
+   */
+  TOO_MANY_CONNECTIONS = 8,
 }
 
 /**

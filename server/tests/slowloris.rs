@@ -1,0 +1,63 @@
+//! Issue 18, item 5: connections that never finish a request's headers, or never send one,
+//! used to be held for over a minute (1,000 of them: descriptors towards the process
+//! limit). The HTTP layer now closes them after `limits.http.header_read_timeout_secs`,
+//! while a normal client is served.
+
+mod common;
+
+use common::*;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// Reads until the server closes the connection; returns what it sent first.
+async fn read_until_closed(mut tcp: TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(WAIT, tcp.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return got,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server kept a stalled connection open past the wait time"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn half_sent_and_idle_connections_are_closed_and_others_served() {
+    let srv = TestServer::start_with(|s| s.limits.http.header_read_timeout_secs = 1).await;
+    let mut stalled = Vec::new();
+    for _ in 0..20 {
+        let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+        tcp.write_all(b"GET /healthz HT").await.unwrap();
+        stalled.push(tcp);
+    }
+    for _ in 0..5 {
+        stalled.push(TcpStream::connect(srv.addr).await.unwrap());
+    }
+    // A connection idle after a complete request and response (keep-alive) counts too.
+    let mut kept = TcpStream::connect(srv.addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: kefu\r\n\r\n")
+        .await
+        .unwrap();
+    stalled.push(kept);
+
+    // Meanwhile a normal client is served.
+    let res = srv.http.get(srv.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "a normal request is answered");
+
+    let total = stalled.len();
+    let answers = futures_util::future::join_all(stalled.into_iter().map(read_until_closed)).await;
+    assert_eq!(answers.len(), total, "every stalled connection was closed");
+    let served = answers
+        .iter()
+        .filter(|a| a.starts_with(b"HTTP/1.1 200"))
+        .count();
+    assert_eq!(
+        served, 1,
+        "only the keep-alive connection got an answer before being closed"
+    );
+    let res = srv.http.get(srv.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "still serving afterwards");
+}
