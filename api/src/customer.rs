@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// An amount of money: a decimal string (never a float) and an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Money {
     pub amount: String,
     pub currency: String,
@@ -51,6 +52,7 @@ impl Money {
 /// A CRM note about the customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Note {
     pub at: Option<String>,
@@ -61,6 +63,7 @@ pub struct Note {
 /// The customer's profile from the CRM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Customer {
     pub id: String,
@@ -78,6 +81,7 @@ pub struct Customer {
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct LineItem {
     pub sku: String,
@@ -90,6 +94,7 @@ pub struct LineItem {
 /// Where an order goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Address {
     pub name: Option<String>,
@@ -105,6 +110,7 @@ pub struct Address {
 /// A parcel on its way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Shipment {
     pub carrier: Option<String>,
@@ -117,6 +123,7 @@ pub struct Shipment {
 /// An order with its lines and shipments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Order {
     pub id: String,
@@ -137,6 +144,7 @@ pub struct Order {
 /// An item being returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ReturnItem {
     pub sku: String,
@@ -147,6 +155,7 @@ pub struct ReturnItem {
 /// The refund attached to a return.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Refund {
     pub amount: Option<Money>,
@@ -156,6 +165,7 @@ pub struct Refund {
 /// A return (RMA).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Return {
     pub id: String,
@@ -175,6 +185,7 @@ pub struct Return {
 // One doc on the type, not one per variant: the desk's TS bindings carry it as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SourceState {
     Ok,
@@ -187,6 +198,7 @@ pub enum SourceState {
 /// One part of the view, with where it came from and how fresh it is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Section<T> {
     pub state: SourceState,
     pub source: String,
@@ -212,6 +224,7 @@ impl<T> Section<T> {
 /// Everything the back office knows about one shopper.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct CustomerView {
     pub customer: Section<Customer>,
     pub orders: Section<Vec<Order>>,

@@ -8,7 +8,8 @@
 //!   window.
 //!
 //! The `specta` feature derives `specta::Type` on every type, so the desk's generated
-//! TypeScript bindings describe exactly what the server sends.
+//! TypeScript bindings describe exactly what the server sends; the `utoipa` feature derives
+//! `utoipa::ToSchema`, so the server's OpenAPI description does too.
 
 pub mod customer;
 
