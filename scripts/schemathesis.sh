@@ -70,4 +70,4 @@ EOF
 
 echo "schemathesis $schemathesis_version against kefu on $url"
 "$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "$url/api/openapi.json" \
-  --header "Authorization: Bearer $token"
+  --header "Authorization: Bearer $token" "$@"

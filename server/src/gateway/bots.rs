@@ -34,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBot {
+    /// Shown on the bot's messages: 1 to 64 characters, not blank.
+    #[schema(pattern = r"\S", max_length = 64)]
     name: String,
 }
 
