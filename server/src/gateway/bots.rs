@@ -112,6 +112,7 @@ async fn open_conversation(state: &AppState, id: Uuid) -> ApiResult<Conversation
 
 /// The conversation, for a bot.
 #[utoipa::path(get, path = "/bot/conversations/{id}", tag = "bots",
+    operation_id = "bot_conversation",
     params(("id" = Uuid, Path, description = "The conversation's id")),
     responses(
         (status = 200, description = "The conversation", body = Conversation),
@@ -139,6 +140,7 @@ struct MessagesQuery {
 
 /// Messages the shopper can see (private notes stay with agents), oldest first.
 #[utoipa::path(get, path = "/bot/conversations/{id}/messages", tag = "bots",
+    operation_id = "bot_messages",
     params(("id" = Uuid, Path, description = "The conversation's id"), MessagesQuery),
     responses(
         (status = 200, description = "Messages", body = Vec<StoredMessage>),
