@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: every check and test — formatting, lints, the desktop UI's and the
 # shopper widget's type checks and unit tests, every Rust unit, integration and end-to-end
-# test, and the widget's end-to-end tests in chromium against a real kefu.
+# test, the widget's end-to-end tests in chromium against a real kefu, and schemathesis
+# fuzzing the REST API against its OpenAPI description.
 # No external services are needed: tests start kefu on 127.0.0.1 with temp databases, and
 # the desktop tests run in a throw-away desktop session (scripts/desktop-session.sh).
 set -euo pipefail
@@ -25,6 +26,10 @@ status=${PIPESTATUS[0]}
 (cd widget && npm run e2e) 2>&1 | tee -a "$log"
 e2e_status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] && status=$e2e_status
+# The REST API fuzzed by schemathesis against its OpenAPI description, on the same binaries.
+bash scripts/schemathesis.sh
+schemathesis_status=$?
+[ "$status" -eq 0 ] && status=$schemathesis_status
 set -e
 # One closing line for the whole run, summed over every test binary and the UI's tests.
 awk '/^test result:/ { passed += $4; failed += $6 }

@@ -23,6 +23,7 @@ macro_rules! lenient {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Serialize, Default)]
         #[cfg_attr(feature = "specta", derive(specta::Type))]
+        #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
         pub struct $name {
             $( $(#[$field_meta])* pub $field: $ty, )*
         }
@@ -44,6 +45,7 @@ macro_rules! lenient {
 /// An amount of money: a decimal string (never a float) and an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Money {
     pub amount: String,
     pub currency: String,
@@ -199,6 +201,7 @@ lenient! {
 // One doc on the type, not one per variant: the desk's TS bindings carry it as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SourceState {
     Ok,
@@ -211,6 +214,7 @@ pub enum SourceState {
 /// One part of the view, with where it came from and how fresh it is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Section<T> {
     pub state: SourceState,
     pub source: String,
@@ -236,6 +240,7 @@ impl<T> Section<T> {
 /// Everything the back office knows about one shopper.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct CustomerView {
     pub customer: Section<Customer>,
     pub orders: Section<Vec<Order>>,

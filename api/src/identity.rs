@@ -15,6 +15,7 @@ use crate::CustomerView;
 /// proof), or `none` (anonymous).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MatchedBy {
     CustomerId,
@@ -40,6 +41,7 @@ impl MatchedBy {
 /// from what the shopper typed, or nobody at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verification {
     Verified,
@@ -50,6 +52,7 @@ pub enum Verification {
 /// the shopper typed themselves — nothing else the back office knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Suggestion {
     /// The suggested customer's display name in the back office.
     pub name: String,
@@ -61,6 +64,7 @@ pub struct Suggestion {
 /// While `verification` is `unverified`, the sections carry no data and actions are refused.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ShopperView {
     pub matched_by: MatchedBy,
     pub verification: Verification,

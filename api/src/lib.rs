@@ -10,7 +10,8 @@
 //!   unverified shopper only gets a suggested customer's name.
 //!
 //! The `specta` feature derives `specta::Type` on every type, so the desk's generated
-//! TypeScript bindings describe exactly what the server sends.
+//! TypeScript bindings describe exactly what the server sends; the `utoipa` feature derives
+//! `utoipa::ToSchema`, so the server's OpenAPI description does too.
 
 pub mod customer;
 pub mod identity;

@@ -43,6 +43,8 @@ pub enum Command {
     /// Manage bot accounts (the bot API, see docs/plugins.md).
     #[command(subcommand)]
     Bot(BotCommand),
+    /// Print the REST API's OpenAPI 3.1 description, as this configuration serves it.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +138,11 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
             registry.build(&settings.plugins)?;
             // Secrets are redacted: this output ends up in tickets and CI logs.
             println!("{}", settings.redacted_json());
+            Ok(())
+        }
+        Some(Command::Openapi) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            println!("{}", crate::gateway::openapi::json(&settings));
             Ok(())
         }
         Some(Command::Bot(BotCommand::Add { name })) => {

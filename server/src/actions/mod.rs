@@ -65,8 +65,8 @@ pub struct Actions {
     pub settings: Arc<Settings>,
 }
 
-/// The outcome of a successful action.
-#[derive(Debug, Serialize)]
+/// The outcome of a successful action: the return created, or the order acted on.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Done {
     Return(Box<Return>),

@@ -1,38 +1,51 @@
 //! Agent sign-in: `POST /auth/login`, `POST /auth/logout`, `GET /me`.
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, auth::AgentAuth, error::ApiResult, extract::Json, limits::ClientIp};
+use super::{
+    AppState,
+    auth::AgentAuth,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::Json,
+    limits::ClientIp,
+    openapi::{AgentErrors, JsonErrors},
+};
 use crate::store::Agent;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
     pub token: String,
     pub expires_at_ms: i64,
     pub agent: Agent,
 }
 
-/// Wrong passwords slow down the (username, address) pair exponentially; the account itself
-/// is never locked, so its owner signs in from elsewhere while a guesser waits.
+/// Signs an agent in (argon2id) and returns an opaque bearer token. Wrong passwords slow
+/// down the (username, address) pair exponentially; the account itself is never locked, so
+/// its owner signs in from elsewhere while a guesser waits.
+#[utoipa::path(post, path = "/auth/login", tag = "account",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = LoginResponse),
+        JsonErrors,
+        (status = 401, description = "Wrong username or password, or a disabled account", body = ErrorBody),
+        (status = 429, description = "Too many sign-in attempts from this address, or for this username from it: wait", body = ErrorBody),
+    ))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -60,11 +73,18 @@ async fn login(
 }
 
 /// Revokes the token used and closes the sockets opened with it.
+#[utoipa::path(post, path = "/auth/logout", tag = "account",
+    responses((status = 204, description = "Revoked"), AgentErrors),
+    security(("bearer" = [])))]
 async fn logout(State(state): State<AppState>, auth: AgentAuth) -> ApiResult<StatusCode> {
     state.accounts.logout(&auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The signed-in agent.
+#[utoipa::path(get, path = "/me", tag = "account",
+    responses((status = 200, description = "The agent", body = Agent), AgentErrors),
+    security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, auth: AgentAuth) -> ApiResult<Json<Agent>> {
     Ok(Json(state.accounts.agent(auth.agent.id).await?))
 }

@@ -1,20 +1,18 @@
 //! Actions from the chat (`POST /conversations/{id}/actions/…`) and the audit log
 //! (`GET /audit`, supervisors).
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
     AppState,
     auth::AgentAuth,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::{self, AgentErrors, JsonErrors, ParamErrors},
 };
 use crate::{
     actions::{ActionError, Done},
@@ -22,21 +20,12 @@ use crate::{
     store::{AuditEntry, Role},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/conversations/{id}/actions/create-return",
-            post(create_return),
-        )
-        .route(
-            "/conversations/{id}/actions/cancel-order",
-            post(cancel_order),
-        )
-        .route(
-            "/conversations/{id}/actions/send-order-card",
-            post(send_order_card),
-        )
-        .route("/audit", get(audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_return))
+        .routes(routes!(cancel_order))
+        .routes(routes!(send_order_card))
+        .routes(routes!(audit))
 }
 
 impl From<ActionError> for ApiError {
@@ -60,6 +49,21 @@ impl From<ActionError> for ApiError {
     }
 }
 
+/// Creates a return in the back office for an order of the conversation's customer and
+/// sends the shopper a return card. Refunds above `integrations.actions.agent_limit_minor`
+/// need a supervisor. Audited.
+#[utoipa::path(post, path = "/conversations/{id}/actions/create-return", tag = "actions",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = NewReturn,
+    responses(
+        (status = 201, description = "The return created", body = Done),
+        AgentErrors, JsonErrors,
+        (status = 404, description = "No such conversation or order, or not the agent's", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an agent token, not the conversation's agent, the conversation is closed, no back office is configured, the shopper is not identified, or (returns) the refund is above the agent's limit", body = ErrorBody),
+        (status = 422, description = "The back office refused", body = ErrorBody),
+        (status = 502, description = "The back office failed", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn create_return(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -70,14 +74,29 @@ async fn create_return(
     Ok((StatusCode::CREATED, Json(done)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
+    /// An order of the conversation's customer.
     pub order_id: String,
+    /// Why (cancellations); "customer request" when blank.
     #[serde(default)]
     pub reason: String,
 }
 
+/// Cancels an order of the conversation's customer in the back office. Audited.
+#[utoipa::path(post, path = "/conversations/{id}/actions/cancel-order", tag = "actions",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = OrderRequest,
+    responses(
+        (status = 200, description = "The order after cancelling", body = Done),
+        AgentErrors, JsonErrors,
+        (status = 404, description = "No such conversation or order, or not the agent's", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an agent token, not the conversation's agent, the conversation is closed, no back office is configured, the shopper is not identified, or (returns) the refund is above the agent's limit", body = ErrorBody),
+        (status = 422, description = "The back office refused", body = ErrorBody),
+        (status = 502, description = "The back office failed", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn cancel_order(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -97,6 +116,18 @@ async fn cancel_order(
     ))
 }
 
+/// Sends the shopper a card of one of its customer's orders. Audited.
+#[utoipa::path(post, path = "/conversations/{id}/actions/send-order-card", tag = "actions",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = OrderRequest,
+    responses(
+        (status = 200, description = "The order sent", body = Done),
+        AgentErrors, JsonErrors,
+        (status = 404, description = "No such conversation or order, or not the agent's", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an agent token, not the conversation's agent, the conversation is closed, no back office is configured, the shopper is not identified, or (returns) the refund is above the agent's limit", body = ErrorBody),
+        (status = 502, description = "The back office failed", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn send_order_card(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -111,21 +142,43 @@ async fn send_order_card(
     ))
 }
 
-#[derive(Deserialize)]
+/// Most audit entries in one page.
+const AUDIT_LIMIT_MAX: i64 = 1000;
+const AUDIT_LIMIT_DEFAULT: i64 = 100;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only this conversation's actions.
     pub conversation_id: Option<Uuid>,
+    /// Page size.
+    #[param(schema_with = audit_limit_schema)]
     pub limit: Option<i64>,
 }
 
+fn audit_limit_schema() -> utoipa::openapi::Object {
+    openapi::limit(AUDIT_LIMIT_MAX, AUDIT_LIMIT_DEFAULT)
+}
+
+/// The audit log of actions, newest first (supervisors).
+#[utoipa::path(get, path = "/audit", tag = "actions",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Audit entries", body = Vec<AuditEntry>),
+        AgentErrors, ParamErrors,
+    ),
+    security(("bearer" = [])))]
 async fn audit(
     State(state): State<AppState>,
     auth: AgentAuth,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditEntry>>> {
     auth.require(Role::Supervisor)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be 1 to 1000".into()));
+    let limit = q.limit.unwrap_or(AUDIT_LIMIT_DEFAULT);
+    if !(1..=AUDIT_LIMIT_MAX).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {AUDIT_LIMIT_MAX}"
+        )));
     }
     Ok(Json(
         state.actions.audit_log(q.conversation_id, limit).await?,

@@ -1,20 +1,18 @@
 //! Accounts, groups and canned replies. Reading is open to agents where they need it;
 //! changing needs a supervisor (canned replies) or an admin (accounts, groups).
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, patch},
-};
+use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
     AppState,
     auth::AgentAuth,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Path},
+    openapi::{AgentErrors, JsonErrors, ParamErrors},
 };
 use crate::{
     accounts::CannedText,
@@ -22,44 +20,51 @@ use crate::{
     store::{Agent, AgentPatch, CannedReply, Group, NewAgent, Role},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list_agents).post(create_agent))
-        .route(
-            "/agents/{id}",
-            patch(update_agent).delete(delete_agent).get(get_agent),
-        )
-        .route("/groups", get(list_groups).post(create_group))
-        .route("/groups/{name}", axum::routing::delete(delete_group))
-        .route("/canned-replies", get(list_canned).post(create_canned))
-        .route(
-            "/canned-replies/{id}",
-            patch(update_canned).delete(delete_canned),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agents, create_agent))
+        .routes(routes!(update_agent, delete_agent, get_agent))
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(delete_group))
+        .routes(routes!(list_canned, create_canned))
+        .routes(routes!(update_canned, delete_canned))
 }
 
 /// Body of `POST /agents`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAgent {
+    /// Sign-in name: 1-64 ASCII letters, digits, `.`, `_`, `-` or `@`.
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
+    /// Shown to shoppers and colleagues; the username if absent.
     pub display_name: Option<String>,
     pub role: Role,
+    /// Most conversations at once, 0 to 100; `routing.default_capacity` if absent.
+    #[schema(minimum = 0, maximum = 100)]
     pub capacity: Option<i64>,
+    /// Groups (queues) the agent serves; each must exist.
     #[serde(default)]
     pub groups: Vec<String>,
 }
 
-/// Body of `PATCH /agents/{id}`.
-#[derive(Deserialize)]
+/// Body of `PATCH /agents/{id}`: absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
     pub display_name: Option<String>,
+    /// At least 8 characters; signs the agent out everywhere.
+    #[schema(min_length = 8)]
     pub password: Option<String>,
     pub role: Option<Role>,
+    #[schema(minimum = 0, maximum = 100)]
     pub capacity: Option<i64>,
+    /// `true` closes the agent's sockets and refuses its tokens.
     pub disabled: Option<bool>,
+    /// Replaces the agent's groups; each must exist.
     pub groups: Option<Vec<String>>,
 }
 
@@ -73,15 +78,17 @@ pub fn check_password(p: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// ASCII only, so the rule is the one the OpenAPI description states (`pattern`).
 fn check_username(u: &str) -> Result<(), ApiError> {
     let ok = !u.is_empty()
         && u.len() <= 64
-        && u.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c));
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
     if ok {
         Ok(())
     } else {
         Err(ApiError::BadRequest(
-            "username: 1-64 letters, digits, `.`, `_`, `-` or `@`".into(),
+            "username: 1-64 ASCII letters, digits, `.`, `_`, `-` or `@`".into(),
         ))
     }
 }
@@ -95,6 +102,10 @@ fn check_capacity(c: Option<i64>) -> Result<(), ApiError> {
     }
 }
 
+/// Every agent account (supervisors and admins).
+#[utoipa::path(get, path = "/agents", tag = "admin",
+    responses((status = 200, description = "Agents", body = Vec<Agent>), AgentErrors),
+    security(("bearer" = [])))]
 async fn list_agents(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -103,6 +114,15 @@ async fn list_agents(
     Ok(Json(state.accounts.agents().await?))
 }
 
+/// One agent: yourself, or anyone for supervisors and admins.
+#[utoipa::path(get, path = "/agents/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "The agent's id")),
+    responses(
+        (status = 200, description = "The agent", body = Agent),
+        AgentErrors, ParamErrors,
+        (status = 404, description = "No such agent", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn get_agent(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -114,6 +134,15 @@ async fn get_agent(
     Ok(Json(state.accounts.agent(id).await?))
 }
 
+/// Creates an agent account (admins).
+#[utoipa::path(post, path = "/agents", tag = "admin",
+    request_body = CreateAgent,
+    responses(
+        (status = 201, description = "Created", body = Agent),
+        AgentErrors, JsonErrors,
+        (status = 409, description = "The username is taken, or a group does not exist", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn create_agent(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -139,6 +168,17 @@ async fn create_agent(
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
+/// Changes an agent (admins); open sockets follow at once.
+#[utoipa::path(patch, path = "/agents/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "The agent's id")),
+    request_body = UpdateAgent,
+    responses(
+        (status = 200, description = "The changed agent", body = Agent),
+        AgentErrors, JsonErrors,
+        (status = 404, description = "No such agent", body = ErrorBody),
+        (status = 409, description = "A group does not exist", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn update_agent(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -165,6 +205,16 @@ async fn update_agent(
     Ok(Json(state.accounts.update_agent(id, &patch).await?))
 }
 
+/// Deletes an agent (admins; not yourself).
+#[utoipa::path(delete, path = "/agents/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "The agent's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        AgentErrors, ParamErrors,
+        (status = 404, description = "No such agent", body = ErrorBody),
+        (status = 409, description = "That is your own account", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn delete_agent(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -180,6 +230,10 @@ async fn delete_agent(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Every group with its members.
+#[utoipa::path(get, path = "/groups", tag = "admin",
+    responses((status = 200, description = "Groups", body = Vec<Group>), AgentErrors),
+    security(("bearer" = [])))]
 async fn list_groups(
     State(state): State<AppState>,
     _auth: AgentAuth,
@@ -187,6 +241,15 @@ async fn list_groups(
     Ok(Json(state.accounts.groups().await?))
 }
 
+/// Creates a group (admins).
+#[utoipa::path(post, path = "/groups", tag = "admin",
+    request_body = Group,
+    responses(
+        (status = 201, description = "Created", body = Group),
+        AgentErrors, JsonErrors,
+        (status = 409, description = "A group of that name exists", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn create_group(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -202,6 +265,15 @@ async fn create_group(
     ))
 }
 
+/// Deletes a group (admins); its members stay.
+#[utoipa::path(delete, path = "/groups/{name}", tag = "admin",
+    params(("name" = String, Path, description = "The group's name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        AgentErrors,
+        (status = 404, description = "No such group", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn delete_group(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -213,11 +285,15 @@ async fn delete_group(
 }
 
 /// Body of canned reply create/update.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CannedInput {
+    /// What the agent types after `/`: 1-32 characters, no spaces.
+    #[schema(pattern = r"^\S{1,32}$")]
     pub shortcut: String,
     pub title: String,
+    /// The text inserted: not blank, at most 8192 bytes of UTF-8.
+    #[schema(pattern = r"\S", max_length = 8192)]
     pub body: String,
 }
 
@@ -232,7 +308,8 @@ impl From<CannedInput> for CannedText {
 }
 
 fn check_canned(c: &CannedInput) -> Result<(), ApiError> {
-    if c.shortcut.is_empty() || c.shortcut.len() > 32 || c.shortcut.contains(char::is_whitespace) {
+    let shortcut_chars = c.shortcut.chars().count();
+    if !(1..=32).contains(&shortcut_chars) || c.shortcut.contains(char::is_whitespace) {
         return Err(ApiError::BadRequest(
             "shortcut: 1-32 characters without spaces".into(),
         ));
@@ -243,6 +320,10 @@ fn check_canned(c: &CannedInput) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Every canned reply.
+#[utoipa::path(get, path = "/canned-replies", tag = "admin",
+    responses((status = 200, description = "Canned replies", body = Vec<CannedReply>), AgentErrors),
+    security(("bearer" = [])))]
 async fn list_canned(
     State(state): State<AppState>,
     _auth: AgentAuth,
@@ -250,6 +331,15 @@ async fn list_canned(
     Ok(Json(state.accounts.canned_replies().await?))
 }
 
+/// Creates a canned reply (supervisors).
+#[utoipa::path(post, path = "/canned-replies", tag = "admin",
+    request_body = CannedInput,
+    responses(
+        (status = 201, description = "Created", body = CannedReply),
+        AgentErrors, JsonErrors,
+        (status = 409, description = "The shortcut is taken", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn create_canned(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -264,6 +354,17 @@ async fn create_canned(
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
+/// Changes a canned reply (supervisors).
+#[utoipa::path(patch, path = "/canned-replies/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "The canned reply's id")),
+    request_body = CannedInput,
+    responses(
+        (status = 200, description = "The changed reply", body = CannedReply),
+        AgentErrors, JsonErrors,
+        (status = 404, description = "No such canned reply", body = ErrorBody),
+        (status = 409, description = "The shortcut is taken", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn update_canned(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -276,6 +377,15 @@ async fn update_canned(
     Ok(Json(reply))
 }
 
+/// Deletes a canned reply (supervisors).
+#[utoipa::path(delete, path = "/canned-replies/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "The canned reply's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        AgentErrors, ParamErrors,
+        (status = 404, description = "No such canned reply", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn delete_canned(
     State(state): State<AppState>,
     auth: AgentAuth,

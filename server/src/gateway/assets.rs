@@ -6,17 +6,17 @@
 use std::sync::LazyLock;
 
 use axum::{
-    Router,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
-    routing::get,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, extract::Query};
+use super::{AppState, error::ErrorBody, extract::Query};
 
 static WIDGET_JS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -29,13 +29,20 @@ static WIDGET_ETAG: LazyLock<String> = LazyLock::new(|| {
     format!("\"{}\"", hex::encode(&digest[..12]))
 });
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/widget.js", get(widget))
-        .route("/chat", get(chat_page))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(widget))
+        .routes(routes!(chat_page))
         .layer(CompressionLayer::new())
 }
 
+/// The script a shop embeds (`<script src=".../widget.js" data-site="…">`).
+#[utoipa::path(get, path = "/widget.js", tag = "visitor",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the browser has")),
+    responses(
+        (status = 200, description = "The widget", content_type = "text/javascript", body = String),
+        (status = 304, description = "The browser's copy is current"),
+    ))]
 async fn widget(headers: HeaderMap) -> Response {
     let etag = WIDGET_ETAG.as_str();
     let cached = headers
@@ -75,8 +82,10 @@ async fn widget(headers: HeaderMap) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChatQuery {
+    /// The site id; the page says so when it is missing or unknown.
     pub site: Option<String>,
     /// The shop's product or order the link is about (e.g. from an order e-mail).
     pub product: Option<String>,
@@ -86,6 +95,13 @@ pub struct ChatQuery {
 }
 
 /// The full-page chat: the same widget in page mode.
+#[utoipa::path(get, path = "/chat", tag = "visitor",
+    params(ChatQuery),
+    responses(
+        (status = 200, description = "The chat page", content_type = "text/html", body = String),
+        (status = 400, description = "A malformed query string", body = ErrorBody),
+        (status = 404, description = "No site, or an unknown one (an explaining page)", content_type = "text/html", body = String),
+    ))]
 async fn chat_page(State(state): State<AppState>, Query(q): Query<ChatQuery>) -> Response {
     let Some(site) = q.site.as_deref().and_then(|id| state.settings.site(id)) else {
         let body = "<!doctype html><meta charset=utf-8><title>Kefu</title>\

@@ -8,44 +8,47 @@
 //! into a closed conversation (409 `conversation_closed`).
 
 use axum::{
-    Router,
     body::Body,
     extract::{DefaultBodyLimit, Request, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
     AppState,
     auth::AnyAuth,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::{CallerErrors, ParamErrors},
 };
 use crate::{
     sessions::Caller,
     store::{Attachment, ConvState, now_ms},
 };
 
-pub fn router(max_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route("/conversations/{id}/attachments", post(upload))
-        .route("/attachments/{id}", get(download))
+pub fn router(max_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(routes!(download))
         // Our own streaming check enforces the real limit with a clear error.
         .layer(DefaultBodyLimit::max(max_bytes + 1))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
+    /// The file's name as the uploader knows it (kept without paths or control characters).
     pub filename: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Uploaded {
     pub attachment_id: Uuid,
     pub file_name: String,
@@ -86,6 +89,23 @@ fn magic_matches(content_type: &str, head: &[u8]) -> bool {
     }
 }
 
+/// Uploads a file into a conversation: the raw bytes as the body, with the file's
+/// `Content-Type` (one of `attachments.allowed_types`, which the served description lists
+/// as this body's media types) matching its contents; at most `attachments.max_bytes`.
+#[utoipa::path(post, path = "/conversations/{id}/attachments", tag = "attachments",
+    params(("id" = Uuid, Path, description = "The conversation's id"), UploadQuery),
+    request_body(content = String, content_type = "application/octet-stream",
+        description = "The file's bytes"),
+    responses(
+        (status = 201, description = "Stored", body = Uploaded),
+        CallerErrors, ParamErrors,
+        (status = 404, description = "No such conversation, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The conversation is closed", body = ErrorBody),
+        (status = 413, description = "The file is larger than `attachments.max_bytes`", body = ErrorBody),
+        (status = 415, description = "No Content-Type, a type not allowed, or contents that are not of that type", body = ErrorBody),
+        (status = 429, description = "Upload quota reached: wait", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn upload(
     State(state): State<AppState>,
     AnyAuth(caller): AnyAuth,
@@ -227,6 +247,17 @@ async fn stream_to_file(
     Ok((size, hex::encode(hasher.finalize()), head))
 }
 
+/// Downloads a file (the conversation's participants), as its own type with `nosniff`, a
+/// sandboxing CSP and a `Content-Disposition`.
+#[utoipa::path(get, path = "/attachments/{id}", tag = "attachments",
+    params(("id" = Uuid, Path, description = "The attachment's id")),
+    responses(
+        (status = 200, description = "The file's bytes, with the type it was uploaded as",
+            content_type = "application/octet-stream", body = String),
+        CallerErrors, ParamErrors,
+        (status = 404, description = "No such attachment, or not the caller's", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn download(
     State(state): State<AppState>,
     AnyAuth(caller): AnyAuth,

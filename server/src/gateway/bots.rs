@@ -3,50 +3,59 @@
 //! automation can be written in any language. Bots hear about conversations through
 //! webhooks (`[[webhooks]]`); see `docs/plugins.md`.
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    routing::{delete, get, post},
-};
+use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
     AppState,
     auth::{AgentAuth, BotAuth},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::{AgentErrors, BotErrors, JsonErrors, ParamErrors},
 };
 use crate::{
     sessions::automation::Automaton,
     store::{Body, Bot, ConvState, Conversation, Priority, Role, StoredMessage},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/bots", get(list_bots).post(create_bot))
-        .route("/bots/{id}", delete(delete_bot))
-        .route("/bot/conversations/{id}", get(conversation))
-        .route("/bot/conversations/{id}/messages", get(messages).post(send))
-        .route("/bot/conversations/{id}/tags", post(tag))
-        .route("/bot/conversations/{id}/handoff", post(handoff))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_bots, create_bot))
+        .routes(routes!(delete_bot))
+        .routes(routes!(conversation))
+        .routes(routes!(messages, send))
+        .routes(routes!(tag))
+        .routes(routes!(handoff))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBot {
+    /// Shown on the bot's messages: 1 to 64 characters, not blank.
+    #[schema(pattern = r"\S", max_length = 64)]
     name: String,
 }
 
 /// A new bot with its token: the only time the token is shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CreatedBot {
     #[serde(flatten)]
     bot: Bot,
     token: String,
 }
 
+/// Creates a bot account (admins); the answer holds its token, shown only now.
+#[utoipa::path(post, path = "/bots", tag = "bots",
+    request_body = CreateBot,
+    responses(
+        (status = 201, description = "Created, with its token", body = CreatedBot),
+        AgentErrors, JsonErrors,
+        (status = 409, description = "A bot of that name exists", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn create_bot(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -57,12 +66,24 @@ async fn create_bot(
     Ok((StatusCode::CREATED, Json(CreatedBot { bot, token })))
 }
 
+/// Every bot account (admins).
+#[utoipa::path(get, path = "/bots", tag = "bots",
+    responses((status = 200, description = "Bots", body = Vec<Bot>), AgentErrors),
+    security(("bearer" = [])))]
 async fn list_bots(State(state): State<AppState>, auth: AgentAuth) -> ApiResult<Json<Vec<Bot>>> {
     auth.require(Role::Admin)?;
     Ok(Json(state.accounts.bots().await?))
 }
 
 /// Deletes a bot: its token is refused from its next request on (bots hold no sockets).
+#[utoipa::path(delete, path = "/bots/{id}", tag = "bots",
+    params(("id" = Uuid, Path, description = "The bot's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        AgentErrors, ParamErrors,
+        (status = 404, description = "No such bot", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn delete_bot(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -89,6 +110,16 @@ async fn open_conversation(state: &AppState, id: Uuid) -> ApiResult<Conversation
     Ok(c)
 }
 
+/// The conversation, for a bot.
+#[utoipa::path(get, path = "/bot/conversations/{id}", tag = "bots",
+    operation_id = "bot_conversation",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    responses(
+        (status = 200, description = "The conversation", body = Conversation),
+        BotErrors, ParamErrors,
+        (status = 404, description = "No such conversation", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn conversation(
     State(state): State<AppState>,
     _bot: BotAuth,
@@ -97,13 +128,26 @@ async fn conversation(
     Ok(Json(state.sessions.conversation_for_bot(id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MessagesQuery {
+    /// Messages after this seq.
     after_seq: Option<i64>,
+    /// Page size: 1 to `limits.history_page_max`, default 50.
+    #[param(minimum = 1, default = 50)]
     limit: Option<i64>,
 }
 
 /// Messages the shopper can see (private notes stay with agents), oldest first.
+#[utoipa::path(get, path = "/bot/conversations/{id}/messages", tag = "bots",
+    operation_id = "bot_messages",
+    params(("id" = Uuid, Path, description = "The conversation's id"), MessagesQuery),
+    responses(
+        (status = 200, description = "Messages", body = Vec<StoredMessage>),
+        BotErrors, ParamErrors,
+        (status = 404, description = "No such conversation", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn messages(
     State(state): State<AppState>,
     _bot: BotAuth,
@@ -124,7 +168,8 @@ async fn messages(
     ))
 }
 
-#[derive(Deserialize)]
+/// Give exactly one of `text` and `body`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SendReq {
     /// The bot's own id for this message: sending it again stores nothing new.
@@ -135,6 +180,18 @@ struct SendReq {
     body: Option<Body>,
 }
 
+/// Replies in the conversation; idempotent by `client_msg_id`.
+#[utoipa::path(post, path = "/bot/conversations/{id}/messages", tag = "bots",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = SendReq,
+    responses(
+        (status = 201, description = "Stored (or stored before under this client_msg_id)", body = StoredMessage),
+        BotErrors, JsonErrors,
+        (status = 404, description = "No such conversation", body = ErrorBody),
+        (status = 409, description = "The conversation is closed", body = ErrorBody),
+        (status = 413, description = "The text is longer than `limits.max_text_bytes`", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn send(
     State(state): State<AppState>,
     BotAuth(bot): BotAuth,
@@ -158,12 +215,25 @@ async fn send(
     Ok((StatusCode::CREATED, Json(m)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TagReq {
+    /// 1 to 20 tags.
+    #[schema(min_items = 1, max_items = 20)]
     tags: Vec<String>,
 }
 
+/// Adds tags to the conversation.
+#[utoipa::path(post, path = "/bot/conversations/{id}/tags", tag = "bots",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = TagReq,
+    responses(
+        (status = 200, description = "The conversation, tagged", body = Conversation),
+        BotErrors, JsonErrors,
+        (status = 404, description = "No such conversation", body = ErrorBody),
+        (status = 409, description = "The conversation is closed", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn tag(
     State(state): State<AppState>,
     _bot: BotAuth,
@@ -178,7 +248,7 @@ async fn tag(
     Ok(Json(c))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HandoffReq {
     /// The group whose humans should take it (default: where it is).
@@ -192,6 +262,16 @@ struct HandoffReq {
 
 /// Hands the conversation to a human: tags it `handoff`, optionally notes, prioritises and
 /// routes it. The bot should stop replying; agents see the note and the tag.
+#[utoipa::path(post, path = "/bot/conversations/{id}/handoff", tag = "bots",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = HandoffReq,
+    responses(
+        (status = 200, description = "The conversation, handed off", body = Conversation),
+        BotErrors, JsonErrors,
+        (status = 404, description = "No such conversation, group or agent", body = ErrorBody),
+        (status = 409, description = "The conversation is closed", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn handoff(
     State(state): State<AppState>,
     BotAuth(bot): BotAuth,

@@ -58,10 +58,17 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: String,
+/// The body of every REST error: what went wrong, for programs (`code`) and people
+/// (`message`). Named `Error` in the OpenAPI description.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// Stable, for programs to branch on: `invalid_argument`, `unauthenticated`,
+    /// `forbidden`, `not_found`, `conflict`, `too_large`, `unsupported_type`,
+    /// `refused_by_backoffice`, `backoffice_failed`, `rate_limited`, `internal`.
+    pub code: &'static str,
+    /// For people: what was wrong and what to do.
+    pub message: String,
 }
 
 impl ApiError {
@@ -101,7 +108,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(Body { code, message })).into_response()
+        (status, Json(ErrorBody { code, message })).into_response()
     }
 }
 

@@ -10,6 +10,8 @@
 //! - `account`, `admin`, `conversations`, `customers`, `visitor`, `shopper`, `attachments`,
 //!   `bots` (bot accounts and the bot API), `blocking` (supervisors block shoppers),
 //!   `webhooks` (delivery log), `ops`: REST routers.
+//! - `openapi`: the REST API's OpenAPI description, generated from the handlers' annotations
+//!   as the routers register them (how to annotate a new route is there).
 //! - `assets`: the embedded shopper widget (`/widget.js`) and full-page chat (`/chat`).
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 //! - `limits`: every abuse limit (frames, shoppers, addresses, sign-in, sockets).
@@ -28,6 +30,7 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod openapi;
 pub mod ops;
 pub mod serve;
 pub mod shopper;
@@ -40,6 +43,8 @@ use std::sync::Arc;
 use axum::{Router, extract::DefaultBodyLimit};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{accounts::Accounts, config::Settings, sessions::Sessions, webhooks::DeliveryLog};
 
@@ -64,8 +69,15 @@ pub struct AppState {
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
-    let json_limit = state.settings.limits.max_json_bytes;
-    let api = Router::new()
+    let (router, _) = routes(&state.settings).split_for_parts();
+    router.with_state(state)
+}
+
+/// All routes with their OpenAPI description ([`openapi`]): each module registers its
+/// handlers with `routes!`, so what is served and what is described are the same list.
+pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
+    let json_limit = settings.limits.max_json_bytes;
+    let api = OpenApiRouter::new()
         .merge(account::router())
         .merge(admin::router())
         .merge(conversations::router())
@@ -77,14 +89,13 @@ pub fn router(state: AppState) -> Router {
         .merge(blocking::router())
         .merge(webhooks::router())
         .layer(DefaultBodyLimit::max(json_limit))
-        .merge(attachments::router(state.settings.attachments.max_bytes))
-        .layer(cors(&state.settings));
-    Router::new()
+        .merge(attachments::router(settings.attachments.max_bytes))
+        .layer(cors(settings));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(assets::router())
         .merge(ws::router())
-        .merge(ops::router(&state.settings))
-        .with_state(state)
+        .merge(ops::router(settings))
 }
 
 /// Shops' pages call the REST API from their own origin (the widget runs there): allow the

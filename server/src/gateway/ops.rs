@@ -7,27 +7,26 @@
 
 use anyhow::Context as _;
 use axum::{
-    Router,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
-    routing::get,
 };
 use sha2::{Digest, Sha256};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
 };
 use crate::config::Settings;
 
-pub fn router(settings: &Settings) -> Router<AppState> {
-    let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/api/openapi.json", get(openapi));
+pub fn router(settings: &Settings) -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi));
     if settings.metrics.listen.is_empty() {
-        router.route("/metrics", get(metrics))
+        router.routes(routes!(metrics))
     } else {
         router
     }
@@ -42,9 +41,10 @@ pub async fn spawn_metrics_listener(state: AppState) -> anyhow::Result<()> {
         .with_context(|| format!("config key `metrics.listen`: binding {addr}"))?;
     tracing::info!(%addr, "metrics listening");
     let mut stop = state.shutdown.clone();
-    let app = Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(state);
+    let (app, _) = OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .split_for_parts();
+    let app = app.with_state(state);
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -59,6 +59,19 @@ pub async fn spawn_metrics_listener(state: AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers and the server is not shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses(
+        (status = 200, description = "`ready`", content_type = "text/plain", body = String),
+        (status = 503, description = "Shutting down, or the database does not answer", content_type = "text/plain", body = String),
+    ))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -72,6 +85,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Prometheus metrics (text format); with `metrics.token` set, only for that bearer token.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses(
+        (status = 200, description = "Metrics", content_type = "text/plain", body = String),
+        (status = 401, description = "`metrics.token` is set and the request does not carry it", body = ErrorBody),
+    ))]
 async fn metrics(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -106,11 +125,12 @@ fn check_metrics_token(token: &str, headers: &HeaderMap) -> Result<(), ApiError>
     }
 }
 
-/// The REST API's OpenAPI 3.1 description (kept beside the code; a test checks that every
-/// path in it is served).
-async fn openapi() -> impl IntoResponse {
+/// This description: OpenAPI 3.1, generated from the handlers (see `gateway::openapi`).
+#[utoipa::path(get, path = "/api/openapi.json", tag = "ops",
+    responses((status = 200, description = "The OpenAPI description", content_type = "application/json", body = serde_json::Value)))]
+async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        include_str!("../../api/openapi.json"),
+        super::openapi::json(&state.settings),
     )
 }

@@ -4,20 +4,21 @@
 //! rating after close.
 
 use axum::{
-    Router,
     extract::State,
     http::{HeaderMap, StatusCode},
-    routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
     AppState,
     auth::{AnyAuth, VisitorAuth},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Path, Query},
     limits::ClientIp,
+    openapi::{CallerErrors, JsonErrors, ParamErrors, ShopperErrors},
     visitor::{check_origin, site},
 };
 use crate::{
@@ -28,7 +29,7 @@ use crate::{
 
 /// A conversation as its shopper sees it: its state and place in the queue, never how the
 /// desk handles it (tags such as `escalated` or `keyword:…`, priority, group, agent ids).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ShopperConversationView {
     pub id: Uuid,
     pub state: ConvState,
@@ -47,7 +48,7 @@ pub struct ShopperConversationView {
 }
 
 /// What `GET /conversations/{id}` answers: the desk's view for agents, the shopper's own.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ConversationReply {
     Agent(Box<ConversationView>),
@@ -72,22 +73,24 @@ impl From<ConversationView> for ShopperConversationView {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/visitor/config", get(config))
-        .route("/visitor/conversation", post(open))
-        .route("/conversations/{id}", get(one))
-        .route("/conversations/{id}/rating", post(rate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(config))
+        .routes(routes!(open))
+        .routes(routes!(one))
+        .routes(routes!(rate))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigQuery {
+    /// The widget id (`data-site`).
     pub site_id: String,
 }
 
 /// What the widget needs before the shopper types.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WidgetConfig {
     pub site_id: String,
     pub site_name: String,
@@ -100,6 +103,16 @@ pub struct WidgetConfig {
     pub max_text_bytes: usize,
 }
 
+/// The site's chat settings for the widget (no token needed).
+#[utoipa::path(get, path = "/visitor/config", tag = "visitor",
+    params(ConfigQuery),
+    responses(
+        (status = 200, description = "The widget's settings", body = WidgetConfig),
+        ParamErrors,
+        (status = 403, description = "The page's origin is not allowed for the site", body = ErrorBody),
+        (status = 404, description = "No such site", body = ErrorBody),
+        (status = 429, description = "Too many requests from this address: wait", body = ErrorBody),
+    ))]
 async fn config(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -119,7 +132,7 @@ async fn config(
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRequest {
     /// Queue to wait in; empty or absent means the site's default group.
@@ -133,7 +146,7 @@ pub struct OpenRequest {
 }
 
 /// The page context as JSON (the same fields as the protobuf `PageContext`).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContextJson {
     pub url: String,
@@ -143,7 +156,7 @@ pub struct ContextJson {
 }
 
 /// A conversation as its shopper or agent sees it over REST.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConversationView {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -166,6 +179,16 @@ async fn view(state: &AppState, conversation: Conversation) -> ApiResult<Convers
     })
 }
 
+/// Opens (or finds) the shopper's conversation before its first message, with the page
+/// the shopper is on.
+#[utoipa::path(post, path = "/visitor/conversation", tag = "visitor",
+    request_body = OpenRequest,
+    responses(
+        (status = 200, description = "The shopper's open conversation", body = ShopperConversationView),
+        ShopperErrors, JsonErrors,
+        (status = 429, description = "Too many conversations from this shopper: wait", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn open(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -201,6 +224,15 @@ async fn open(
     Ok(Json(view(&state, c).await?.into()))
 }
 
+/// One conversation with its page context, queue position and rating.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    responses(
+        (status = 200, description = "The conversation: the desk's view for agents, the shopper's own for its shopper", body = ConversationReply),
+        CallerErrors, ParamErrors,
+        (status = 404, description = "No such conversation, or not the caller's", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn one(
     State(state): State<AppState>,
     AnyAuth(caller): AnyAuth,
@@ -214,12 +246,15 @@ async fn one(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateRequest {
     /// 1 (bad) to 5 (great).
+    #[schema(minimum = 1, maximum = 5)]
     pub score: i64,
+    /// At most 1000 characters (longer is refused with 413).
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub comment: String,
 }
 
@@ -227,6 +262,18 @@ pub struct RateRequest {
 const MAX_COMMENT_CHARS: usize = 1000;
 
 /// A shopper rates its own closed conversation, once. Agents see it as an activity entry.
+/// The shopper rates its own closed conversation, once.
+#[utoipa::path(post, path = "/conversations/{id}/rating", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = RateRequest,
+    responses(
+        (status = 204, description = "Rated"),
+        ShopperErrors, JsonErrors,
+        (status = 404, description = "No such conversation, or not the shopper's", body = ErrorBody),
+        (status = 409, description = "Not closed yet, or already rated", body = ErrorBody),
+        (status = 413, description = "The comment is longer than 1000 characters", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn rate(
     State(state): State<AppState>,
     VisitorAuth(visitor): VisitorAuth,

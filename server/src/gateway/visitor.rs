@@ -1,26 +1,29 @@
 //! Shopper session bootstrap: `POST /visitor/session` (the rules are in
 //! [`crate::accounts`]), and the site and Origin checks every shopper endpoint makes.
 
-use axum::{Router, extract::State, http::HeaderMap, routing::post};
+use axum::{extract::State, http::HeaderMap};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
     AppState,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::Json,
     limits::ClientIp,
+    openapi::JsonErrors,
 };
 use crate::{
     accounts::VisitorRequest,
     config::{Settings, Site},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/visitor/session", post(session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(session))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     /// The widget id (`data-site`).
@@ -29,14 +32,16 @@ pub struct SessionRequest {
     pub visitor_token: Option<String>,
     /// The shop's customer id, signed by the shop's backend.
     pub customer_id: Option<String>,
+    /// `hex(HMAC-SHA256(site identity secret, customer_id))`, computed by the shop's backend.
     pub signature: Option<String>,
     pub name: Option<String>,
+    /// Kept when it looks like an address; unverified.
     pub email: Option<String>,
     /// A phone number the shopper gave; with the email, used to find them in the back office.
     pub phone: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionResponse {
     pub visitor_token: String,
     pub visitor_id: Uuid,
@@ -83,6 +88,18 @@ pub fn site<'a>(settings: &'a Settings, id: &str) -> Result<&'a Site, ApiError> 
         .ok_or_else(|| ApiError::NotFound(format!("unknown site `{id}`")))
 }
 
+/// Starts or continues a shopper's session on a site: a visitor token (`kfv_…`), with the
+/// shop's signed identity when given.
+#[utoipa::path(post, path = "/visitor/session", tag = "visitor",
+    request_body = SessionRequest,
+    responses(
+        (status = 200, description = "The visitor's session", body = SessionResponse),
+        JsonErrors,
+        (status = 401, description = "The identity's signature is wrong", body = ErrorBody),
+        (status = 403, description = "The page's origin is not allowed for the site", body = ErrorBody),
+        (status = 404, description = "No such site", body = ErrorBody),
+        (status = 429, description = "Too many sessions from this address or for this site: wait", body = ErrorBody),
+    ))]
 async fn session(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

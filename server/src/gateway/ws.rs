@@ -7,26 +7,26 @@
 use std::{collections::HashMap, sync::atomic::Ordering, time::Duration};
 
 use axum::{
-    Router,
     extract::{
         RawQuery, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket, close_code},
     },
     http::HeaderMap,
     response::Response,
-    routing::get,
 };
 use bytes::Bytes;
 use futures_util::SinkExt as _;
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
 use prost::Message as _;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
     AppState,
     auth::{AgentAuth, VisitorAuth},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     limits::{FrameKind, FrameLimiter, Verdict},
+    openapi::{AgentErrors, ShopperErrors},
     visitor::{check_origin, site},
 };
 use crate::{
@@ -51,10 +51,10 @@ const WRITE_BATCH_BYTES: usize = 2048;
 /// Most queued frames gathered into one write, so a busy queue cannot starve reading.
 const WRITE_BATCH_FRAMES: usize = 64;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ws/agent", get(agent_ws))
-        .route("/ws/shopper", get(shopper_ws))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(agent_ws))
+        .routes(routes!(shopper_ws))
 }
 
 fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
@@ -66,6 +66,16 @@ fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
         .max_frame_size(l.max_frame_bytes)
 }
 
+/// The agent's socket: binary protobuf frames (`ClientEnvelope` in, `ServerEnvelope` out).
+#[utoipa::path(get, path = "/ws/agent", tag = "sockets",
+    params(("token" = Option<String>, Query, description = "The token, for clients that cannot set headers")),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade request", content_type = "text/plain", body = String),
+        AgentErrors,
+        (status = 426, description = "The connection cannot be upgraded", content_type = "text/plain", body = String),
+    ),
+    security(("bearer" = [])))]
 async fn agent_ws(
     State(state): State<AppState>,
     auth: AgentAuth,
@@ -84,6 +94,17 @@ async fn agent_ws(
     }))
 }
 
+/// The shopper's socket: binary protobuf frames; the page's `Origin` must be allowed.
+#[utoipa::path(get, path = "/ws/shopper", tag = "sockets",
+    params(("token" = Option<String>, Query, description = "The visitor token (browsers cannot set headers on a WebSocket)")),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade request", content_type = "text/plain", body = String),
+        ShopperErrors,
+        (status = 404, description = "The visitor's site is no longer configured", body = ErrorBody),
+        (status = 426, description = "The connection cannot be upgraded", content_type = "text/plain", body = String),
+    ),
+    security(("bearer" = [])))]
 async fn shopper_ws(
     State(state): State<AppState>,
     headers: HeaderMap,

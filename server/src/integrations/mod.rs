@@ -32,17 +32,23 @@ pub enum CustomerKey {
 }
 
 /// A return to create.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewReturn {
     pub order_id: String,
+    /// At least one item.
+    #[schema(min_items = 1)]
     pub items: Vec<NewReturnItem>,
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub reason: String,
 }
 
 /// One item of a return to create.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewReturnItem {
     pub sku: String,
+    /// 1 or more.
+    #[schema(minimum = 1)]
     pub quantity: u32,
 }
 

@@ -1,14 +1,16 @@
-//! Rows the store reads and writes. Plain data, backend-neutral: no database derives here.
+//! Rows the store reads and writes. Plain data, backend-neutral: no database derives here
+//! (`utoipa::ToSchema` describes the ones the REST API sends, for its OpenAPI description).
 //! Each backend maps its rows itself (`store::sqlite` reads enums through [`Role::as_str`],
 //! [`FromStr`] and friends); conversions to the wire format live in `crate::wire`.
 
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// An agent account's role. Each role includes the rights of the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Answers conversations.
@@ -74,7 +76,7 @@ fn parse_named<T: Copy>(
 }
 
 /// An agent account (human or bot operator).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Agent {
     pub id: Uuid,
     pub username: String,
@@ -114,8 +116,10 @@ pub struct AgentPatch {
 }
 
 /// A group of agents sharing a queue (e.g. "pre-sales").
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, ToSchema, Deserialize)]
 pub struct Group {
+    /// 1-64 ASCII letters, digits, `.`, `_`, `-` (checked when a group is created).
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub name: String,
     pub display_name: String,
     #[serde(default)]
@@ -154,7 +158,7 @@ pub struct Visitor {
 }
 
 /// Conversation state as stored. "Offered" lives only in the router's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConvState {
     Queued,
@@ -190,7 +194,7 @@ impl FromStr for ConvState {
 }
 
 /// A conversation between one visitor and (at most) one agent at a time.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Conversation {
     pub id: Uuid,
     pub site_id: String,
@@ -213,7 +217,18 @@ pub struct Conversation {
 
 /// How urgently a conversation needs a human. Stored as an integer so queues sort by it.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    ToSchema,
+    Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 #[repr(i64)]
@@ -250,7 +265,7 @@ impl TryFrom<i64> for Priority {
 }
 
 /// A bot account: acts on conversations over REST with a bearer token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Bot {
     pub id: Uuid,
     pub name: String,
@@ -262,7 +277,7 @@ pub struct Bot {
 }
 
 /// One attempt to deliver a webhook event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookDelivery {
     pub id: Uuid,
     /// The webhook's name in `kefu.toml`.
@@ -284,7 +299,7 @@ pub struct WebhookDelivery {
 
 /// Where a shopper was when writing, as the widget reported it. Free text from the browser:
 /// shown to agents as text, never followed by the server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema, Deserialize)]
 pub struct PageContext {
     pub url: Option<String>,
     pub title: Option<String>,
@@ -293,7 +308,7 @@ pub struct PageContext {
 }
 
 /// A shopper's satisfaction rating of a closed conversation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, ToSchema, Deserialize)]
 pub struct Rating {
     /// 1 (bad) to 5 (great).
     pub score: i64,
@@ -317,7 +332,7 @@ pub struct ConversationFilter {
 }
 
 /// Who sent a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SenderRole {
     Shopper,
@@ -355,8 +370,9 @@ impl FromStr for SenderRole {
 }
 
 /// Message content, stored as JSON and mapped one-to-one to `kefu.v1.MessageBody`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = MessageBody)]
 pub enum Body {
     Text {
         text: String,
@@ -439,7 +455,7 @@ impl NewMessage {
 }
 
 /// A stored message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StoredMessage {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -470,7 +486,7 @@ pub enum AppendResult {
 }
 
 /// A saved answer agents insert with `/shortcut`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CannedReply {
     pub id: Uuid,
     pub shortcut: String,
@@ -495,7 +511,7 @@ pub struct Attachment {
 }
 
 /// One action taken in the retailer's systems from a chat (or refused).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: Uuid,
     pub at: i64,
