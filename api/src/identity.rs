@@ -81,7 +81,9 @@ mod tests {
 
     #[test]
     fn an_unverified_view_names_its_state_and_suggestion_on_the_wire() {
-        let none = || Section::unavailable("erp", "unverified");
+        fn none<T>() -> Section<T> {
+            Section::unavailable("erp", "unverified")
+        }
         let v = ShopperView {
             matched_by: MatchedBy::Email,
             verification: Verification::Unverified,

@@ -193,7 +193,7 @@ async fn refuse(mut socket: WebSocket, code: pb::GoAwayCode, reason: String, ret
 }
 
 async fn serve(
-    mut socket: WebSocket,
+    socket: WebSocket,
     state: AppState,
     caller: Caller,
     token_hash: String,
