@@ -52,7 +52,7 @@ pub struct ShopperConversationView {
 #[serde(untagged)]
 pub enum ConversationReply {
     Agent(Box<ConversationView>),
-    Shopper(ShopperConversationView),
+    Shopper(Box<ShopperConversationView>),
 }
 
 impl From<ConversationView> for ShopperConversationView {
@@ -241,7 +241,7 @@ async fn one(
     let c = state.sessions.authorize(&caller, id, false).await?;
     let v = view(&state, c).await?;
     Ok(Json(match caller {
-        Caller::Shopper(_) => ConversationReply::Shopper(v.into()),
+        Caller::Shopper(_) => ConversationReply::Shopper(Box::new(v.into())),
         Caller::Agent(_) => ConversationReply::Agent(Box::new(v)),
     }))
 }

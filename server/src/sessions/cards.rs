@@ -13,9 +13,12 @@ pub const MAX_CARD_TEXT_BYTES: usize = 512;
 /// Longest link (product page, image, tracking) on a card, in bytes.
 pub const MAX_CARD_URL_BYTES: usize = 2048;
 
+/// A card's fields of one kind: (name, value).
+type Fields<'a> = Vec<(&'static str, &'a str)>;
+
 /// Refuses a card with an oversized field or a link that is not http(s); other bodies pass.
 pub(super) fn check_card(body: &Body) -> Result<(), OpError> {
-    let (texts, urls): (Vec<(&str, &str)>, Vec<(&str, &str)>) = match body {
+    let (texts, urls): (Fields, Fields) = match body {
         Body::ProductCard {
             product_id,
             title,
