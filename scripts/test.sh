@@ -25,6 +25,11 @@ status=${PIPESTATUS[0]}
 (cd widget && npm run e2e) 2>&1 | tee -a "$log"
 e2e_status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] && status=$e2e_status
+# Every fuzz target for a short while from its committed corpus (scripts/fuzz.sh without an
+# argument runs them 5 minutes each).
+bash scripts/fuzz.sh 20 2>&1 | tee -a "$log"
+fuzz_status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$fuzz_status
 set -e
 # One closing line for the whole run, summed over every test binary and the UI's tests.
 awk '/^test result:/ { passed += $4; failed += $6 }

@@ -20,7 +20,6 @@ use bytes::Bytes;
 use futures_util::SinkExt as _;
 use governor::{Quota, RateLimiter};
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
-use prost::Message as _;
 use uuid::Uuid;
 
 use super::{
@@ -327,26 +326,9 @@ impl Conn {
 
     /// Handles one client frame; returns whether the connection stays open.
     async fn handle(&mut self, frame: Bytes) -> bool {
-        let envelope = match pb::ClientEnvelope::decode(frame) {
-            Ok(e) => e,
-            Err(e) => {
-                return self
-                    .reply_error(
-                        pb::ErrorCode::MalformedFrame,
-                        &format!("not a ClientEnvelope: {e}"),
-                        "",
-                    )
-                    .await;
-            }
-        };
-        let Some(kind) = envelope.kind else {
-            return self
-                .reply_error(
-                    pb::ErrorCode::UnknownType,
-                    "unknown or empty request type",
-                    "",
-                )
-                .await;
+        let kind = match wire::decode_request(frame) {
+            Ok(kind) => kind,
+            Err(e) => return self.reply_error(e.code, &e.message, "").await,
         };
         let result = match kind {
             In::Send(send) => return self.send_message(send).await,
