@@ -38,6 +38,11 @@ if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver
   cargo install tauri-driver --locked
 fi
 
+# cargo-fuzz (crates.io) builds and runs the fuzz targets of fuzz/ (scripts/fuzz.sh).
+if ! command -v cargo-fuzz >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
+  cargo install cargo-fuzz --locked
+fi
+
 # The desktop UI's and the shopper widget's packages, exactly as locked.
 for pkg in ui widget; do
   if [ ! -d "$pkg/node_modules" ] || [ "$pkg/package-lock.json" -nt "$pkg/node_modules/.package-lock.json" ]; then

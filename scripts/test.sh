@@ -26,6 +26,11 @@ status=${PIPESTATUS[0]}
 (cd widget && npm run e2e) 2>&1 | tee -a "$log"
 e2e_status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] && status=$e2e_status
+# Every fuzz target for a short while from its committed corpus (scripts/fuzz.sh without an
+# argument runs them 5 minutes each).
+bash scripts/fuzz.sh 20 2>&1 | tee -a "$log"
+fuzz_status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$fuzz_status
 # The REST API fuzzed by schemathesis against its OpenAPI description, on the same binaries.
 bash scripts/schemathesis.sh
 schemathesis_status=$?

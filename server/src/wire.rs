@@ -5,9 +5,27 @@ use kefu_proto::v1 as pb;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::store::{
-    Body, ConvState, Conversation, PageContext, Priority, SenderRole, StoredMessage, now_ms,
+use crate::{
+    sessions::OpError,
+    store::{
+        Body, ConvState, Conversation, PageContext, Priority, SenderRole, StoredMessage, now_ms,
+    },
 };
+
+/// Decodes one binary WebSocket frame into the request it carries, as the socket loop does:
+/// bytes that are not a `ClientEnvelope` are `MalformedFrame`, an envelope with no kind this
+/// server knows is `UnknownType`. The error's text is what the client is told.
+pub fn decode_request(frame: Bytes) -> Result<pb::client_envelope::Kind, OpError> {
+    let envelope = pb::ClientEnvelope::decode(frame).map_err(|e| {
+        OpError::new(
+            pb::ErrorCode::MalformedFrame,
+            format!("not a ClientEnvelope: {e}"),
+        )
+    })?;
+    envelope
+        .kind
+        .ok_or_else(|| OpError::new(pb::ErrorCode::UnknownType, "unknown or empty request type"))
+}
 
 /// Encodes a server frame once; the `Bytes` is then shared by every recipient.
 pub fn encode(kind: pb::server_envelope::Kind) -> Bytes {

@@ -156,7 +156,7 @@ impl Actions {
             return_id: ret.id.clone(),
             order_id: ret.order_id.clone(),
             status: ret.status.clone(),
-            item_count: ret.items.iter().map(|i| i.quantity).sum(),
+            item_count: item_count(ret.items.iter().map(|i| i.quantity)),
             refund_minor,
             currency,
         };
@@ -369,7 +369,14 @@ impl Actions {
     }
 }
 
-fn order_card(o: &Order) -> Body {
+/// How many items a card shows: quantities come from the back office, so their sum
+/// saturates rather than overflowing (found by `fuzz/fuzz_targets/backoffice.rs`).
+fn item_count(quantities: impl Iterator<Item = u32>) -> u32 {
+    quantities.fold(0, u32::saturating_add)
+}
+
+/// The card an agent sends for a back-office order (also what `cancel_order` posts).
+pub fn order_card(o: &Order) -> Body {
     let total = o.total.clone().unwrap_or_default();
     Body::OrderCard {
         order_id: o.id.clone(),
@@ -381,11 +388,32 @@ fn order_card(o: &Order) -> Body {
             total.currency
         },
         placed_at_ms: 0,
-        item_count: o.items.iter().map(|i| i.quantity).sum(),
+        item_count: item_count(o.items.iter().map(|i| i.quantity)),
         tracking_url: o
             .shipments
             .iter()
             .find_map(|s| s.tracking_url.clone())
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the back-office fuzzer: an order whose quantities add up past `u32::MAX`
+    /// overflowed building its card (a panic with overflow checks, a wrong count without).
+    #[test]
+    fn an_order_card_counts_huge_quantities_without_overflow() {
+        let order: Order = serde_json::from_str(
+            r##"{"id":"#1001","status":"paid","items":[
+                {"sku":"K-1","name":"Kettle","quantity":4294967295},
+                {"sku":"K-2","name":"Lid","quantity":1}]}"##,
+        )
+        .unwrap();
+        let Body::OrderCard { item_count, .. } = order_card(&order) else {
+            panic!("an order card");
+        };
+        assert_eq!(item_count, u32::MAX, "the count saturates");
     }
 }

@@ -4,34 +4,62 @@
 
 use figment::{
     Figment,
-    providers::{Env, Format, Serialized, Toml},
+    providers::{Data, Env, Format, Serialized, Toml},
 };
 
 use super::Settings;
 
 /// A configuration error, worded for the person who wrote the config.
 #[derive(Debug, thiserror::Error)]
-#[error("config key `{key}` (from {source_name}): {expected}")]
 pub struct ConfigError {
+    /// The offending key (`routing.offer_timeout_secs`); empty when a source as a whole
+    /// could not be read (TOML syntax), whose message then says the line and column.
     pub key: String,
     pub source_name: String,
     pub expected: String,
 }
 
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "config {}: {}", self.source_name, self.expected)
+        } else {
+            write!(
+                f,
+                "config key `{}` (from {}): {}",
+                self.key, self.source_name, self.expected
+            )
+        }
+    }
+}
+
 impl Settings {
     /// Loads defaults, then `file` if given, then `KEFU_*` variables, and validates.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(path) = file {
-            if !path.exists() {
-                return Err(ConfigError {
-                    key: "--config".into(),
-                    source_name: "the command line".into(),
-                    expected: format!("file {} does not exist", path.display()),
-                });
-            }
-            figment = figment.merge(Toml::file_exact(path));
+        if let Some(path) = file
+            && !path.exists()
+        {
+            return Err(ConfigError {
+                key: "--config".into(),
+                source_name: "the command line".into(),
+                expected: format!("file {} does not exist", path.display()),
+            });
         }
+        Self::load_layers(file.map(Toml::file_exact))
+    }
+
+    /// [`Settings::load`] with the TOML document given as text instead of a file (the
+    /// config fuzzer uses it): defaults, then `toml`, then `KEFU_*` variables, validated.
+    pub fn load_str(toml: &str) -> Result<Self, ConfigError> {
+        Self::load_layers(Some(Toml::string(toml)))
+    }
+
+    fn load_layers(toml: Option<Data<Toml>>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(toml) = toml {
+            figment = figment.merge(toml);
+        }
+        refuse_escapes_figment_misreads()?;
         figment = figment.merge(Env::prefixed("KEFU_").split("__"));
         Self::from_figment(&figment)
     }
@@ -46,6 +74,32 @@ impl Settings {
         })?;
         Ok(settings)
     }
+}
+
+/// figment 0.10.19 unescapes a quoted environment value by slicing at a character count
+/// where it means bytes (`value/escape.rs`): `KEFU_X="é\n"` panics, and `"éa\n"` silently
+/// loses text. Such a value is refused, naming the variable, before figment reads it
+/// (found by `fuzz/fuzz_targets/config.rs`). Quotes, a backslash and non-ASCII text together
+/// is the only way to reach that slice; unquoted values and `\u` escapes are unaffected.
+fn refuse_escapes_figment_misreads() -> Result<(), ConfigError> {
+    for (name, value) in std::env::vars_os() {
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+            continue;
+        };
+        let Some(key) = name.strip_prefix("KEFU_") else {
+            continue;
+        };
+        if value.contains('"') && value.contains('\\') && !value.is_ascii() {
+            return Err(ConfigError {
+                key: key.replace("__", ".").to_lowercase(),
+                source_name: format!("environment variable {name}"),
+                expected: "a quoted value with backslash escapes must be ASCII: write other \
+                           characters as \\u escapes, or leave the value unquoted"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn source_of(figment: &Figment, key: &str) -> String {
@@ -194,6 +248,43 @@ mod tests {
                 s.integrations.backoffice.unwrap().paths.orders_by_customer,
                 "/customers/{customer_id}/orders"
             );
+            Ok(())
+        });
+    }
+
+    /// Found by the config fuzzer: figment panicked on a quoted environment value with a
+    /// backslash escape after non-ASCII text; kefu now refuses it, naming the variable.
+    #[test]
+    fn a_quoted_escaped_non_ascii_env_value_is_refused_not_a_crash() {
+        Jail::expect_with(|jail| {
+            jail.set_env("KEFU_SITES__0__WELCOME", "\"欢迎\\n光临\"");
+            let err = Settings::load(None).unwrap_err();
+            assert_eq!(err.key, "sites.0.welcome", "{err}");
+            let text = err.to_string();
+            assert!(text.contains("KEFU_SITES__0__WELCOME"), "{text}");
+            jail.clear_env();
+            jail.set_env("KEFU_LOG__FORMAT", "\"hum\\u00e9n\"");
+            let err = Settings::load(None).unwrap_err();
+            assert_eq!(
+                err.key, "log.format",
+                "ASCII escapes reach validation: {err}"
+            );
+            Ok(())
+        });
+    }
+
+    /// Found by the config fuzzer: a file that is not TOML was reported as
+    /// "config key `` (from …)", naming an empty key.
+    #[test]
+    fn a_syntax_error_names_the_source_and_line_not_an_empty_key() {
+        // In a jail only to keep other tests' variables out of this load.
+        Jail::expect_with(|_| {
+            let err = Settings::load_str("[routing]\noffer_timeout_secs = = 3\n").unwrap_err();
+            assert!(err.key.is_empty(), "no key to name: {err:?}");
+            let text = err.to_string();
+            assert!(!text.contains("``"), "no empty key in: {text}");
+            assert!(text.starts_with("config TOML source string: "), "{text}");
+            assert!(text.contains("line 2"), "says where: {text}");
             Ok(())
         });
     }

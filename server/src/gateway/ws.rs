@@ -444,32 +444,20 @@ impl Conn {
 
     /// Handles one client frame; returns whether the connection stays open.
     async fn handle(&mut self, frame: Bytes) -> bool {
-        let envelope = pb::ClientEnvelope::decode(frame);
-        let (kind, client_msg_id) = match &envelope {
-            Ok(pb::ClientEnvelope {
-                kind: Some(In::Send(s)),
-                ..
-            }) => (FrameKind::Message, s.client_msg_id.as_str()),
-            Ok(pb::ClientEnvelope {
-                kind: Some(In::Typing(_)),
-                ..
-            }) => (FrameKind::Typing, ""),
-            Ok(pb::ClientEnvelope {
-                kind: Some(In::Read(_)),
-                ..
-            }) => (FrameKind::Read, ""),
-            Ok(pb::ClientEnvelope {
-                kind: Some(In::Heartbeat(_)),
-                ..
-            }) => (FrameKind::Heartbeat, ""),
+        let decoded = wire::decode_request(frame);
+        let (class, client_msg_id) = match &decoded {
+            Ok(In::Send(s)) => (FrameKind::Message, s.client_msg_id.as_str()),
+            Ok(In::Typing(_)) => (FrameKind::Typing, ""),
+            Ok(In::Read(_)) => (FrameKind::Read, ""),
+            Ok(In::Heartbeat(_)) => (FrameKind::Heartbeat, ""),
             _ => (FrameKind::Request, ""),
         };
-        match self.limits.admit(kind) {
+        match self.limits.admit(class) {
             Verdict::Handle => {}
             Verdict::Drop => return true,
             Verdict::Refuse => {
                 let id = client_msg_id.to_string();
-                let why = match kind {
+                let why = match class {
                     FrameKind::Message => "too many messages; slow down and resend",
                     _ => "too many frames of this kind; slow down",
                 };
@@ -481,26 +469,9 @@ impl Conn {
                 return false;
             }
         }
-        let envelope = match envelope {
-            Ok(e) => e,
-            Err(e) => {
-                return self
-                    .reply_error(
-                        pb::ErrorCode::MalformedFrame,
-                        &format!("not a ClientEnvelope: {e}"),
-                        "",
-                    )
-                    .await;
-            }
-        };
-        let Some(kind) = envelope.kind else {
-            return self
-                .reply_error(
-                    pb::ErrorCode::UnknownType,
-                    "unknown or empty request type",
-                    "",
-                )
-                .await;
+        let kind = match decoded {
+            Ok(kind) => kind,
+            Err(e) => return self.reply_error(e.code, &e.message, "").await,
         };
         let result = match kind {
             In::Send(send) => return self.send_message(send).await,

@@ -217,9 +217,9 @@ impl RestSettings {
     }
 }
 
-/// Which kind of object an answer holds (for field mapping).
-#[derive(Clone, Copy)]
-enum Kind {
+/// Which kind of object an answer holds (for field mapping and the list pointer).
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
     Customer,
     Order,
     Return,
@@ -297,9 +297,33 @@ impl RestConnector {
                 reason,
             });
         }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| SourceError::Malformed(e.to_string()))
+        parse_json(&bytes).map(Some)
+    }
+
+    /// Decodes a successful answer's body holding one object of `kind` (a customer by id,
+    /// a created return, a cancelled order), as a request does.
+    pub fn decode_one_answer<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        body: &[u8],
+    ) -> Result<T, SourceError> {
+        self.decode(kind, parse_json(body)?)
+    }
+
+    /// Decodes a successful answer's body holding a list of `kind` at its configured
+    /// `lists.*` pointer (customers found, orders, returns), as a request does.
+    pub fn decode_list_answer<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        body: &[u8],
+    ) -> Result<Vec<T>, SourceError> {
+        let lists = &self.settings.lists;
+        let pointer = match kind {
+            Kind::Customer => &lists.customers,
+            Kind::Order => &lists.orders,
+            Kind::Return => &lists.returns,
+        };
+        self.decode_list(kind, parse_json(body)?, pointer)
     }
 
     /// Maps one retailer object of `kind` to ours and decodes it.
@@ -345,6 +369,16 @@ impl RestConnector {
         let Some(v) = self.call(Method::GET, url, None).await? else {
             return Ok(Vec::new());
         };
+        self.decode_list(kind, v, pointer)
+    }
+
+    /// The objects of `kind` in a list answer, at `pointer`.
+    fn decode_list<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        v: serde_json::Value,
+        pointer: &str,
+    ) -> Result<Vec<T>, SourceError> {
         let list = v
             .pointer(pointer)
             .and_then(|l| l.as_array())
@@ -436,6 +470,11 @@ impl Connector for RestConnector {
         self.act(Kind::Order, &url, serde_json::json!({ "reason": reason }))
             .await
     }
+}
+
+/// An answer's body as JSON, or `Malformed` saying why not.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, SourceError> {
+    serde_json::from_slice(bytes).map_err(|e| SourceError::Malformed(e.to_string()))
 }
 
 /// The one HTTP client for back-office calls: timeouts, a redirect cap, a user agent.

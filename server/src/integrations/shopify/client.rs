@@ -7,7 +7,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::ShopifyConnector;
-use crate::integrations::{SourceError, rest::read_capped};
+use crate::integrations::{
+    SourceError,
+    rest::{parse_json, read_capped},
+};
 
 impl ShopifyConnector {
     /// Sends a request to `/admin/api/{version}/{path}` and reads the answer as JSON, capped
@@ -43,7 +46,7 @@ impl ShopifyConnector {
                 reason: error_reason(&bytes, status),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| SourceError::Malformed(e.to_string()))
+        parse_json(&bytes)
     }
 
     pub(super) async fn get<T: DeserializeOwned>(
@@ -101,7 +104,7 @@ fn is_empty_json(v: &Value) -> bool {
 /// Shopify's error message from an error answer: `{"errors": "…"}`, `{"errors": ["…"]}`,
 /// `{"errors": {"field": ["…"]}}`, GraphQL's `[{"message": "…"}]` or `{"error": "…"}`;
 /// else the start of the body, else the status's reason phrase.
-fn error_reason(body: &[u8], status: StatusCode) -> String {
+pub(super) fn error_reason(body: &[u8], status: StatusCode) -> String {
     let from_json = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
         ["errors", "error", "error_description"]
             .iter()

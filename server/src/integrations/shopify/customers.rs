@@ -157,7 +157,7 @@ fn split_tags(tags: &Value) -> Vec<String> {
         .collect()
 }
 
-fn map_customer(c: ShopCustomer, shop_url: &str) -> Result<Customer, SourceError> {
+pub(super) fn map_customer(c: ShopCustomer, shop_url: &str) -> Result<Customer, SourceError> {
     let id =
         c.id.0
             .ok_or_else(|| SourceError::Malformed("a customer without an id".into()))?;

@@ -36,11 +36,13 @@
 //! - `orders`: the order list, cancellation, and the mapping of an order.
 //! - `refunds`: refunds shown as returns.
 //! - `returns`: creating a return (GraphQL).
+//! - `answers`: the decoding of each answer, callable without a request (the fuzzer's way in).
 //!
 //! The shared HTTP client follows up to 3 redirects, and reqwest only strips standard
 //! credentials (`Authorization`, cookies) when a redirect leaves the host: a Shopify shop
 //! should be configured with its canonical `https://{shop}.myshopify.com` URL.
 
+mod answers;
 mod client;
 mod customers;
 mod orders;

@@ -167,7 +167,7 @@ fn dead_fulfillment(f: &ShopFulfillment) -> bool {
     matches!(f.status.as_deref(), Some("cancelled" | "error" | "failure"))
 }
 
-fn map_order(o: ShopOrder, customer_id: Option<&str>) -> Result<Order, SourceError> {
+pub(super) fn map_order(o: ShopOrder, customer_id: Option<&str>) -> Result<Order, SourceError> {
     let id =
         o.id.0
             .ok_or_else(|| SourceError::Malformed("an order without an id".into()))?;

@@ -34,7 +34,7 @@ impl ShopifyConnector {
 }
 
 /// One return per refund of the order (see the module docs).
-fn map_refunds(o: &ShopOrder, customer_id: &str) -> Result<Vec<Return>, SourceError> {
+pub(super) fn map_refunds(o: &ShopOrder, customer_id: &str) -> Result<Vec<Return>, SourceError> {
     let Some(order_id) = o.id.0.as_deref() else {
         return Err(SourceError::Malformed("an order without an id".into()));
     };
