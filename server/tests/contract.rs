@@ -610,10 +610,10 @@ async fn a_reconnect_gets_its_replay_before_live_messages_in_seq_order() {
         shopper = back;
         let mut seqs = Vec::new();
         while seqs.last() != Some(&last) {
-            if let Out::Message(m) = alice_ws.next().await.expect("socket open") {
-                if m.conversation_id == conv {
-                    seqs.push(m.seq);
-                }
+            if let Out::Message(m) = alice_ws.next().await.expect("socket open")
+                && m.conversation_id == conv
+            {
+                seqs.push(m.seq);
             }
         }
         let expected: Vec<u64> = (last_seen + 1..=last).collect();

@@ -17,7 +17,6 @@ use axum::{
 use bytes::Bytes;
 use futures_util::SinkExt as _;
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
-use prost::Message as _;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
