@@ -176,6 +176,16 @@ impl Harness {
             let srv = TestServer::start_with(|s| {
                 s.plugins = kefu_server::config::example_plugins();
                 s.routing.offer_timeout_secs = 3600;
+                // One server hears every input at hundreds per second from the same three
+                // sockets: per-connection frame quotas and socket caps would soon close them
+                // and refuse the reconnects. Those limits have their own tests
+                // (server/tests/limits.rs); here they stay out of the way.
+                let lavish = kefu_server::config::Rate::per_second(1_000_000, 1_000_000);
+                let f = &mut s.limits.frames;
+                (f.typing, f.read, f.heartbeat, f.request, f.refusals) =
+                    (lavish, lavish, lavish, lavish, lavish);
+                s.limits.visitor.max_sockets = 10_000;
+                s.limits.agent.max_sockets = 10_000;
             })
             .await;
             let agent = srv

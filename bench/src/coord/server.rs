@@ -39,6 +39,17 @@ agent_grace_secs = 600
 messages_per_second = 5000
 messages_burst = 5000
 
+# Every simulated shopper comes from 127.0.0.1: the per-address and per-shopper abuse
+# limits would measure themselves, not the message path.
+[limits.ip]
+sessions = {{ per_period = 1000000, burst = 1000000, period = "second" }}
+conversations = {{ per_period = 1000000, burst = 1000000, period = "second" }}
+logins = {{ per_period = 1000000, burst = 1000000, period = "second" }}
+
+[limits.visitor]
+frames = {{ per_period = 1000000, burst = 1000000, period = "second" }}
+conversations = {{ per_period = 1000000, burst = 1000000, period = "second" }}
+
 [[sites]]
 id = "{SITE}"
 name = "Bench shop"

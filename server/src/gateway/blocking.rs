@@ -37,7 +37,7 @@ struct BlockRequest {
 
 fn reason(req: &BlockRequest) -> ApiResult<&str> {
     if req.reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::TooLarge(format!(
+        return Err(ApiError::BadRequest(format!(
             "the reason may be at most {MAX_REASON_CHARS} characters"
         )));
     }

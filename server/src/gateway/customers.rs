@@ -141,7 +141,8 @@ async fn link(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
-    /// An order number the shopper quoted in the chat.
+    /// An order number the shopper quoted in the chat (not blank).
+    #[schema(pattern = r"\S", min_length = 1, max_length = 100)]
     pub order_id: String,
 }
 
