@@ -154,7 +154,9 @@ describe("resume", () => {
     server.agentSays("two");
     const c = start();
     await tick();
-    expect(server.last.sentOf("resume")[0].lastSeq).toBe(0n);
+    // The session named c1 before the socket opened, so its URL carried the point.
+    expect(server.last.url).toContain("&resume=c1:0");
+    expect(server.last.sentOf("resume")).toEqual([]);
     expect(texts(c)).toEqual(["one", "two"]);
 
     server.opts.down = true;
@@ -162,7 +164,8 @@ describe("resume", () => {
     server.agentSays("three"); // missed while offline
     server.opts.down = false;
     await tick(400);
-    expect(server.last.sentOf("resume")[0].lastSeq).toBe(2n);
+    expect(server.last.url).toContain("&resume=c1:2");
+    expect(server.last.sentOf("resume")).toEqual([]);
     expect(texts(c)).toEqual(["one", "two", "three"]);
 
     // a server replaying everything again changes nothing
@@ -177,11 +180,13 @@ describe("resume", () => {
     const c = start();
     await tick();
     const sock = server.last;
-    expect(sock.sentOf("resume").map((r) => r.lastSeq)).toEqual([0n]);
+    expect(sock.url).toContain("&resume=c1:0");
+    expect(sock.sentOf("resume")).toEqual([]);
     server.agentSays("two", Role.AGENT, false); // lost on the way
     server.agentSays("three");
     await tick();
-    expect(sock.sentOf("resume").map((r) => r.lastSeq)).toEqual([0n, 1n]);
+    // A gap on an open socket is still asked for with a Resume frame.
+    expect(sock.sentOf("resume").map((r) => r.lastSeq)).toEqual([1n]);
     expect(texts(c)).toEqual(["one", "two", "three"]);
   });
 
@@ -197,8 +202,58 @@ describe("resume", () => {
     server.agentSays("four");
     await tick();
     expect(texts(c)).toEqual(["one", "three", "four"]);
-    // ResumeDone said 3 was the end: seq 2 is settled, so seq 4 is no gap
-    expect(server.last.sentOf("resume").length).toBe(1);
+    // ResumeDone (of the URL's resume point) said 3 was the end: seq 2 is settled, so
+    // seq 4 is no gap
+    expect(server.last.sentOf("resume").length).toBe(0);
+  });
+
+  it("a reconnect names its resume point in the URL, so the replay comes before live traffic", async () => {
+    server.openConversation = "c1";
+    server.agentSays("one");
+    server.agentSays("two");
+    const c = start();
+    const got: string[] = [];
+    c.on("message", (m) => got.push(`${m.text}:${m.seq}`));
+    await tick();
+    expect(texts(c)).toEqual(["one", "two"]);
+
+    // Like the real server, answer Resume frames only after live traffic already on its
+    // way: a replay asked for after Hello would come after "four".
+    const handle = server.handle.bind(server);
+    server.handle = (sock, env) => {
+      if (env.kind.case === "resume") queueMicrotask(() => handle(sock, env));
+      else handle(sock, env);
+    };
+    server.opts.autoAccept = false;
+    server.last.drop();
+    server.agentSays("three"); // missed while offline
+    await tick(400);
+    const sock = server.last;
+    server.accept(sock);
+    server.agentSays("four"); // live, sent by the agent as the socket registered
+    await tick();
+    expect(sock.url).toContain("&resume=c1:2");
+    expect(sock.sentOf("resume")).toEqual([]);
+    expect(texts(c)).toEqual(["one", "two", "three", "four"]);
+    expect(got).toEqual(["three:3", "four:4"]);
+  });
+
+  it("after a socket naming a resume point fails before Hello, the next one resumes with a frame", async () => {
+    server.openConversation = "c1";
+    server.agentSays("one");
+    const c = start();
+    await tick();
+    server.opts.down = true; // as a server refusing the point with a 400 would look
+    server.last.drop();
+    await tick(400);
+    expect(server.last.url).toContain("&resume=c1:1");
+    server.opts.down = false;
+    server.agentSays("two");
+    await tick(1000);
+    expect(c.state().conn).toBe("online");
+    expect(server.last.url).not.toContain("resume=");
+    expect(server.last.sentOf("resume").map((r) => r.lastSeq)).toEqual([1n]);
+    expect(texts(c)).toEqual(["one", "two"]);
   });
 });
 

@@ -157,6 +157,19 @@ export class FakeServer {
         maxFrameBytes: 65536,
       },
     });
+    // Like the real server: the upgrade URL's resume points are replayed right after
+    // Hello, before any live frame.
+    const points = new URL(sock.url).searchParams.get("resume");
+    for (const point of points ? points.split(",") : []) {
+      const at = point.lastIndexOf(":");
+      this.replay(sock, point.slice(0, at), BigInt(point.slice(at + 1)));
+    }
+  }
+
+  /** Answer a resume: the messages after lastSeq the shopper may see, then ResumeDone. */
+  replay(sock: FakeSocket, conversationId: string, lastSeq: bigint): void {
+    for (const m of this.messages) if (m.seq > lastSeq && !this.hidden.has(m.seq)) sock.push({ case: "message", value: m });
+    sock.push({ case: "resumeDone", value: { conversationId, lastSeq: BigInt(this.messages.length) } });
   }
 
   /** Seqs never delivered to the shopper (private notes). */
@@ -181,13 +194,7 @@ export class FakeServer {
   handle(sock: FakeSocket, env: ClientEnvelope): void {
     const k = env.kind;
     if (k.case === "heartbeat" && !this.silent) sock.push({ case: "heartbeat", value: { atMs: k.value.atMs } });
-    if (k.case === "resume") {
-      for (const m of this.messages) if (m.seq > k.value.lastSeq && !this.hidden.has(m.seq)) sock.push({ case: "message", value: m });
-      sock.push({
-        case: "resumeDone",
-        value: { conversationId: k.value.conversationId, lastSeq: BigInt(this.messages.length) },
-      });
-    }
+    if (k.case === "resume") this.replay(sock, k.value.conversationId, k.value.lastSeq);
     if (k.case === "send") {
       let code = this.refuse(k.value);
       if (code === undefined && k.value.conversationId && !this.knownConvs.has(k.value.conversationId)) {

@@ -159,8 +159,21 @@ export class ChatClient {
       opts.WebSocket,
       {
         url: async () => {
+          // A socket that failed before Hello after naming a resume point: this one names
+          // none (a refused point's HTTP 400 looks like any failed upgrade to JS, and must
+          // not keep the widget offline); it resumes with a frame after Hello instead.
+          const skip = this.#checkSession && this.#resuming.size;
           const token = await this.#ensureSession();
-          return `${opts.origin.replace(/^http/, "ws")}/ws/shopper?token=${encodeURIComponent(token)}`;
+          // The current conversation's resume point rides in the URL: the server replays it
+          // before any live frame, whereas live messages could overtake a replay asked for
+          // with a Resume frame after Hello. Marked as resuming now, as if that frame were
+          // sent (no socket is open until Hello): gap detection waits for its ResumeDone,
+          // and Hello sends no frame for it.
+          const conv = !skip && this.#conv;
+          this.#resuming.clear();
+          if (conv) this.#resuming.add(conv);
+          const resume = conv ? `&resume=${encodeURIComponent(conv)}:${this.#timeline.contiguous(conv)}` : "";
+          return `${opts.origin.replace(/^http/, "ws")}/ws/shopper?token=${encodeURIComponent(token)}${resume}`;
         },
         hello: (h) => this.#onHello(h),
         frame: (env) => this.#onFrame(env),
@@ -583,13 +596,13 @@ export class ChatClient {
   #onHello(h: Hello): void {
     this.#inflight = null;
     clearTimeout(this.#inflightTimer);
-    this.#resuming.clear();
+    // #resuming was reset when the URL was built: it holds the URL's resume point.
     this.#flushDelay = 0;
     const open = h.openConversationId;
     if (open && open !== this.#conv && this.#convState !== "queued" && this.#convState !== "assigned") {
       this.#setConv(open);
     } else if (this.#conv) {
-      this.#resume(this.#conv);
+      this.#resume(this.#conv); // no frame if the URL named it (already resuming)
       void this.#fetchConv(this.#conv);
     }
     if (this.#configLoaded) void this.#loadConfig();
