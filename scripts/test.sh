@@ -20,7 +20,7 @@ cargo fmt --all -- --check
 (cd widget && npm run build && npm run size)
 cargo clippy --workspace --all-targets -- -D warnings
 set +e
-scripts/desktop-session.sh cargo test --workspace 2>&1 | tee -a "$log"
+scripts/desktop-session.sh cargo test --workspace --no-fail-fast 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 # The widget against the kefu binary the tests just built.
 (cd widget && npm run e2e) 2>&1 | tee -a "$log"
