@@ -32,6 +32,9 @@ fn kefu(dir: &std::path::Path) -> Command {
         .env("KEFU_SERVER__DATA_DIR", dir)
         .env("KEFU_LIMITS__MESSAGES_PER_SECOND", "100000")
         .env("KEFU_LIMITS__MESSAGES_BURST", "100000")
+        // The idle-memory test holds 2,100 sockets on one visitor token (the cap's own test
+        // is in tests/limits.rs).
+        .env("KEFU_LIMITS__VISITOR__MAX_SOCKETS", "100000")
         .env("RUST_LOG", "warn");
     cmd
 }

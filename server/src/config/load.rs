@@ -76,6 +76,30 @@ impl Settings {
     }
 }
 
+/// Deepest `[`/`{` nesting accepted in an environment value: figment's value parser
+/// recurses once per level, and a few thousand levels overflowed the stack (found by
+/// `fuzz/fuzz_targets/config.rs`). Real overrides nest two or three levels.
+const MAX_ENV_NESTING: usize = 32;
+
+/// How deep `[` and `{` nest in `value`, outside double-quoted strings.
+fn nesting(value: &str) -> usize {
+    let (mut depth, mut deepest, mut quoted, mut escaped) = (0usize, 0, false, false);
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '[' | '{' if !quoted => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ']' | '}' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// figment 0.10.19 unescapes a quoted environment value by slicing at a character count
 /// where it means bytes (`value/escape.rs`): `KEFU_X="é\n"` panics, and `"éa\n"` silently
 /// loses text. Such a value is refused, naming the variable, before figment reads it
@@ -89,6 +113,16 @@ fn refuse_escapes_figment_misreads() -> Result<(), ConfigError> {
         let Some(key) = name.strip_prefix("KEFU_") else {
             continue;
         };
+        if nesting(value) > MAX_ENV_NESTING {
+            return Err(ConfigError {
+                key: key.replace("__", ".").to_lowercase(),
+                source_name: format!("environment variable {name}"),
+                expected: format!(
+                    "arrays and tables nested at most {MAX_ENV_NESTING} deep (figment parses \
+                     them recursively: deeper ones overflow the stack)"
+                ),
+            });
+        }
         if value.contains('"') && value.contains('\\') && !value.is_ascii() {
             return Err(ConfigError {
                 key: key.replace("__", ".").to_lowercase(),
@@ -285,6 +319,27 @@ mod tests {
             assert!(!text.contains("``"), "no empty key in: {text}");
             assert!(text.starts_with("config TOML source string: "), "{text}");
             assert!(text.contains("line 2"), "says where: {text}");
+            Ok(())
+        });
+    }
+
+    /// figment's recursive value parser overflowed the stack on a deeply nested override;
+    /// kefu now refuses it, naming the variable (found by the config fuzzer).
+    #[test]
+    fn a_deeply_nested_env_value_is_refused_not_a_stack_overflow() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KEFU_LOG__LEVEL", "[".repeat(6000));
+            let err = Settings::load_str("").unwrap_err().to_string();
+            assert!(err.contains("KEFU_LOG__LEVEL"), "{err}");
+            assert!(err.contains("nested at most 32"), "{err}");
+            jail.set_env("KEFU_LOG__LEVEL", "\"[[[[ just text in quotes\"");
+            if let Err(e) = Settings::load_str("") {
+                let err = e.to_string();
+                assert!(
+                    !err.contains("nested"),
+                    "quoted brackets do not count: {err}"
+                );
+            }
             Ok(())
         });
     }
