@@ -69,6 +69,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The HTTP status of a failed call (0: the network), -1 for any other error. */
+export const statusOf = (e: unknown): number => (e instanceof ApiError ? e.status : -1);
+
 /** Used when the server has no /visitor/config (older servers) or it failed. */
 export const DEFAULT_CONFIG: Omit<VisitorConfig, "site_id"> = {
   site_name: "",

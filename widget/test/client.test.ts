@@ -147,6 +147,94 @@ describe("connection", () => {
   });
 });
 
+describe("blocked visitor", () => {
+  const sessionTokens = () =>
+    server.requests.filter((r) => r.path === "/visitor/session").map((r) => (r.body as { visitor_token?: string }).visitor_token);
+
+  it("stops for good on GoAway VISITOR_BLOCKED, keeping the outbox", async () => {
+    const storage = new MemStorage();
+    const events = new EventTarget();
+    server.opts.autoStore = false; // the message stays unacknowledged
+    const c = start(storage, events);
+    await tick();
+    c.send("still mine");
+    await tick();
+    server.block("kfv_1");
+    await tick();
+    expect(server.last.closedByClient).toBe(true);
+    expect(c.state().conn).toBe("blocked");
+    events.dispatchEvent(new Event("online")); // no shortcut around the block either
+    await tick(120_000);
+    expect(server.sockets.length).toBe(1);
+    expect(sessionTokens()).toEqual([undefined]);
+    expect(c.state().conn).toBe("blocked");
+    expect(JSON.parse(storage.getItem("kefu:s1:outbox")!).map((i: { body: { text: string } }) => i.body.text)).toEqual(["still mine"]);
+    expect(c.state().messages.map((m) => [m.status, m.body.case === "text" && m.body.value.text])).toEqual([["pending", "still mine"]]);
+    expect(JSON.parse(storage.getItem("kefu:s1:token")!).token).toBe("kfv_1");
+  });
+
+  it("a 403 when refreshing the session (a reload with the blocked token) stops too, with no new visitor", async () => {
+    const storage = new MemStorage();
+    storage.setItem("kefu:s1:token", JSON.stringify({ token: "kfv_b", visitorId: "v9", expiresAtMs: 0 }));
+    storage.setItem("kefu:s1:outbox", JSON.stringify([{ id: "o-1", body: { text: "typed before" }, at: 1 }]));
+    server.blocked.add("kfv_b");
+    const c = start(storage);
+    await tick();
+    expect(server.sockets.map((s) => s.url)).toEqual(["wss://kefu.test/ws/shopper?token=kfv_b"]); // refused at the upgrade
+    await tick(400); // the retry confirms the session first: 403
+    expect(sessionTokens()).toEqual(["kfv_b"]);
+    expect(c.state().conn).toBe("blocked");
+    await tick(120_000);
+    expect(server.sockets.length).toBe(1);
+    expect(sessionTokens()).toEqual(["kfv_b"]);
+    expect(JSON.parse(storage.getItem("kefu:s1:token")!).token).toBe("kfv_b");
+    expect(JSON.parse(storage.getItem("kefu:s1:outbox")!)).toHaveLength(1);
+    expect(c.state().messages.map((m) => m.status)).toEqual(["pending"]);
+  });
+
+  it("a 401 there still starts a new anonymous session", async () => {
+    const storage = new MemStorage();
+    storage.setItem("kefu:s1:token", JSON.stringify({ token: "kfv_x", visitorId: "v9", expiresAtMs: 0 }));
+    server.expired.add("kfv_x");
+    const c = start(storage);
+    await tick(400);
+    expect(sessionTokens()).toEqual(["kfv_x", undefined]);
+    expect(c.state().conn).toBe("online");
+    expect(server.last.url).toContain("token=kfv_1");
+  });
+
+  it("other GoAway codes back off and reconnect as before", async () => {
+    const c = start();
+    await tick();
+    server.last.push({ case: "goAway", value: { reason: "too many", retryAfterMs: 0, code: 8 } }); // TOO_MANY_CONNECTIONS
+    await tick();
+    expect(c.state().conn).toBe("offline");
+    await tick(400);
+    expect(server.sockets.length).toBe(2);
+    server.last.push({ case: "goAway", value: { reason: "slow down", retryAfterMs: 10_000, code: 7 } }); // RATE_LIMITED
+    await tick(9_999);
+    expect(server.sockets.length).toBe(2);
+    await tick(1);
+    expect(server.sockets.length).toBe(3);
+    expect(c.state().conn).toBe("online");
+  });
+
+  it("a new identity from another tab lifts the block", async () => {
+    const storage = new MemStorage();
+    const events = new EventTarget();
+    const c = start(storage, events);
+    await tick();
+    server.block("kfv_1");
+    await tick();
+    expect(c.state().conn).toBe("blocked");
+    storage.setItem("kefu:s1:token", JSON.stringify({ token: "kfv_2", visitorId: "v2", expiresAtMs: 0 }));
+    events.dispatchEvent(Object.assign(new Event("storage"), { key: "kefu:s1:token" }));
+    await tick();
+    expect(server.last.url).toContain("token=kfv_2");
+    expect(c.state().conn).toBe("online");
+  });
+});
+
 describe("resume", () => {
   it("resumes from the highest contiguous seq and never duplicates replayed messages", async () => {
     server.openConversation = "c1";

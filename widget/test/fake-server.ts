@@ -115,6 +115,8 @@ export class FakeServer {
   readonly staleConvs = new Set<string>();
   /** Tokens the server no longer accepts (POST /visitor/session answers 401). */
   readonly expired = new Set<string>();
+  /** Tokens of blocked visitors: every request answers 403, sockets are refused. */
+  readonly blocked = new Set<string>();
   /** Do not echo heartbeats (a half-dead connection). */
   silent = false;
   readonly convId = "c1";
@@ -131,7 +133,9 @@ export class FakeServer {
       constructor(url: string) {
         super(url, server);
         server.sockets.push(this);
-        if (server.opts.down) {
+        // A refused token fails the upgrade (401/403), which JS sees as a plain close.
+        const token = new URL(url).searchParams.get("token") ?? "";
+        if (server.opts.down || server.expired.has(token) || server.blocked.has(token)) {
           queueMicrotask(() => this.drop());
         } else if (server.opts.autoAccept) {
           queueMicrotask(() => server.accept(this));
@@ -163,6 +167,14 @@ export class FakeServer {
     for (const point of points ? points.split(",") : []) {
       const at = point.lastIndexOf(":");
       this.replay(sock, point.slice(0, at), BigInt(point.slice(at + 1)));
+    }
+  }
+
+  /** A supervisor blocks the visitor holding `token`: its open sockets get GoAway VISITOR_BLOCKED. */
+  block(token: string): void {
+    this.blocked.add(token);
+    for (const s of this.sockets) {
+      if (s.open && s.url.includes(`token=${token}`)) s.push({ case: "goAway", value: { reason: "blocked", code: 6 } });
     }
   }
 
@@ -277,9 +289,13 @@ export class FakeServer {
         max_text_bytes: 100,
       });
     }
+    // Like the real server: the config needs no token; everything else refuses a blocked one.
+    const forbidden = { code: "forbidden", message: "this visitor was blocked by the shop's support team" };
+    if (auth && this.blocked.has(auth.slice(7))) return json(403, forbidden);
     if (path === "/visitor/session") {
       const t = (body as { visitor_token?: string }).visitor_token;
       if (t && this.expired.has(t)) return json(401, { code: "unauthenticated", message: "expired" });
+      if (t && this.blocked.has(t)) return json(403, forbidden);
       this.tokens++;
       return json(200, {
         visitor_token: (body as { visitor_token?: string }).visitor_token ?? `kfv_${this.tokens}`,

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { Role } from "../src/gen/kefu/v1/common_pb";
 import { MessageSchema, type MessageBody } from "../src/gen/kefu/v1/message_pb";
 import { ChatClient } from "../src/client/session";
-import { pickLang, type Lang } from "../src/i18n";
+import { pickLang, strings, type Lang } from "../src/i18n";
 import { KefuWidget } from "../src/ui/element";
 import { FakeServer, MemStorage, settle } from "./fake-server";
 
@@ -20,11 +20,11 @@ async function tick(ms = 0) {
   await settle();
 }
 
-async function mount(opts: { lang?: Lang; mode?: "launcher" | "page" } = {}) {
+async function mount(opts: { lang?: Lang; mode?: "launcher" | "page"; storage?: Storage } = {}) {
   client = new ChatClient({
     siteId: "s1",
     origin: "https://kefu.test",
-    storage: new MemStorage(),
+    storage: opts.storage ?? new MemStorage(),
     WebSocket: server.Socket,
     fetch: server.fetch,
     page: () => ({ url: "https://shop.test/", title: "Shop" }),
@@ -179,6 +179,39 @@ describe("panel", () => {
     expect(visible("upload-error")).toBe(true);
     expect($("upload-error")!.textContent).toMatch(/type/);
     expect(server.requests.some((r) => r.path.includes("/attachments"))).toBe(false);
+  });
+});
+
+describe("blocked", () => {
+  it("replaces the composer with a notice when the shopper is blocked, and stays quiet", async () => {
+    await mount({ mode: "page" });
+    expect(visible("blocked")).toBe(false);
+    expect(visible("composer")).toBe(true);
+    server.block("kfv_1");
+    await tick();
+    expect(visible("blocked")).toBe(true);
+    expect($("blocked")!.textContent).toBe(strings("en").blocked);
+    expect(visible("composer")).toBe(false);
+    expect(visible("status")).toBe(false);
+    await tick(60_000);
+    expect(server.sockets.length).toBe(1);
+  });
+
+  it("after a reload with the blocked token: the notice (localized), no forms, the pending message kept", async () => {
+    const storage = new MemStorage();
+    storage.setItem("kefu:s1:token", JSON.stringify({ token: "kfv_b", visitorId: "v9", expiresAtMs: 0 }));
+    storage.setItem("kefu:s1:outbox", JSON.stringify([{ id: "o-1", body: { text: "还在吗" }, at: 1 }]));
+    server.blocked.add("kfv_b");
+    server.openConversation = "";
+    server.agentsOnline = 0; // would offer the leave-a-message form
+    await mount({ lang: "zh-CN", mode: "page", storage });
+    await tick(1000);
+    expect(visible("blocked")).toBe(true);
+    expect($("blocked")!.textContent).toBe("在线客服不可用，消息无法发送。");
+    expect(visible("leave-message-form")).toBe(false);
+    expect(visible("composer")).toBe(false);
+    expect($("message")!.getAttribute("data-status")).toBe("pending");
+    expect($("message-text")!.textContent).toBe("还在吗");
   });
 });
 

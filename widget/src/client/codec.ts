@@ -16,7 +16,7 @@ export function encodeClient(kind: ClientKind): Uint8Array {
 /** Null for a frame that is not a valid ServerEnvelope (ignored, never thrown). */
 export function decodeServer(data: ArrayBuffer | Uint8Array): ServerEnvelope | null {
   try {
-    return fromBinary(ServerEnvelopeSchema, data instanceof Uint8Array ? data : new Uint8Array(data));
+    return fromBinary(ServerEnvelopeSchema, new Uint8Array(data));
   } catch {
     return null;
   }

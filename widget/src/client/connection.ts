@@ -4,7 +4,8 @@
 import type { Hello, ServerEnvelope } from "../gen/kefu/v1/envelope_pb";
 import { decodeServer, encodeClient, type ClientKind } from "./codec";
 
-export type ConnState = "connecting" | "online" | "offline";
+/** "blocked": the shop's support team blocked this shopper; nothing is attempted any more. */
+export type ConnState = "connecting" | "online" | "offline" | "blocked";
 
 /** The part of the browser WebSocket the connection uses (tests pass a fake). */
 export interface SocketLike {
@@ -77,13 +78,18 @@ export class Connection {
   stop(): void {
     this.#stopped = true;
     this.#teardown();
-    clearTimeout(this.#reconnectTimer);
   }
 
-  /** New identity: drop the socket and connect again at once, as if loading anew. */
+  /** The server refuses this visitor for good: no more attempts, each would be refused too. */
+  block(): void {
+    this.#teardown();
+    this.#setState("blocked");
+  }
+
+  /** New identity (which lifts a block): drop the socket and connect again at once, as if
+   * loading anew. */
   restart(): void {
     this.#teardown();
-    clearTimeout(this.#reconnectTimer);
     this.#attempt = 0;
     this.#setState("connecting");
     if (!this.#stopped) this.#connect();
@@ -91,7 +97,7 @@ export class Connection {
 
   /** The browser says the network is back: skip the remaining backoff (not a GoAway's wait). */
   nudge(): void {
-    if (this.#stopped || this.#ws) return;
+    if (this.#stopped || this.#ws || this.state === "blocked") return;
     clearTimeout(this.#reconnectTimer);
     const wait = this.#notBefore - Date.now();
     if (wait > 0) this.#reconnectTimer = setTimeout(() => this.#connect(), wait);
@@ -104,9 +110,9 @@ export class Connection {
   }
 
   send(kind: ClientKind): boolean {
-    if (!this.online || !this.#ws) return false;
+    if (!this.online) return false;
     try {
-      this.#ws.send(encodeClient(kind));
+      this.#ws!.send(encodeClient(kind));
       return true;
     } catch {
       return false;
@@ -120,7 +126,6 @@ export class Connection {
   }
 
   async #connect(): Promise<void> {
-    clearTimeout(this.#reconnectTimer);
     this.#teardown();
     const gen = ++this.#gen;
     let url: string;
@@ -168,6 +173,8 @@ export class Connection {
       return;
     }
     if (k.case === "goAway") {
+      // GO_AWAY_CODE_VISITOR_BLOCKED (a number, so the enum's descriptor stays out of the bundle).
+      if (k.value.code === 6) return this.block();
       this.#notBefore = Date.now() + k.value.retryAfterMs;
       this.#lost(this.#gen);
       return;
@@ -188,8 +195,9 @@ export class Connection {
     }, Math.max(1000, intervalMs / 2));
   }
 
-  /** Close whatever socket there is, without scheduling anything. */
+  /** Close whatever socket there is and cancel any scheduled attempt, scheduling nothing. */
   #teardown(): void {
+    clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#connectTimer);
     clearInterval(this.#heartbeatTimer);
     const ws = this.#ws;
@@ -214,7 +222,6 @@ export class Connection {
     if (!hadHello) this.#hooks.failedBeforeHello();
     this.#setState("offline");
     const delay = Math.max(backoffMs(this.#attempt++, this.#random), this.#notBefore - Date.now());
-    clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
   }
 }

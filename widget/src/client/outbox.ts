@@ -35,11 +35,10 @@ export class Outbox {
   }
 
   /** Acknowledged (or stored as seen from another tab): forget it. */
-  remove(id: string): boolean {
+  remove(id: string): void {
     const items = this.list();
     const rest = items.filter((i) => i.id !== id);
     if (rest.length !== items.length) this.#write(rest);
-    return rest.length !== items.length;
   }
 
   setFailed(id: string, code: string | undefined): void {

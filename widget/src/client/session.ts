@@ -5,15 +5,14 @@
 // Why one long file: `ChatClient` is one state machine whose handlers all change the same
 // conversation state; the parts that stand alone (connection, outbox, timeline, storage)
 // already live in their own files, and splitting the class would spread that state.
-import { create } from "@bufbuild/protobuf";
 import { ErrorCode, Role } from "../gen/kefu/v1/common_pb";
 import type { ConversationEvent } from "../gen/kefu/v1/conversation_pb";
 import type { Ack, Error as ErrorFrame, Hello, ServerEnvelope } from "../gen/kefu/v1/envelope_pb";
-import { AttachmentRefSchema, MessageBodySchema, TextSchema, type Message } from "../gen/kefu/v1/message_pb";
+import type { Message } from "../gen/kefu/v1/message_pb";
 import {
   Api,
-  ApiError,
   DEFAULT_CONFIG,
+  statusOf,
   type ContextJson,
   type ConversationJson,
   type VisitorConfig,
@@ -294,8 +293,12 @@ export class ChatClient {
     try {
       s = await this.api.session({ site_id, visitor_token: old?.token, ...extra });
     } catch (e) {
+      const status = statusOf(e);
+      // Blocked by the shop's support team: asking again will not help, and a new anonymous
+      // visitor would only dodge the block. The token stays, so a reload is refused as well.
+      if (status === 403) this.#conn.block();
       // An expired or unknown token: start afresh as a new anonymous visitor.
-      if (!(e instanceof ApiError) || e.status !== 401 || !old || extra.customer_id) throw e;
+      if (status !== 401 || !old || extra.customer_id) throw e;
       this.#store.set("token", null);
       s = await this.api.session({ site_id, ...extra });
     }
@@ -389,7 +392,8 @@ export class ChatClient {
       const c = await this.api.conversation(id);
       if (id === this.#conv) this.#applyConv(c);
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 403) && id === this.#conv) {
+      const status = statusOf(e);
+      if ((status === 404 || status === 403) && id === this.#conv) {
         this.#setConv(null);
       }
     }
@@ -410,7 +414,7 @@ export class ChatClient {
       await this.api.rate(id, score, comment);
     } catch (e) {
       // 409: already rated (perhaps in another tab) or not closed; the server knows which.
-      if (!(e instanceof ApiError) || e.status !== 409) throw e;
+      if (statusOf(e) !== 409) throw e;
       await this.#fetchConv(id);
       if (!this.#rated) throw e;
     }
@@ -450,8 +454,9 @@ export class ChatClient {
       const conv = await this.#ensureConversation();
       a = await this.api.upload(conv, file, name);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 413) throw new UploadError("size");
-      if (e instanceof ApiError && e.status === 415) throw new UploadError("type");
+      const status = statusOf(e);
+      if (status === 413) throw new UploadError("size");
+      if (status === 415) throw new UploadError("type");
       throw new UploadError("failed");
     }
     this.#enqueue({
@@ -470,11 +475,16 @@ export class ChatClient {
 
   /** A failed message: try once more with the same id (the server stored nothing for it). */
   retry(clientMsgId: string): void {
-    this.#outbox.setFailed(clientMsgId, undefined);
-    this.#timeline.setFailed(clientMsgId, undefined);
+    this.#fail(clientMsgId);
     this.#reopenTries.delete(clientMsgId);
-    this.#changed();
     void this.#flush();
+  }
+
+  /** Mark a message failed with `code` (stored and shown), or pending again without one. */
+  #fail(id: string, code?: string): void {
+    this.#outbox.setFailed(id, code);
+    this.#timeline.setFailed(id, code);
+    this.#changed();
   }
 
   /** Wait before sending again (the server asked us to slow down or failed). */
@@ -507,7 +517,7 @@ export class ChatClient {
       // agents are never offered an empty chat. (Files are uploaded into one, opened first.)
       if (!conv && !("text" in first.body)) conv = await this.#ensureConversation();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
+      if (statusOf(e) === 401) {
         this.#checkSession = true;
         this.#conn.restart();
       } else this.#hold();
@@ -519,18 +529,15 @@ export class ChatClient {
     // Marked before sending: the Ack may arrive before send() returns.
     this.#inflight = { id: item.id, conv };
     const b = item.body;
-    const body =
-      "text" in b
-        ? create(MessageBodySchema, { kind: { case: "text", value: create(TextSchema, { text: b.text }) } })
-        : create(MessageBodySchema, {
-            kind: { case: "attachment", value: create(AttachmentRefSchema, { attachmentId: b.attachment.id }) },
-          });
     const ok = this.#conn.send({
       case: "send",
       value: {
         conversationId: conv,
         clientMsgId: item.id,
-        body,
+        // Plain init shapes: encoding creates the messages (and reads only their fields).
+        body: {
+          kind: "text" in b ? { case: "text", value: b } : { case: "attachment", value: { attachmentId: b.attachment.id } },
+        },
         group: this.#opts.group ?? "",
         context: this.#contextMsgId === item.id ? this.#context() : undefined,
       },
@@ -712,21 +719,14 @@ export class ChatClient {
     this.#settled(id);
     const permanent = PERMANENT.includes(e.code) && ErrorCode[e.code].toLowerCase();
     if (permanent) {
-      this.#outbox.setFailed(id, permanent);
-      this.#timeline.setFailed(id, permanent);
-      this.#changed();
+      this.#fail(id, permanent);
       void this.#flush();
       return;
     }
     if (e.code === ErrorCode.NOT_FOUND || e.code === ErrorCode.CONFLICT) {
       const tries = (this.#reopenTries.get(id) ?? 0) + 1;
       this.#reopenTries.set(id, tries);
-      if (tries > 3) {
-        this.#outbox.setFailed(id, "conflict");
-        this.#timeline.setFailed(id, "conflict");
-        this.#changed();
-        return;
-      }
+      if (tries > 3) return this.#fail(id, "conflict");
       // Only the first refusal for a conversation drops it; later ones for messages
       // pipelined to the same dead conversation just get resent to the new one.
       if (sentTo && sentTo === this.#conv) {

@@ -31,7 +31,6 @@ export interface ViewMessage {
   body: Body;
   /** Own messages only. */
   status?: Status;
-  failedCode?: string;
 }
 
 const SENDERS: Record<number, Sender> = {
@@ -103,7 +102,6 @@ export class Timeline {
       at: item.at,
       body: outBody(item),
       status: item.failed ? "failed" : "pending",
-      failedCode: item.failed,
     });
   }
 
@@ -112,7 +110,7 @@ export class Timeline {
     const key = `c:${clientMsgId}`;
     const cur = this.#entries.get(key);
     if (!cur || cur.seq) return false;
-    this.#put({ ...cur, conv, seq, status: this.#statusFor(conv, seq), failedCode: undefined });
+    this.#put({ ...cur, conv, seq, status: this.#statusFor(conv, seq) });
     return true;
   }
 
@@ -141,7 +139,7 @@ export class Timeline {
 
   setFailed(clientMsgId: string, code: string | undefined): void {
     const cur = this.#entries.get(`c:${clientMsgId}`);
-    if (cur && !cur.seq) this.#put({ ...cur, status: code ? "failed" : "pending", failedCode: code });
+    if (cur && !cur.seq) this.#put({ ...cur, status: code ? "failed" : "pending" });
   }
 
   /** The other side read up to `upTo`: own messages up to there are read. */

@@ -1,5 +1,5 @@
-// A tiny element builder. Strings always become text nodes: nothing from the network is
-// ever parsed as HTML.
+// A tiny element builder. Strings always become text nodes (that is what append() makes of
+// them): nothing from the network is ever parsed as HTML.
 
 type Attrs = Record<string, string | number | boolean | null | undefined>;
 
@@ -11,12 +11,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
-    el.setAttribute(k, v === true ? "" : String(v));
+    el.setAttribute(k, v === true ? "" : (v as string)); // numbers are stringified
   }
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(typeof c === "string" ? document.createTextNode(c) : c);
-  }
+  for (const c of children) if (c != null && c !== false) el.append(c);
   return el;
 }
 
@@ -44,11 +41,11 @@ export function richText(parent: HTMLElement, text: string): HTMLElement {
     const url = m[0].replace(/[.,;:!?)\]}'"。，！？]+$/, "");
     const safe = safeUrl(url);
     if (!safe) continue;
-    parent.append(document.createTextNode(text.slice(at, m.index)), link(safe, url));
+    parent.append(text.slice(at, m.index), link(safe, url));
     at = m.index + url.length;
     re.lastIndex = at;
   }
-  parent.append(document.createTextNode(text.slice(at)));
+  parent.append(text.slice(at));
   return parent;
 }
 

@@ -99,7 +99,7 @@ export class KefuWidget extends HTMLElement {
     const closeBtn = h("button", { class: "icon", "data-testid": "close-panel", "aria-label": t.closeChat, hidden: this.#page }, closeIcon());
     closeBtn.onclick = () => this.close();
 
-    const queue = h("div", { class: "queue", "data-testid": "queue-status", role: "status" });
+    const queue = h("div", { class: "note", "data-testid": "queue-status", role: "status" });
     const welcome = h("div", {});
     const items = h("div", { class: "items" });
     const footer = h("div", { class: "items" });
@@ -127,12 +127,14 @@ export class KefuWidget extends HTMLElement {
       composer.focus();
     };
 
-    const error = h("p", { class: "error", "data-testid": "upload-error", role: "alert" });
+    const error = h("p", { class: "error", "data-testid": "upload-error", role: "alert", hidden: true });
     const hint = h("p", { class: "hint", hidden: true }, t.uploading);
     const file = h("input", { type: "file", "data-testid": "attach", "aria-label": t.attach });
     const composer = h("textarea", { "data-testid": "composer", rows: 1, "aria-label": t.placeholder, placeholder: t.placeholder });
     const send = h("button", { class: "icon send", "data-testid": "send", "aria-label": t.send }, sendIcon());
     const composerBox = h("div", { class: "composer" }, error, hint, h("div", { class: "row" }, h("label", { class: "icon attach", title: t.attach }, clipIcon(), file), composer, send));
+    // In the composer's place: nothing typed there could be sent.
+    const blocked = h("div", { class: "note", "data-testid": "blocked", role: "status" }, t.blocked);
 
     const autosize = () => {
       composer.style.height = "auto";
@@ -175,12 +177,13 @@ export class KefuWidget extends HTMLElement {
       list,
       typing,
       composerBox,
+      blocked,
     );
     panel.onkeydown = (e) => {
       if (e.key === "Escape") this.close();
     };
     this.shadowRoot!.append(h("style", {}, css), panel, this.#page ? "" : launcher);
-    return { launcher, badge, panel, title, status, queue, welcome, items, footer, list, typing, lm, lmDone, ratingDone, newChat, composer, composerBox, file, error, hint };
+    return { launcher, badge, panel, title, status, queue, welcome, items, footer, list, typing, lm, lmDone, ratingDone, newChat, composer, composerBox, blocked, file, error, hint };
   }
 
   #error(msg: string): void {
@@ -222,8 +225,12 @@ export class KefuWidget extends HTMLElement {
 
     ui.title.textContent = s.config.site_name || t.title;
     ui.status.setAttribute("data-state", s.conn);
+    // Blocked: the notice below says it all, and no form can reach the server any more.
+    const blocked = s.conn === "blocked";
+    ui.status.hidden = blocked;
+    ui.blocked.hidden = !blocked;
     // "Online" next to "we're away" would read as a contradiction.
-    const showLm = s.configLoaded && !s.config.agents_online && !s.conversationId && !this.#lmDone;
+    const showLm = !blocked && s.configLoaded && !s.config.agents_online && !s.conversationId && !this.#lmDone;
     ui.status.textContent = s.conn !== "online" ? t[s.conn] : showLm ? "" : t.online;
     const welcome = s.config.welcome || t.welcome;
     if (this.#welcome !== welcome) {
@@ -238,14 +245,13 @@ export class KefuWidget extends HTMLElement {
     ui.typing.hidden = !s.agentTyping;
     ui.typing.textContent = t.typing(s.agentName);
     ui.file.accept = s.config.upload_types.join(",");
-    this.#error(ui.error.textContent ?? "");
 
     const list = ui.list;
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
     this.#list.render(s.messages);
 
     // Footer: the offline form, or what follows a closed conversation.
-    const closed = s.convState === "closed" && !!s.conversationId;
+    const closed = !blocked && s.convState === "closed" && !!s.conversationId;
     const id = s.conversationId;
     if (!closed) this.#rating = this.#ratingFor = undefined;
     else if (this.#ratingFor !== id) {
@@ -264,7 +270,7 @@ export class KefuWidget extends HTMLElement {
     if (want.some((el, i) => ui.footer.children[i] !== el) || ui.footer.children.length !== want.length) {
       ui.footer.replaceChildren(...want);
     }
-    ui.composerBox.hidden = showLm;
+    ui.composerBox.hidden = showLm || blocked;
 
     if (atBottom) list.scrollTop = list.scrollHeight;
     if (opened && document.visibilityState !== "hidden") this.#client.seen();

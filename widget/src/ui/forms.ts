@@ -34,20 +34,16 @@ function form(testid: string, intro: string, submitLabel: string, submitId: stri
 }
 
 export function leaveMessageForm(t: Strings, submit: (m: LeftMessage) => Promise<void>): HTMLFormElement {
-  const input = (id: string, label: string, el: HTMLInputElement | HTMLTextAreaElement) => {
-    el.setAttribute("data-testid", id);
-    return h("label", {}, label, el);
-  };
-  const name = h("input", { autocomplete: "name", maxlength: 100 });
-  const email = h("input", { type: "email", autocomplete: "email", required: true, maxlength: 200 });
-  const text = h("textarea", { rows: 4, required: true });
+  const name = h("input", { "data-testid": "lm-name", autocomplete: "name", maxlength: 100 });
+  const email = h("input", { "data-testid": "lm-email", type: "email", autocomplete: "email", required: true, maxlength: 200 });
+  const text = h("textarea", { "data-testid": "lm-message", rows: 4, required: true });
   const { f } = form(
     "leave-message-form",
     t.lmIntro,
     t.lmSubmit,
     "lm-submit",
     t.error,
-    [input("lm-name", t.name, name), input("lm-email", t.email, email), input("lm-message", t.message, text)],
+    [h("label", {}, t.name, name), h("label", {}, t.email, email), h("label", {}, t.message, text)],
     () => {
       const m = { name: name.value.trim(), email: email.value.trim(), text: text.value.trim() };
       return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(m.email) && m.text ? submit(m) : t.lmInvalid;
