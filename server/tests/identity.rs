@@ -351,6 +351,54 @@ async fn an_agent_verifies_with_an_order_number_and_both_outcomes_are_audited() 
     assert_eq!(details, json!({"order_id": right, "matched_by": "email"}));
 }
 
+/// Verification by order number must not be an oracle: a shopper quoting number after
+/// number gets `limits.agent.verifications` tries per conversation (5 at once by default),
+/// then 429 with `Retry-After`; another conversation is not held back.
+#[tokio::test]
+async fn guessing_order_numbers_is_limited_per_conversation() {
+    let mut s = shop().await;
+    let (_, email, _) = s.victim();
+    let (_ws, conv, _) = s.chat(json!({"email": email})).await;
+    let wrong = s.someone_elses_order();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let (status, _) = s
+            .post(&conv, "customer/verify", json!({"order_id": wrong}))
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [422, 422, 422, 422, 422, 429, 429]);
+    let res = s
+        .srv
+        .http
+        .post(
+            s.srv
+                .url(&format!("/api/v1/conversations/{conv}/customer/verify")),
+        )
+        .bearer_auth(&s.agent.token)
+        .json(&json!({"order_id": s.show.shipped_order_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "even the right number waits now");
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&wait), "Retry-After: {wait} s");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    assert_eq!(s.view(&conv).await["verification"], "unverified");
+
+    let (_ws2, other, _) = s.chat(json!({"email": email})).await;
+    let right = s.show.shipped_order_id.clone();
+    let (status, view) = s
+        .post(&other, "customer/verify", json!({"order_id": right}))
+        .await;
+    assert_eq!(status, 200, "another conversation verifies: {view}");
+}
+
 #[tokio::test]
 async fn linking_a_customer_by_hand_is_audited() {
     let mut s = shop().await;

@@ -271,6 +271,12 @@ async fn visitor_sessions_are_limited_per_address() {
             .unwrap();
         let status = res.status().as_u16();
         if status == 429 {
+            let wait = res.headers()["retry-after"].to_str().unwrap();
+            let wait: u64 = wait.parse().expect("Retry-After in whole seconds");
+            assert!(
+                (1..=3600).contains(&wait),
+                "one new session per hour: {wait} s"
+            );
             let body: Value = res.json().await.unwrap();
             assert_eq!(body["code"], "rate_limited", "typed: {body}");
         }
@@ -320,6 +326,50 @@ async fn conversations_are_capped_per_address_so_the_queue_stays_short() {
         again, 200,
         "asking for the open conversation again costs nothing"
     );
+}
+
+/// Item 6, the socket's way round: a shopper whose conversation closed opens the next one
+/// by writing on its socket, and that counts against the same per-address cap as the REST
+/// open (it used to open conversation after conversation unchecked). A message into the
+/// open conversation costs nothing.
+#[tokio::test]
+async fn conversations_opened_by_writing_on_a_socket_count_against_the_cap() {
+    let srv = TestServer::start_with(|s| {
+        s.limits.ip.conversations = Rate::per_hour(1, 2);
+        s.routing.reopen_window_secs = 0;
+    })
+    .await;
+    let v = srv.visitor().await;
+    let mut ws = srv.shopper_ws(&v).await;
+    for i in 0..2 {
+        let conv = ws
+            .say("", &format!("open-{i}"), "hello")
+            .await
+            .conversation_id;
+        for j in 0..3 {
+            let again = ws.say("", &format!("more-{i}-{j}"), "and").await;
+            assert_eq!(again.conversation_id, conv, "into the open one");
+        }
+        ws.send(In::Close(pb::CloseConversation {
+            conversation_id: conv,
+        }))
+        .await;
+        ws.recv_event(|e| {
+            matches!(e.kind, Some(pb::conversation_event::Kind::Closed(_))).then_some(())
+        })
+        .await;
+    }
+    ws.send(text_msg("", "open-2", "a third")).await;
+    let err = ws.recv_error().await;
+    assert_eq!(err.code, pb::ErrorCode::RateLimited as i32, "{err:?}");
+    assert_eq!(err.client_msg_id, "open-2", "the refused message is named");
+
+    let elsewhere = from(&srv, 3);
+    let other = elsewhere.visitor().await;
+    let (status, body) = elsewhere
+        .post("/api/v1/visitor/conversation", &other.token, json!({}))
+        .await;
+    assert_eq!(status, 200, "another address opens one: {body}");
 }
 
 /// Item 7: left messages take the shopper's message quota.

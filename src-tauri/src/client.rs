@@ -291,10 +291,16 @@ impl Server {
         Ok((mime, bytes.to_vec()))
     }
 
-    /// Opens the agent socket. A refused token is [`ClientError::SessionExpired`].
-    pub async fn connect(&self) -> Result<Socket, ClientError> {
+    /// Opens the agent socket, asking for `resume` (conversation, last seq) to be replayed
+    /// before any live frame. A refused token is [`ClientError::SessionExpired`].
+    pub async fn connect(&self, resume: &[(String, u64)]) -> Result<Socket, ClientError> {
         let ws_url = self.base_url.replacen("http", "ws", 1);
-        let mut req = format!("{ws_url}/ws/agent")
+        let mut url = format!("{ws_url}/ws/agent");
+        if !resume.is_empty() {
+            let points: Vec<String> = resume.iter().map(|(c, seq)| format!("{c}:{seq}")).collect();
+            url = format!("{url}?resume={}", points.join(","));
+        }
+        let mut req = url
             .into_client_request()
             .map_err(|e| ClientError::Server(e.to_string()))?;
         let bearer = format!("Bearer {}", self.token)

@@ -138,24 +138,31 @@ async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order
     assert!(sync.is_online(), "acks came over a live connection");
 }
 
-#[tokio::test]
-async fn a_gap_is_filled_by_resume_without_duplicates() {
-    let data = tempfile::tempdir().unwrap();
-    let desk = tempfile::tempdir().unwrap();
-    let kefu = Kefu::start(data.path(), "127.0.0.1:0");
-    let (account, cache, sync, mut events) = online_engine(&kefu, desk.path()).await;
-    let mut shop = Shopper::open(&kefu, "Lin").await;
+/// A chat the desk accepted and whose first message ("hello") it cached, then the desk
+/// closed (its engine stopped): the account, its cache, the shopper, the first ack.
+async fn chat_then_desk_closed(
+    kefu: &Kefu,
+    dir: &std::path::Path,
+) -> (client::Server, Cache, Shopper, pb::Ack) {
+    let (account, cache, sync, mut events) = online_engine(kefu, dir).await;
+    let mut shop = Shopper::open(kefu, "Lin").await;
     let hello = shop.say("hello").await;
-    let conv = hello.conversation_id.clone();
     accept_next(&sync, &mut events).await;
     wait_for(&mut events, |e| {
         matches!(e, Event::Message(m) if m.client_msg_id == hello.client_msg_id).then_some(())
     })
     .await;
+    (account, cache, shop, hello)
+}
 
+#[tokio::test]
+async fn a_gap_is_filled_by_resume_without_duplicates() {
+    let data = tempfile::tempdir().unwrap();
+    let desk = tempfile::tempdir().unwrap();
+    let kefu = Kefu::start(data.path(), "127.0.0.1:0");
     // The desktop is closed while the shopper keeps writing.
-    drop(events);
-    drop(sync);
+    let (account, cache, mut shop, hello) = chat_then_desk_closed(&kefu, desk.path()).await;
+    let conv = hello.conversation_id.clone();
     let mut written = vec![hello.client_msg_id];
     for i in 1..=5 {
         written.push(shop.say(&format!("message {i} 📦")).await.client_msg_id);
@@ -248,4 +255,75 @@ async fn a_gap_below_the_newest_cached_message_is_filled_on_reconnect() {
         seqs(&everything),
         "every message once"
     );
+}
+
+/// After a reconnect the server replays what the desk missed before any live message of
+/// the conversation (issue 18, item 15): the engine names its resume points in the upgrade
+/// request. With a `Resume` frame after `Hello`, a message the shopper wrote during the
+/// reconnect could arrive before the replay of older ones.
+#[tokio::test]
+async fn after_a_reconnect_the_replay_comes_before_live_messages() {
+    let data = tempfile::tempdir().unwrap();
+    let desk = tempfile::tempdir().unwrap();
+    let kefu = Kefu::start(data.path(), "127.0.0.1:0");
+    let (account, cache, mut shop, hello) = chat_then_desk_closed(&kefu, desk.path()).await;
+    let conv = hello.conversation_id;
+
+    // Missed while the desk is closed, then more while it reconnects.
+    for i in 0..20 {
+        shop.say(&format!("missed {i}")).await;
+    }
+    let sync = Sync::start(cache.clone(), account.clone());
+    let mut events = sync.subscribe();
+    let writer = tokio::spawn(async move {
+        for i in 0..20 {
+            shop.say(&format!("live {i}")).await;
+        }
+        shop
+    });
+    // Every message new to the cache, as the engine announces it, until the last live one.
+    let mut seen: Vec<(u64, String)> = Vec::new();
+    while seen.last().is_none_or(|(_, t)| t != "live 19") {
+        let m = wait_for(&mut events, |e| match e {
+            Event::Message(m) if m.conversation_id == conv => Some(m.clone()),
+            _ => None,
+        })
+        .await;
+        let text = match m.body.and_then(|b| b.kind) {
+            Some(pb::message_body::Kind::Text(t)) => t.text,
+            _ => String::new(),
+        };
+        seen.push((m.seq, text));
+    }
+    writer.await.unwrap();
+    // Messages already cached raise no event, so the announced seqs may skip some; they
+    // must only ever go up. (A live message overtaking the replay comes out of order.)
+    let seqs: Vec<u64> = seen.iter().map(|(seq, _)| *seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "replay then live, in seq order, no repeats: {seqs:?}"
+    );
+    let cached: Vec<u64> = cache
+        .messages(&conv)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    let last = *cached.last().unwrap();
+    assert_eq!(
+        cached,
+        (1..=last).collect::<Vec<_>>(),
+        "the cache has every message once"
+    );
+    let texts: Vec<&str> = seen
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .filter(|t| t.starts_with("missed") || t.starts_with("live"))
+        .collect();
+    let expected: Vec<String> = (0..20)
+        .map(|i| format!("missed {i}"))
+        .chain((0..20).map(|i| format!("live {i}")))
+        .collect();
+    assert_eq!(texts, expected, "each once, in the order written");
 }

@@ -117,28 +117,7 @@ impl Actions {
             return Err(ActionError::Invalid("give a reason for the return".into()));
         }
         let t = self.target(agent, conv, &req.order_id).await?;
-        let mut amount = 0i64;
-        let mut currency = t.order.currency.clone().unwrap_or_default();
-        for item in &req.items {
-            let line = t
-                .order
-                .items
-                .iter()
-                .find(|l| l.sku == item.sku)
-                .ok_or_else(|| {
-                    ActionError::Invalid(format!("order {} has no item {}", t.order.id, item.sku))
-                })?;
-            if item.quantity > line.quantity {
-                return Err(ActionError::Invalid(format!(
-                    "only {} × {} were ordered",
-                    line.quantity, item.sku
-                )));
-            }
-            if let Some(price) = &line.unit_price {
-                amount += price.minor_units().unwrap_or(0) * item.quantity as i64;
-                currency = price.currency.clone();
-            }
-        }
+        let (amount, currency) = refund_estimate(&t.order, req)?;
         self.check_limit(agent, amount)?;
         let ret = t
             .connector
@@ -369,6 +348,36 @@ impl Actions {
     }
 }
 
+/// What a return of `req`'s items from `order` refunds at most, in minor units, and in
+/// which currency: checked against the agent's refund limit before the back office is
+/// asked. Prices come from the back office, so the sum saturates (an absurd total is over
+/// any limit, never wrapped below it) and a negative price counts as zero.
+fn refund_estimate(order: &Order, req: &NewReturn) -> Result<(i64, String), ActionError> {
+    let mut amount = 0i64;
+    let mut currency = order.currency.clone().unwrap_or_default();
+    for item in &req.items {
+        let line = order
+            .items
+            .iter()
+            .find(|l| l.sku == item.sku)
+            .ok_or_else(|| {
+                ActionError::Invalid(format!("order {} has no item {}", order.id, item.sku))
+            })?;
+        if item.quantity > line.quantity {
+            return Err(ActionError::Invalid(format!(
+                "only {} × {} were ordered",
+                line.quantity, item.sku
+            )));
+        }
+        if let Some(price) = &line.unit_price {
+            let unit = price.minor_units().unwrap_or(0).max(0);
+            amount = amount.saturating_add(unit.saturating_mul(i64::from(item.quantity)));
+            currency = price.currency.clone();
+        }
+    }
+    Ok((amount, currency))
+}
+
 /// How many items a card shows: quantities come from the back office, so their sum
 /// saturates rather than overflowing (found by `fuzz/fuzz_targets/backoffice.rs`).
 fn item_count(quantities: impl Iterator<Item = u32>) -> u32 {
@@ -415,5 +424,42 @@ mod tests {
             panic!("an order card");
         };
         assert_eq!(item_count, u32::MAX, "the count saturates");
+    }
+
+    /// A back office pricing an item near `i64::MAX` minor units made the refund sum
+    /// overflow: a panic in debug builds, and in release a wrapped, negative total that
+    /// passed every agent's refund limit.
+    #[test]
+    fn a_refund_of_absurd_prices_saturates_above_every_limit() {
+        let order: Order = serde_json::from_str(
+            r##"{"id":"#1001","status":"paid","currency":"EUR","items":[
+                {"sku":"K-1","name":"Kettle","quantity":4294967295,
+                 "unit_price":{"amount":"92233720368547758.07","currency":"EUR"}},
+                {"sku":"K-2","name":"Lid","quantity":2,
+                 "unit_price":{"amount":"-5.00","currency":"EUR"}}]}"##,
+        )
+        .unwrap();
+        let item = |sku: &str, quantity| crate::integrations::NewReturnItem {
+            sku: sku.into(),
+            quantity,
+        };
+        let req = NewReturn {
+            order_id: "#1001".into(),
+            items: vec![item("K-1", 3), item("K-1", 4_000_000_000), item("K-2", 2)],
+            reason: "damaged".into(),
+        };
+        let (amount, currency) = refund_estimate(&order, &req).unwrap();
+        assert_eq!(amount, i64::MAX, "the sum saturates instead of wrapping");
+        assert_eq!(currency, "EUR");
+
+        let lid_only = NewReturn {
+            items: vec![item("K-2", 2)],
+            ..req
+        };
+        let (amount, _) = refund_estimate(&order, &lid_only).unwrap();
+        assert_eq!(
+            amount, 0,
+            "a negative price refunds nothing, not less than nothing"
+        );
     }
 }

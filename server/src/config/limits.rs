@@ -109,18 +109,24 @@ impl Default for VisitorLimits {
     }
 }
 
-/// `[limits.agent]`: agents' sockets.
+/// `[limits.agent]`: agents' sockets, and what agents do on a shopper's word.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentLimits {
     /// Sockets one sign-in token may hold open at once (the desk needs one; a reload
     /// briefly two); the next is refused with `GoAway` code `TOO_MANY_CONNECTIONS`.
     pub max_sockets: u32,
+    /// Attempts to verify a shopper by an order number they quote, per conversation: a
+    /// shopper guessing numbers gets a handful of tries, not an oracle.
+    pub verifications: Rate,
 }
 
 impl Default for AgentLimits {
     fn default() -> Self {
-        Self { max_sockets: 10 }
+        Self {
+            max_sockets: 10,
+            verifications: Rate::per_hour(10, 5),
+        }
     }
 }
 
@@ -226,6 +232,7 @@ pub(super) fn validate(l: &super::LimitSettings) -> Result<(), (String, String)>
         ("limits.ip.sessions", l.ip.sessions),
         ("limits.ip.conversations", l.ip.conversations),
         ("limits.ip.logins", l.ip.logins),
+        ("limits.agent.verifications", l.agent.verifications),
     ];
     for (key, rate) in rates {
         rate.check(key)?;

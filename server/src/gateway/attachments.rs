@@ -170,7 +170,7 @@ async fn upload(
         && let Err(e) = state.limits.upload_bytes(visitor, size)
     {
         let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
+        return Err(e.into());
     }
     if size == 0 || !magic_matches(&content_type, &head) {
         let _ = tokio::fs::remove_file(&tmp).await;

@@ -158,6 +158,7 @@ pub struct VerifyRequest {
         (status = 404, description = "No such conversation, or nobody to verify", body = ErrorBody),
         (status = 409, description = "No back office is configured", body = ErrorBody),
         (status = 422, description = "`verification_failed`: the order is not the suggested customer's", body = ErrorBody),
+        (status = 429, description = "Too many attempts in this conversation: wait", body = ErrorBody),
         (status = 502, description = "The back office failed", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -167,6 +168,7 @@ async fn verify(
     Path(id): Path<Uuid>,
     Json(req): Json<VerifyRequest>,
 ) -> ApiResult<Json<ConversationCustomer>> {
+    state.limits.verification(id)?;
     state
         .actions
         .verify_customer(&auth.agent, id, &req.order_id)

@@ -1,8 +1,10 @@
 //! One error type for every REST handler: JSON `{code, message}` with the right status.
 
+use std::time::Duration;
+
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use kefu_proto::v1 as pb;
@@ -50,9 +52,12 @@ pub enum ApiError {
     /// 502: the retailer's back office failed or answered badly.
     #[error("{0}")]
     BadGateway(String),
-    /// 429: too many attempts; retry later.
-    #[error("{0}")]
-    RateLimited(String),
+    /// 429: too many attempts; retry later (`Retry-After` says when, if known).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     /// 500: the server failed; detail is logged only.
     #[error("internal error")]
     Internal(String),
@@ -92,7 +97,7 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "verification_failed")
             }
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "backoffice_failed"),
-            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -108,7 +113,19 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(ErrorBody { code, message })).into_response()
+        let mut response = (status, Json(ErrorBody { code, message })).into_response();
+        if let ApiError::RateLimited {
+            retry_after: Some(wait),
+            ..
+        } = self
+        {
+            // Whole seconds, rounded up: retrying at the stated time must succeed.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -134,7 +151,10 @@ impl From<OpError> for ApiError {
             C::NotFound => ApiError::NotFound(e.message),
             C::Conflict => ApiError::Conflict(e.message),
             C::Unauthenticated => ApiError::Unauthenticated(e.message),
-            C::RateLimited => ApiError::RateLimited(e.message),
+            C::RateLimited => ApiError::RateLimited {
+                message: e.message,
+                retry_after: e.retry_after,
+            },
             C::Internal | C::Unspecified => ApiError::Internal(e.message),
         }
     }

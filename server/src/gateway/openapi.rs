@@ -29,6 +29,7 @@ use utoipa::{
     openapi::{
         self, Content, ContentBuilder, HttpMethod, KnownFormat, Object, ObjectBuilder, Ref, RefOr,
         ResponseBuilder, Schema, SchemaFormat, Type,
+        header::HeaderBuilder,
         response::Response,
         security::{Http, HttpAuthScheme, SecurityScheme},
     },
@@ -119,7 +120,37 @@ pub fn document(settings: &Settings) -> openapi::OpenApi {
     if let Some(RefOr::T(ok)) = download.responses.responses.get_mut("200") {
         ok.content = files.into_iter().collect();
     }
+    describe_retry_after(&mut api);
     api
+}
+
+/// Every 429 names, when it is known, the seconds to wait in `Retry-After`.
+fn describe_retry_after(api: &mut openapi::OpenApi) {
+    let header = HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some(
+            "Seconds until a retry can succeed; absent when the request is more than the \
+             quota allows at once",
+        ))
+        .build();
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            if let Some(RefOr::T(limited)) = op.responses.responses.get_mut("429") {
+                limited.headers.insert("Retry-After".into(), header.clone());
+            }
+        }
+    }
 }
 
 /// The operation a handler's annotation declared; a missing one is a bug in this file.

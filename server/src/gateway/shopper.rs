@@ -197,15 +197,6 @@ async fn open(
     Json(req): Json<OpenRequest>,
 ) -> ApiResult<Json<ShopperConversationView>> {
     check_origin(site(&state.settings, &visitor.site_id)?, &headers)?;
-    // Only a new conversation counts: asking again for the open one costs nothing.
-    if !matches!(
-        state.sessions.open_conversation_of(visitor.id).await,
-        Ok(Some(_))
-    ) {
-        state
-            .limits
-            .open_conversation(&visitor.site_id, visitor.id, ip)?;
-    }
     if req.left_message {
         state.limits.left_message(visitor.id)?;
     }
@@ -217,9 +208,15 @@ async fn open(
             order_id: c.order_id,
         })
     });
+    // Only a new conversation counts: asking again for the open one costs nothing.
+    let admit = || {
+        state
+            .limits
+            .open_conversation(&visitor.site_id, visitor.id, ip)
+    };
     let c = state
         .sessions
-        .open_for_shopper(&visitor, &req.group, context, req.left_message)
+        .open_for_shopper(&visitor, &req.group, context, req.left_message, &admit)
         .await?;
     Ok(Json(view(&state, c).await?.into()))
 }

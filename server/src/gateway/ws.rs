@@ -4,7 +4,7 @@
 //! This is the only module that knows the WebSocket library; frames are binary protobuf
 //! (`ClientEnvelope` in, `ServerEnvelope` out).
 
-use std::{collections::HashMap, sync::atomic::Ordering, time::Duration};
+use std::{collections::HashMap, net::IpAddr, sync::atomic::Ordering, time::Duration};
 
 use axum::{
     extract::{
@@ -24,7 +24,7 @@ use super::{
     AppState,
     auth::{AgentAuth, VisitorAuth},
     error::{ApiError, ApiResult, ErrorBody},
-    limits::{FrameKind, FrameLimiter, Verdict},
+    limits::{ClientIp, FrameKind, FrameLimiter, Verdict},
     openapi::{AgentErrors, ShopperErrors},
     visitor::{check_origin, site},
 };
@@ -77,6 +77,7 @@ fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
     security(("bearer" = [])))]
 async fn agent_ws(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     auth: AgentAuth,
     RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
@@ -89,6 +90,7 @@ async fn agent_ws(
             Caller::Agent(auth.agent),
             auth.token_hash,
             resume,
+            ip,
         )
     }))
 }
@@ -106,6 +108,7 @@ async fn agent_ws(
     security(("bearer" = [])))]
 async fn shopper_ws(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     VisitorAuth(visitor): VisitorAuth,
     RawQuery(query): RawQuery,
@@ -116,7 +119,14 @@ async fn shopper_ws(
     let resume = resume_points(query.as_deref())?;
     let token_hash = visitor.token_hash.clone();
     Ok(configure(ws, &state).on_upgrade(move |socket| {
-        serve(socket, state, Caller::Shopper(visitor), token_hash, resume)
+        serve(
+            socket,
+            state,
+            Caller::Shopper(visitor),
+            token_hash,
+            resume,
+            ip,
+        )
     }))
 }
 
@@ -173,6 +183,8 @@ struct Conn {
     socket: WebSocket,
     state: AppState,
     caller: Caller,
+    /// Where the client connects from: a shopper's new conversations count against it.
+    ip: IpAddr,
     conn_id: u64,
     delivered: HashMap<Uuid, Delivered>,
     /// Per frame kind, and the shopper's quota over all its sockets.
@@ -197,6 +209,7 @@ async fn serve(
     caller: Caller,
     token_hash: String,
     resume: Vec<pb::Resume>,
+    ip: IpAddr,
 ) {
     // Every await but the idle `select!` below is boxed: a task is as large as its largest
     // await point, and thousands of idle connections should not carry the size of a write.
@@ -232,6 +245,7 @@ async fn serve(
         socket,
         state,
         caller,
+        ip,
         conn_id: reg.id,
         delivered: HashMap::new(),
         limits,
@@ -564,7 +578,12 @@ impl Conn {
 
     async fn send_message(&mut self, send: pb::SendMessage) -> bool {
         let id = send.client_msg_id.clone();
-        match self.state.sessions.send(&self.caller, send).await {
+        let limits = &self.state.limits;
+        let admit = || match &self.caller {
+            Caller::Shopper(v) => limits.open_conversation(&v.site_id, v.id, self.ip),
+            Caller::Agent(_) => Ok(()),
+        };
+        match self.state.sessions.send(&self.caller, send, &admit).await {
             Ok(ack) => self.send(wire::encode(Out::Ack(ack))).await.is_ok(),
             Err(e) => self.reply_error(e.code, &e.message, &id).await,
         }

@@ -7,7 +7,7 @@ use kefu_proto::v1 as pb;
 use uuid::Uuid;
 
 use super::{
-    Caller, OpError, Sessions,
+    Admission, Caller, OpError, Sessions,
     hub::{Outbound, Recipients},
     parse_id, who,
 };
@@ -47,9 +47,10 @@ impl Sessions {
         group: &str,
         context: Option<PageContext>,
         left_message: bool,
+        admit: Admission<'_>,
     ) -> Result<Conversation, OpError> {
         let (c, opened) = self
-            .shopper_conversation(v, "", group, context, None)
+            .shopper_conversation(v, "", group, context, None, admit)
             .await?
             .conversation()?;
         if left_message {
@@ -95,7 +96,8 @@ impl Sessions {
     ///
     /// With `resend_key` (the message's `client_msg_id`), a message this shopper already
     /// stored under it is found before anything is reopened or opened: a resend changes
-    /// nothing, even when its conversation has closed since.
+    /// nothing, even when its conversation has closed since. `admit` is asked just before
+    /// a conversation would be reopened or opened.
     pub(super) async fn shopper_conversation(
         &self,
         v: &Visitor,
@@ -103,6 +105,7 @@ impl Sessions {
         group: &str,
         context: Option<PageContext>,
         resend_key: Option<&str>,
+        admit: Admission<'_>,
     ) -> Result<Target, OpError> {
         let caller = Caller::Shopper(v.clone());
         if !conversation_id.is_empty() {
@@ -147,6 +150,7 @@ impl Sessions {
                 Err(e) => return Err(e.into()),
             }
         }
+        admit()?;
         if let Some(mut c) = latest {
             let window = (self.settings.routing.reopen_window_secs * 1000) as i64;
             if c.closed_at.is_some_and(|t| now - t <= window)

@@ -4,7 +4,7 @@ use kefu_proto::v1 as pb;
 use uuid::Uuid;
 
 use super::{
-    AgentInfo, Caller, OpError, Page, Sessions, check_client_msg_id, hub::ConnId,
+    Admission, AgentInfo, Caller, OpError, Page, Sessions, check_client_msg_id, hub::ConnId,
     lifecycle::Target, parse_id, stored, who,
 };
 use crate::{
@@ -13,8 +13,14 @@ use crate::{
 };
 
 impl Sessions {
-    /// Stores a message and returns its ack. Acks only after the commit.
-    pub async fn send(&self, caller: &Caller, req: pb::SendMessage) -> Result<pb::Ack, OpError> {
+    /// Stores a message and returns its ack. Acks only after the commit. A shopper's message
+    /// that would open or reopen a conversation needs `admit`'s yes first.
+    pub async fn send(
+        &self,
+        caller: &Caller,
+        req: pb::SendMessage,
+        admit: Admission<'_>,
+    ) -> Result<pb::Ack, OpError> {
         check_client_msg_id(&req.client_msg_id)?;
         let body =
             wire::body_from_pb(req.body.clone().unwrap_or_default()).map_err(OpError::invalid)?;
@@ -24,7 +30,7 @@ impl Sessions {
                 let context = req.context.clone().map(wire::page_context);
                 let key = Some(req.client_msg_id.as_str());
                 match self
-                    .shopper_conversation(v, &req.conversation_id, &req.group, context, key)
+                    .shopper_conversation(v, &req.conversation_id, &req.group, context, key, admit)
                     .await?
                 {
                     Target::Open(c, opened) => (c, opened),

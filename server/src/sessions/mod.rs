@@ -27,7 +27,7 @@ mod records;
 pub mod routing;
 pub mod writer;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use kefu_proto::v1 as pb;
 use uuid::Uuid;
@@ -58,19 +58,34 @@ pub enum Caller {
 pub struct OpError {
     pub code: pb::ErrorCode,
     pub message: String,
+    /// With `RATE_LIMITED`: when trying again can succeed (`None`: unknown, or never at
+    /// this size).
+    pub retry_after: Option<Duration>,
 }
+
+/// Whether a shopper may open (or reopen) a conversation now: the gateway's abuse limits
+/// for that shopper and its address. Asked only when one would be opened, never for a
+/// message into the open conversation or for a resend.
+pub type Admission<'a> = &'a (dyn Fn() -> Result<(), OpError> + Sync);
 
 impl OpError {
     pub fn new(code: pb::ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self {
+            retry_after,
+            ..Self::new(pb::ErrorCode::RateLimited, message)
         }
     }
     fn forbidden(m: &str) -> Self {
         Self::new(pb::ErrorCode::Forbidden, m)
     }
-    fn invalid(m: impl Into<String>) -> Self {
+    pub(crate) fn invalid(m: impl Into<String>) -> Self {
         Self::new(pb::ErrorCode::InvalidArgument, m)
     }
     fn closed() -> Self {

@@ -1,6 +1,7 @@
 //! The sync engine: one task that keeps the cache and the server in step.
 //!
-//! After every (re)connect it resumes each cached conversation from its last seq, then
+//! Every (re)connect resumes each cached conversation from its last seq — named in the
+//! upgrade request, so the server replays them before any live message — then
 //! delivers the outbox **one message at a time, in the order written**: the next message
 //! goes only after the previous one was acknowledged, so order holds even when one is
 //! refused or rate limited. A message whose ack was lost is resent with the same
@@ -77,6 +78,9 @@ pub struct Sync {
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Most resume points the server takes in an upgrade request; any more are asked for with
+/// `Resume` frames after `Hello` (the most recently active go in the request).
+const MAX_RESUME_IN_URL: usize = 100;
 
 impl Sync {
     /// Starts the engine for `server` on `cache`.
@@ -192,22 +196,49 @@ struct Engine {
 
 /// How a session ended.
 enum End {
-    /// The connection dropped or the server said goodbye: reconnect.
-    Disconnected(String),
+    /// The connection dropped or the server said goodbye: reconnect, not before `wait`.
+    Disconnected { reason: String, wait: Duration },
     /// Every handle is gone: stop.
     Stopped,
+}
+
+impl End {
+    fn dropped(reason: impl Into<String>) -> Self {
+        End::Disconnected {
+            reason: reason.into(),
+            wait: Duration::ZERO,
+        }
+    }
+
+    /// The server's goodbye: its `retry_after_ms`, and for a sign-in holding too many
+    /// sockets (another desk window), the longest backoff rather than a tight loop.
+    fn go_away(g: &pb::GoAway) -> Self {
+        let mut wait = Duration::from_millis(u64::from(g.retry_after_ms));
+        if g.code == pb::GoAwayCode::TooManyConnections as u32 {
+            wait = wait.max(BACKOFF_MAX);
+        }
+        End::Disconnected {
+            reason: format!("server going away: {}", g.reason),
+            wait,
+        }
+    }
 }
 
 impl Engine {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>) {
         let mut backoff = BACKOFF_MIN;
         loop {
-            let reason = match self.server.connect().await {
+            let mut resume = self.cache.positions().await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading the cache");
+                Vec::new()
+            });
+            let later = resume.split_off(resume.len().min(MAX_RESUME_IN_URL));
+            let (reason, wait) = match self.server.connect(&resume).await {
                 Ok(socket) => {
                     backoff = BACKOFF_MIN;
-                    match self.session(socket, &mut cmds).await {
+                    match self.session(socket, later, &mut cmds).await {
                         End::Stopped => return,
-                        End::Disconnected(r) => r,
+                        End::Disconnected { reason, wait } => (reason, wait),
                     }
                 }
                 Err(ClientError::SessionExpired) => {
@@ -215,13 +246,13 @@ impl Engine {
                     let _ = self.events.send(Event::SessionExpired);
                     return;
                 }
-                Err(e) => e.to_string(),
+                Err(e) => (e.to_string(), Duration::ZERO),
             };
             self.in_flight = None;
             let _ = self.online.send(false);
             let _ = self.events.send(Event::Offline(reason));
             // Wait before retrying, but stop promptly if every handle is dropped.
-            let sleep = tokio::time::sleep(backoff);
+            let sleep = tokio::time::sleep(backoff.max(wait));
             tokio::pin!(sleep);
             loop {
                 tokio::select! {
@@ -233,40 +264,38 @@ impl Engine {
         }
     }
 
-    async fn session(&mut self, mut socket: Socket, cmds: &mut mpsc::Receiver<Cmd>) -> End {
+    /// One connection, from `Hello` to its end. The upgrade request named the first resume
+    /// points; `later` are the rest.
+    async fn session(
+        &mut self,
+        mut socket: Socket,
+        later: Vec<(String, u64)>,
+        cmds: &mut mpsc::Receiver<Cmd>,
+    ) -> End {
         let heartbeat = match read_frame(&mut socket).await {
             Some(Out::Hello(h)) => {
                 self.me = h.you.map(|p| p.id).unwrap_or_default();
                 Duration::from_millis(u64::from(h.heartbeat_interval_ms.max(1000)) / 2)
             }
-            other => return End::Disconnected(format!("expected Hello, got {other:?}")),
+            Some(Out::GoAway(g)) => return End::go_away(&g),
+            other => return End::dropped(format!("expected Hello, got {other:?}")),
         };
         if let Err(e) = self.cache.void_offers().await {
             tracing::error!(error = %e, "voiding offers of the last connection");
         }
-        match self.cache.positions().await {
-            Ok(positions) => {
-                for (conversation_id, last_seq) in positions {
-                    if send(
-                        &mut socket,
-                        In::Resume(pb::Resume {
-                            conversation_id,
-                            last_seq,
-                        }),
-                    )
-                    .await
-                    .is_err()
-                    {
-                        return End::Disconnected("send failed".into());
-                    }
-                }
+        for (conversation_id, last_seq) in later {
+            let resume = In::Resume(pb::Resume {
+                conversation_id,
+                last_seq,
+            });
+            if let Err(e) = send(&mut socket, resume).await {
+                return End::dropped(e);
             }
-            Err(e) => tracing::error!(error = %e, "reading the cache"),
         }
         let _ = self.online.send(true);
         let _ = self.events.send(Event::Online);
         if let Err(e) = self.send_next(&mut socket).await {
-            return End::Disconnected(e);
+            return End::dropped(e);
         }
         let mut tick = tokio::time::interval(heartbeat);
         loop {
@@ -278,21 +307,21 @@ impl Engine {
                         Some(Cmd::Raw(kind)) => send(&mut socket, *kind).await,
                     };
                     if let Err(e) = result {
-                        return End::Disconnected(e);
+                        return End::dropped(e);
                     }
                 }
                 frame = read_frame(&mut socket) => match frame {
-                    Some(Out::GoAway(g)) => return End::Disconnected(format!("server going away: {}", g.reason)),
+                    Some(Out::GoAway(g)) => return End::go_away(&g),
                     Some(frame) => {
                         if let Err(e) = self.handle(&mut socket, frame).await {
-                            return End::Disconnected(e);
+                            return End::dropped(e);
                         }
                     }
-                    None => return End::Disconnected("connection closed".into()),
+                    None => return End::dropped("connection closed"),
                 },
                 _ = tick.tick() => {
                     if let Err(e) = send(&mut socket, In::Heartbeat(pb::Heartbeat { at_ms: 0 })).await {
-                        return End::Disconnected(e);
+                        return End::dropped(e);
                     }
                 }
             }

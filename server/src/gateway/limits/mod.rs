@@ -24,8 +24,10 @@ pub use frames::{FrameKind, FrameLimiter, Verdict};
 use keyed::{Keyed, Refused, count};
 use login::Lockout;
 
-use super::error::ApiError;
-use crate::config::{LimitSettings, Rate};
+use crate::{
+    config::{LimitSettings, Rate},
+    sessions::OpError,
+};
 
 pub struct Limits {
     settings: LimitSettings,
@@ -40,19 +42,23 @@ pub struct Limits {
     /// Keyed by (site, address).
     ip_conversations: Keyed,
     ip_logins: Keyed,
+    /// Keyed by conversation.
+    verifications: Keyed,
     lockout: Lockout,
     sockets: Mutex<HashMap<u64, u32>>,
     hasher: RandomState,
 }
 
-/// A refusal as the REST API says it.
-fn refused(r: Refused, what: &str) -> ApiError {
-    let wait = if r.retry_after == Duration::MAX {
-        "this is more than the quota allows at once".to_string()
-    } else {
-        format!("retry in {} s", r.retry_after.as_secs().max(1))
-    };
-    ApiError::RateLimited(format!("too many {what}; {wait}"))
+/// A refusal as the API says it: REST answers 429 with `Retry-After`, a socket an error
+/// frame.
+fn refused(r: Refused, what: &str) -> OpError {
+    if r.retry_after == Duration::MAX {
+        let message = format!("too many {what}; this is more than the quota allows at once");
+        return OpError::rate_limited(message, None);
+    }
+    let wait = r.retry_after.max(Duration::from_secs(1));
+    let message = format!("too many {what}; retry in {} s", wait.as_secs());
+    OpError::rate_limited(message, Some(wait))
 }
 
 impl Limits {
@@ -71,6 +77,7 @@ impl Limits {
             ip_sessions: keyed("ip_sessions", l.ip.sessions),
             ip_conversations: keyed("ip_conversations", l.ip.conversations),
             ip_logins: keyed("ip_logins", l.ip.logins),
+            verifications: keyed("verifications", l.agent.verifications),
             lockout: Lockout::new(l.login.clone(), max),
             sockets: Mutex::new(HashMap::new()),
             hasher: RandomState::new(),
@@ -78,7 +85,7 @@ impl Limits {
         })
     }
 
-    fn keyed(&self) -> [&Keyed; 8] {
+    fn keyed(&self) -> [&Keyed; 9] {
         [
             &self.visitor_frames,
             &self.visitor_messages,
@@ -88,6 +95,7 @@ impl Limits {
             &self.ip_sessions,
             &self.ip_conversations,
             &self.ip_logins,
+            &self.verifications,
         ]
     }
 
@@ -123,14 +131,14 @@ impl Limits {
     }
 
     /// `POST /visitor/session`, per address.
-    pub fn visitor_session(&self, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn visitor_session(&self, ip: IpAddr) -> Result<(), OpError> {
         self.ip_sessions
             .check(client_ip::ip_key(ip))
             .map_err(|r| refused(r, "new visitor sessions from this address"))
     }
 
     /// Opening a conversation: per shopper, and per site and address.
-    pub fn open_conversation(&self, site: &str, visitor: Uuid, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn open_conversation(&self, site: &str, visitor: Uuid, ip: IpAddr) -> Result<(), OpError> {
         let what = "new conversations";
         self.ip_conversations
             .check((site, client_ip::ip_key(ip)))
@@ -141,32 +149,39 @@ impl Limits {
     }
 
     /// A left message posts a message: the shopper's message quota applies.
-    pub fn left_message(&self, visitor: Uuid) -> Result<(), ApiError> {
+    pub fn left_message(&self, visitor: Uuid) -> Result<(), OpError> {
         self.visitor_messages
             .check(visitor)
             .map_err(|r| refused(r, "messages; slow down and resend"))
     }
 
     /// Before an upload's bytes are read: the shopper's count of uploads.
-    pub fn upload(&self, visitor: Uuid) -> Result<(), ApiError> {
+    pub fn upload(&self, visitor: Uuid) -> Result<(), OpError> {
         self.uploads
             .check(visitor)
             .map_err(|r| refused(r, "uploads"))
     }
 
     /// After the bytes are read: the shopper's upload volume.
-    pub fn upload_bytes(&self, visitor: Uuid, bytes: usize) -> Result<(), ApiError> {
+    pub fn upload_bytes(&self, visitor: Uuid, bytes: usize) -> Result<(), OpError> {
         let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
         self.upload_kib
             .check_n(visitor, kib)
             .map_err(|r| refused(r, "uploaded bytes"))
     }
 
-    /// Whether a usernames is short enough to be remembered at all.
-    pub fn username_fits(&self, username: &str) -> Result<(), ApiError> {
+    /// Verifying the shopper of `conversation` by an order number they quoted.
+    pub fn verification(&self, conversation: Uuid) -> Result<(), OpError> {
+        self.verifications
+            .check(conversation)
+            .map_err(|r| refused(r, "verification attempts in this conversation"))
+    }
+
+    /// Whether a username is short enough to be remembered at all.
+    pub fn username_fits(&self, username: &str) -> Result<(), OpError> {
         let max = self.settings.login.max_username_bytes;
         if username.len() > max {
-            return Err(ApiError::BadRequest(format!(
+            return Err(OpError::invalid(format!(
                 "usernames are at most {max} bytes"
             )));
         }
@@ -175,7 +190,7 @@ impl Limits {
 
     /// Before a password is checked: per address, and per (username, address) after
     /// failures.
-    pub fn login_attempt(&self, username: &str, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn login_attempt(&self, username: &str, ip: IpAddr) -> Result<(), OpError> {
         self.ip_logins
             .check(client_ip::ip_key(ip))
             .map_err(|r| refused(r, "sign-in attempts from this address"))?;
