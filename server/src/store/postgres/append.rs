@@ -39,6 +39,7 @@ pub(super) async fn append(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<V
             return Ok(results);
         }
         tx.rollback().await.db()?;
+        tracing::debug!("another writer stored one of the batch's keys meanwhile; retrying");
     }
     Err(StoreError::Internal(
         format!("another writer kept storing this batch's messages ({MAX_ATTEMPTS} attempts)")

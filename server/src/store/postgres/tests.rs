@@ -189,6 +189,61 @@ async fn a_resend_racing_the_original_is_stored_once() {
     second.close().await;
 }
 
+/// The same key sent into two conversations through two writers at once: their locks do
+/// not order them, so one writer's insert finds the key taken only when the other commits.
+/// It must roll back (or its seq would be a gap) and answer with the stored message.
+#[tokio::test]
+async fn a_key_taken_meanwhile_in_another_conversation_leaves_no_gap() {
+    let Some((db, first)) = open().await else {
+        return;
+    };
+    let second = PgStore::open(&db.url, 4).await.unwrap();
+    let convs = [conversation(&first).await, conversation(&first).await];
+    let sender = Uuid::now_v7();
+    for round in 0..20 {
+        let key = format!("both-{round}");
+        let (to_first, to_second) = (
+            [text(convs[0], sender, &key)],
+            [text(convs[1], sender, &key)],
+        );
+        let (a, b) = tokio::join!(
+            first.append_messages(&to_first),
+            second.append_messages(&to_second),
+        );
+        let ids: Vec<(Uuid, bool)> = [a, b]
+            .into_iter()
+            .map(|r| match r.unwrap().remove(0) {
+                AppendResult::Stored {
+                    message, duplicate, ..
+                } => (message.id, duplicate),
+                AppendResult::NoConversation => panic!("both conversations exist"),
+            })
+            .collect();
+        assert_eq!(
+            ids[0].0, ids[1].0,
+            "one message per key, whichever writer won"
+        );
+        assert!(ids[0].1 != ids[1].1, "exactly one writer stored it");
+    }
+    for c in convs {
+        let seqs: Vec<i64> = first
+            .messages_after(c, 0, 100, true)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gapless");
+        assert_eq!(
+            first.conversation(c).await.unwrap().last_seq,
+            seqs.len() as i64,
+            "no seq was handed out for a message that was not stored"
+        );
+    }
+    first.close().await;
+    second.close().await;
+}
+
 /// Two routers (two nodes) assigning the same conversation at once: the SQL guard lets one.
 #[tokio::test]
 async fn two_nodes_cannot_both_assign_a_conversation() {
