@@ -39,10 +39,26 @@ set +e
 scripts/desktop-session.sh cargo test --workspace --no-fail-fast 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 # Every server test again on PostgreSQL: each test server gets a fresh database there
-# (kefu-testkit's TestDatabase), dropped when the test ends. Same target dir: no rebuild.
-if pg_url="$(bash scripts/postgres.sh "$pg_cluster")"; then
-  TEST_POSTGRES_URL="$pg_url" cargo test -p kefu-server --no-fail-fast 2>&1 | tee -a "$log"
-  pg_status=${PIPESTATUS[0]}
+# (kefu-testkit's TestDatabase), dropped when the test ends. It runs the kefu-server test
+# binaries the run above built, from server/ as cargo does: `cargo test -p kefu-server`
+# would resolve dependency features for that package alone and rebuild much of the tree.
+mapfile -t server_tests < <(cargo test --workspace --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json, sys
+for line in sys.stdin:
+    a = json.loads(line)
+    if a.get("reason") == "compiler-artifact" and a["profile"]["test"] and a.get("executable") \
+            and ("/server#" in a["package_id"] or a["package_id"].startswith("kefu-server ")):
+        print(a["executable"])')
+if [ "${#server_tests[@]}" -eq 0 ]; then
+  echo "test.sh: found no kefu-server test binaries for the PostgreSQL run" | tee -a "$log"
+  pg_status=1
+elif pg_url="$(bash scripts/postgres.sh "$pg_cluster")"; then
+  echo "test.sh: the server's tests on PostgreSQL ($pg_url)" | tee -a "$log"
+  pg_status=0
+  for test_bin in "${server_tests[@]}"; do
+    (cd server && TEST_POSTGRES_URL="$pg_url" "$test_bin") 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || pg_status=1
+  done
 else
   echo "test.sh: no PostgreSQL server for the second run (scripts/postgres.sh failed)" | tee -a "$log"
   pg_status=1
