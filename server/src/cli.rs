@@ -45,6 +45,9 @@ pub enum Command {
     Bot(BotCommand),
     /// Print the REST API's OpenAPI 3.1 description, as this configuration serves it.
     Openapi,
+    /// Bring the database's schema up to date (`store.url`), then exit. `kefu` also does
+    /// this at start; run it alone to migrate before rolling out new nodes.
+    Migrate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +141,16 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
             registry.build(&settings.plugins)?;
             // Secrets are redacted: this output ends up in tickets and CI logs.
             println!("{}", settings.redacted_json());
+            Ok(())
+        }
+        Some(Command::Migrate) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = crate::open_store(&settings).await?;
+            store.close().await;
+            println!(
+                "the database {} is up to date",
+                config::url_without_password(&settings.store_url())
+            );
             Ok(())
         }
         Some(Command::Openapi) => {
