@@ -48,6 +48,28 @@ pub enum Command {
     /// Bring the database's schema up to date (`store.url`), then exit. `kefu` also does
     /// this at start; run it alone to migrate before rolling out new nodes.
     Migrate,
+    /// Database maintenance.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every row of a SQLite database into an empty PostgreSQL database (moving a
+    /// single node to PostgreSQL), then compare row counts. Stop kefu first.
+    Copy {
+        /// The SQLite database (`sqlite:///var/lib/kefu/kefu.db` or a file path).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The PostgreSQL database (`postgres://user:password@host/database`); its schema
+        /// is created if missing.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Copy into a target that already has rows: finishes an interrupted copy, skipping
+        /// the rows already there.
+        #[arg(long)]
+        resume: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +173,23 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
                 "the database {} is up to date",
                 config::url_without_password(&settings.store_url())
             );
+            Ok(())
+        }
+        Some(Command::Store(StoreCommand::Copy { from, to, resume })) => {
+            let options = crate::store::copy::Options {
+                resume,
+                ..Default::default()
+            };
+            let report = crate::store::copy::copy(&from, &to, &options).await?;
+            print!("{report}");
+            let differing = report.differing();
+            anyhow::ensure!(
+                differing.is_empty(),
+                "row counts differ in {}: was the source written to during the copy, or did \
+                 the target hold other rows? Stop kefu and run the copy again with --resume",
+                differing.join(", ")
+            );
+            println!("copy complete: every table has the same number of rows on both sides");
             Ok(())
         }
         Some(Command::Openapi) => {

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - [`config`]: settings from defaults, TOML and `KEFU_*` env, with errors that name the key.
-//! - [`cli`]: the command line (`kefu`, `kefu migrate`, `kefu config example`, `kefu agent add`).
+//! - [`cli`]: the command line (`kefu`, `kefu migrate`, `kefu config example`, `kefu agent add`,
+//!   `kefu store copy`).
 //! - [`auth`]: argon2id passwords, hashed bearer tokens, the shop's signed identity.
 //! - [`store`]: the `Store` trait, its SQLite (default) and PostgreSQL (cluster mode)
 //!   implementations; one migrations folder per backend in `migrations/`.

@@ -13,6 +13,8 @@
 //! - `sqlite`: the embedded backend (the default); `postgres`: PostgreSQL, for cluster mode.
 //!   Each mirrors the other: one file per resource, driver errors mapped in `error.rs`, the
 //!   batched message writer in `append.rs`, migrations in `migrations/<backend>/`.
+//! - [`copy`]: `kefu store copy`, every row of a SQLite database into an empty PostgreSQL
+//!   one, driven by a per-table column list.
 //! - `schema`: running a backend's migrations; a database newer than the binary is refused.
 //! - `tests` (test builds only): the behaviour every backend must show, over `&dyn Store`.
 //!
@@ -23,6 +25,7 @@ mod audit;
 mod bots;
 mod canned;
 mod conversations;
+pub mod copy;
 mod messages;
 mod model;
 pub mod postgres;

@@ -81,6 +81,11 @@ impl PgStore {
             .connect_lazy_with(options);
         Ok(Self { pool, writer })
     }
+
+    /// The pool, for `store::copy`, which reads or writes every table as plain rows.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 #[async_trait]

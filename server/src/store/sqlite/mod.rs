@@ -97,6 +97,11 @@ impl SqliteStore {
         })
     }
 
+    /// The pool, for `store::copy`, which reads or writes every table as plain rows.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Opens a database file inside `dir`.
     pub async fn open_in(dir: &Path) -> StoreResult<Self> {
         Self::open(&format!("sqlite://{}", dir.join("kefu.db").display())).await
