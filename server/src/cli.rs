@@ -392,6 +392,32 @@ mod tests {
     }
 
     #[test]
+    fn store_copy_takes_both_urls_and_resume() {
+        let cli = Cli::parse_from(args(&[
+            "kefu",
+            "store",
+            "copy",
+            "--from",
+            "a.db",
+            "--to",
+            "postgres://h/k",
+            "--resume",
+        ]));
+        let Some(Command::Store(StoreCommand::Copy { from, to, resume })) = cli.command else {
+            panic!(
+                "`kefu store copy` parses as the copy command: {:?}",
+                cli.command
+            );
+        };
+        assert_eq!(
+            (from.as_str(), to.as_str(), resume),
+            ("a.db", "postgres://h/k", true)
+        );
+        let missing = Cli::try_parse_from(args(&["kefu", "store", "copy", "--from", "a.db"]));
+        assert!(missing.is_err(), "--to is required: no default target");
+    }
+
+    #[test]
     fn negative_numbers_and_short_flags_are_left_alone() {
         assert_eq!(
             normalize_args(args(&["kefu", "-h", "-1"])),
