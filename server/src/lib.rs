@@ -5,11 +5,9 @@
 //!
 //! # Layout
 //! - [`config`]: settings from defaults, TOML and `KEFU_*` env, with errors that name the key.
-//! - [`cli`]: the command line (`kefu`, `kefu migrate`, `kefu config example`, `kefu agent add`,
-//!   `kefu store copy`).
+//! - [`cli`]: the command line (`kefu`, `kefu config example`, `kefu agent add`).
 //! - [`auth`]: argon2id passwords, hashed bearer tokens, the shop's signed identity.
-//! - [`store`]: the `Store` trait, its SQLite (default) and PostgreSQL (cluster mode)
-//!   implementations; one migrations folder per backend in `migrations/`.
+//! - [`store`]: the `Store` trait and its SQLite implementation; migrations in `migrations/`.
 //! - [`sessions`]: the domain core: hub (fan-out), writer (ack after commit), router
 //!   (queues, offers, capacity, presence). No HTTP, no SQL.
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
@@ -53,13 +51,11 @@ use crate::{
     config::Settings,
     gateway::AppState,
     sessions::Sessions,
-    store::{Store, postgres::PgStore, sqlite::SqliteStore},
+    store::{Store, sqlite::SqliteStore},
 };
 
-/// Opens the configured store (creating the data directory) and runs migrations:
-/// PostgreSQL for a `postgres://` or `postgresql://` URL, SQLite otherwise.
+/// Opens the configured store (creating the data directory) and runs migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    // Attachments live in the data directory whichever database holds the rows.
     std::fs::create_dir_all(&settings.server.data_dir).with_context(|| {
         format!(
             "creating data directory {}",
@@ -67,17 +63,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         )
     })?;
     let url = settings.store_url();
-    // The URL may carry the database password; errors end up in logs.
-    let shown = config::url_without_password(&url);
-    if settings.store_is_postgres() {
-        let store = PgStore::open(&url, settings.store.pool_size)
-            .await
-            .with_context(|| format!("opening database {shown}"))?;
-        return Ok(Arc::new(store));
-    }
     let store = SqliteStore::open(&url)
         .await
-        .with_context(|| format!("opening database {shown}"))?;
+        .with_context(|| format!("opening database {url}"))?;
     Ok(Arc::new(store))
 }
 

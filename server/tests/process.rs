@@ -22,29 +22,7 @@ struct Kefu {
     addr: SocketAddr,
 }
 
-/// A test's data: a temp directory, and a fresh PostgreSQL database when
-/// `TEST_POSTGRES_URL` is set (kefu then keeps its rows there; restarts on the same `Data`
-/// find them again). Both go when it drops.
-struct Data {
-    dir: tempfile::TempDir,
-    database: Option<kefu_testkit::TestDatabase>,
-}
-
-impl Data {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            database: kefu_testkit::TestDatabase::create(),
-        }
-    }
-
-    fn path(&self) -> &std::path::Path {
-        self.dir.path()
-    }
-}
-
-fn kefu(data: &Data) -> Command {
-    let dir = data.path();
+fn kefu(dir: &std::path::Path) -> Command {
     // KEFU_TEST_BIN measures another build (e.g. release) with the same tests.
     let bin = std::env::var("KEFU_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kefu").into());
     let mut cmd = Command::new(bin);
@@ -58,16 +36,13 @@ fn kefu(data: &Data) -> Command {
         // is in tests/limits.rs).
         .env("KEFU_LIMITS__VISITOR__MAX_SOCKETS", "100000")
         .env("RUST_LOG", "warn");
-    if let Some(db) = &data.database {
-        cmd.env("KEFU_STORE__URL", &db.url);
-    }
     cmd
 }
 
 impl Kefu {
     /// Starts `kefu --demo` and waits for its "listening" line.
-    fn start(data: &Data) -> Self {
-        let mut child = kefu(data)
+    fn start(dir: &std::path::Path) -> Self {
+        let mut child = kefu(dir)
             .arg("--demo")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -136,8 +111,8 @@ impl Drop for Kefu {
 
 #[tokio::test]
 async fn acked_messages_survive_kill_9_and_seq_continues() {
-    let dir = Data::new();
-    let server = Kefu::start(&dir);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kefu::start(dir.path());
     let token = server.visitor_token().await;
     let mut ws = Ws::connect(server.addr, "shopper", &token, None).await;
     let first = ws.say("", "m0", "first").await;
@@ -168,7 +143,7 @@ async fn acked_messages_survive_kill_9_and_seq_continues() {
     drop(server);
 
     // Same data directory, new process.
-    let server = Kefu::start(&dir);
+    let server = Kefu::start(dir.path());
     let admin = server.login().await;
     let http = reqwest::Client::new();
     let mut stored: Vec<(String, u64)> = Vec::new();
@@ -222,8 +197,8 @@ async fn acked_messages_survive_kill_9_and_seq_continues() {
 
 #[tokio::test]
 async fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
-    let dir = Data::new();
-    let mut server = Kefu::start(&dir);
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Kefu::start(dir.path());
     let token = server.visitor_token().await;
     let mut ws = Ws::connect(server.addr, "shopper", &token, None).await;
     ws.say("", "before", "hello").await;
@@ -243,8 +218,8 @@ async fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
 
 #[test]
 fn bad_config_fails_with_one_line_naming_the_key_and_source() {
-    let dir = Data::new();
-    let out = kefu(&dir)
+    let dir = tempfile::tempdir().unwrap();
+    let out = kefu(dir.path())
         .env("KEFU_ROUTING__OFFER_TIMEOUT_SECS", "soon")
         .output()
         .unwrap();
@@ -263,7 +238,7 @@ fn bad_config_fails_with_one_line_naming_the_key_and_source() {
 
     let file = dir.path().join("prod.toml");
     std::fs::write(&file, "[limits]\nmax_frame_bytes = 12\n").unwrap();
-    let out = kefu(&dir)
+    let out = kefu(dir.path())
         .arg(format!("-config={}", file.display()))
         .output()
         .unwrap();
@@ -274,7 +249,7 @@ fn bad_config_fails_with_one_line_naming_the_key_and_source() {
         "Go-style -config is read: {err}"
     );
 
-    let out = kefu(&dir)
+    let out = kefu(dir.path())
         .args(["--config", "/nonexistent.toml"])
         .output()
         .unwrap();
@@ -286,59 +261,18 @@ fn bad_config_fails_with_one_line_naming_the_key_and_source() {
     );
 }
 
-#[tokio::test]
-async fn migrate_brings_the_schema_up_and_a_newer_one_stops_start_up_in_one_line() {
-    let dir = Data::new();
-    let out = kefu(&dir).arg("migrate").output().unwrap();
-    assert!(
-        out.status.success(),
-        "kefu migrate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("is up to date"),
-        "says what it did"
-    );
-
-    // As if a newer Kefu had migrated the database since.
-    let insert = |placeholder: &str| {
-        format!(
-            "insert into _sqlx_migrations (version, description, success, checksum, execution_time) \
-             values (9999, 'from a newer kefu', true, {placeholder}, 0)"
-        )
-    };
-    match &dir.database {
-        Some(db) => {
-            use sqlx::{Connection, Executor};
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            conn.execute(sqlx::AssertSqlSafe(insert("'\\x00'")))
-                .await
-                .unwrap();
-        }
-        None => {
-            let db = rusqlite::Connection::open(dir.path().join("kefu.db")).unwrap();
-            db.execute(&insert("x'00'"), []).unwrap();
-        }
-    }
-    let out = kefu(&dir).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a newer schema must stop start-up");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(
-        stderr.contains("schema version 9999") && stderr.contains("newer Kefu"),
-        "names the version and the cause: {stderr}"
-    );
-}
-
 #[test]
 fn the_printed_example_config_is_valid() {
-    let dir = Data::new();
-    let out = kefu(&dir).args(["config", "example"]).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = kefu(dir.path())
+        .args(["config", "example"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let example = dir.path().join("kefu.toml");
     std::fs::write(&example, &out.stdout).unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("[[sites]]"));
-    let check = kefu(&dir)
+    let check = kefu(dir.path())
         .arg(format!("-config={}", example.display()))
         .args(["config", "check"])
         .output()
@@ -352,8 +286,8 @@ fn the_printed_example_config_is_valid() {
 
 #[tokio::test]
 async fn agent_add_creates_an_admin_who_can_sign_in() {
-    let dir = Data::new();
-    let mut add = kefu(&dir)
+    let dir = tempfile::tempdir().unwrap();
+    let mut add = kefu(dir.path())
         .args([
             "agent",
             "add",
@@ -381,7 +315,7 @@ async fn agent_add_creates_an_admin_who_can_sign_in() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let server = Kefu::start(&dir);
+    let server = Kefu::start(dir.path());
     let res = reqwest::Client::new()
         .post(server.url("/api/v1/auth/login"))
         .json(&json!({"username": "root", "password": "a-long-password"}))
@@ -393,7 +327,7 @@ async fn agent_add_creates_an_admin_who_can_sign_in() {
     assert_eq!(body["agent"]["role"], "admin");
 
     // A too-short password is refused with a clear message.
-    let mut add = kefu(&dir)
+    let mut add = kefu(dir.path())
         .args(["agent", "add", "--username", "weak"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
@@ -411,8 +345,8 @@ async fn agent_add_creates_an_admin_who_can_sign_in() {
 #[tokio::test]
 async fn idle_shopper_connections_are_cheap() {
     const N: usize = 2000;
-    let dir = Data::new();
-    let server = Kefu::start(&dir);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kefu::start(dir.path());
     let token = server.visitor_token().await;
     let mut conns = Vec::with_capacity(N);
     // Warm up allocator pools and lazy statics before the baseline.
@@ -459,8 +393,8 @@ async fn idle_shopper_connections_are_cheap() {
 
 #[test]
 fn logs_can_be_json_for_log_shippers() {
-    let dir = Data::new();
-    let mut child = kefu(&dir)
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = kefu(dir.path())
         .env("KEFU_LOG__FORMAT", "json")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
