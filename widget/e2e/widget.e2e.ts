@@ -146,8 +146,16 @@ describe("shopper widget", () => {
     );
     expect((c.context as Record<string, string>).url).toBe(shop.page("/p/kettle-42"));
 
+    // Typing is ephemeral (never stored or replayed) and clients repeat it while the person
+    // types, as the widget does every few seconds: so does this agent, so that one frame
+    // sent while the shopper's socket was between connections cannot fail the test.
+    const typing = setInterval(() => agent.typing(conv, true), 2000);
     agent.typing(conv, true);
-    await tid(page, "agent-typing").waitFor();
+    try {
+      await tid(page, "agent-typing").waitFor();
+    } finally {
+      clearInterval(typing);
+    }
     await agent.say(conv, "Yes — 12 left. Anything else?");
     await eventually("the reply is shown", async () =>
       (await shownTexts(page)).includes("Yes — 12 left. Anything else?"),
