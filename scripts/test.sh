@@ -4,13 +4,29 @@
 # test, the widget's end-to-end tests in chromium against a real kefu, and schemathesis
 # fuzzing the REST API against its OpenAPI description.
 # No external services are needed: tests start kefu on 127.0.0.1 with temp databases, and
-# the desktop tests run in a throw-away desktop session (scripts/desktop-session.sh).
+# the desktop tests run in a throw-away desktop session (scripts/desktop-session.sh). The
+# server's tests run twice: on SQLite, then on PostgreSQL (scripts/postgres.sh uses the
+# server on 127.0.0.1:5432, or installs one and starts a throwaway cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+pg_cluster="$(mktemp)" # the throwaway cluster's data directory, if postgres.sh starts one
+cleanup() {
+  if [ -s "$pg_cluster" ]; then
+    pg_data="$(cat "$pg_cluster")"
+    pg_ctl="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/pg_ctl"
+    if [ "$(id -u)" -eq 0 ]; then
+      runuser -u postgres -- "$pg_ctl" -D "$pg_data" stop -m immediate >/dev/null 2>&1
+    else
+      "$pg_ctl" -D "$pg_data" stop -m immediate >/dev/null 2>&1
+    fi
+    rm -rf "$(dirname "$pg_data")"
+  fi
+  rm -f "$log" "$pg_cluster"
+}
+trap cleanup EXIT
 
 cargo fmt --all -- --check
 (cd ui && npm run check && npm test) 2>&1 | tee "$log"
@@ -22,6 +38,32 @@ cargo clippy --workspace --all-targets -- -D warnings
 set +e
 scripts/desktop-session.sh cargo test --workspace --no-fail-fast 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
+# Every server test again on PostgreSQL: each test server gets a fresh database there
+# (kefu-testkit's TestDatabase), dropped when the test ends. It runs the kefu-server test
+# binaries the run above built, from server/ as cargo does: `cargo test -p kefu-server`
+# would resolve dependency features for that package alone and rebuild much of the tree.
+mapfile -t server_tests < <(cargo test --workspace --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json, sys
+for line in sys.stdin:
+    a = json.loads(line)
+    if a.get("reason") == "compiler-artifact" and a["profile"]["test"] and a.get("executable") \
+            and ("/server#" in a["package_id"] or a["package_id"].startswith("kefu-server ")):
+        print(a["executable"])')
+if [ "${#server_tests[@]}" -eq 0 ]; then
+  echo "test.sh: found no kefu-server test binaries for the PostgreSQL run" | tee -a "$log"
+  pg_status=1
+elif pg_url="$(bash scripts/postgres.sh "$pg_cluster")"; then
+  echo "test.sh: the server's tests on PostgreSQL ($pg_url)" | tee -a "$log"
+  pg_status=0
+  for test_bin in "${server_tests[@]}"; do
+    (cd server && TEST_POSTGRES_URL="$pg_url" "$test_bin") 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || pg_status=1
+  done
+else
+  echo "test.sh: no PostgreSQL server for the second run (scripts/postgres.sh failed)" | tee -a "$log"
+  pg_status=1
+fi
+[ "$status" -eq 0 ] && status=$pg_status
 # The widget against the kefu binary the tests just built.
 (cd widget && npm run e2e) 2>&1 | tee -a "$log"
 e2e_status=${PIPESTATUS[0]}

@@ -45,6 +45,31 @@ pub enum Command {
     Bot(BotCommand),
     /// Print the REST API's OpenAPI 3.1 description, as this configuration serves it.
     Openapi,
+    /// Bring the database's schema up to date (`store.url`), then exit. `kefu` also does
+    /// this at start; run it alone to migrate before rolling out new nodes.
+    Migrate,
+    /// Database maintenance.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every row of a SQLite database into an empty PostgreSQL database (moving a
+    /// single node to PostgreSQL), then compare row counts. Stop kefu first.
+    Copy {
+        /// The SQLite database (`sqlite:///var/lib/kefu/kefu.db` or a file path).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The PostgreSQL database (`postgres://user:password@host/database`); its schema
+        /// is created if missing.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Copy into a target that already has rows: finishes an interrupted copy, skipping
+        /// the rows already there.
+        #[arg(long)]
+        resume: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +163,33 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
             registry.build(&settings.plugins)?;
             // Secrets are redacted: this output ends up in tickets and CI logs.
             println!("{}", settings.redacted_json());
+            Ok(())
+        }
+        Some(Command::Migrate) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = crate::open_store(&settings).await?;
+            store.close().await;
+            println!(
+                "the database {} is up to date",
+                config::url_without_password(&settings.store_url())
+            );
+            Ok(())
+        }
+        Some(Command::Store(StoreCommand::Copy { from, to, resume })) => {
+            let options = crate::store::copy::Options {
+                resume,
+                ..Default::default()
+            };
+            let report = crate::store::copy::copy(&from, &to, &options).await?;
+            print!("{report}");
+            let differing = report.differing();
+            anyhow::ensure!(
+                differing.is_empty(),
+                "row counts differ in {}: was the source written to during the copy, or did \
+                 the target hold other rows? Stop kefu and run the copy again with --resume",
+                differing.join(", ")
+            );
+            println!("copy complete: every table has the same number of rows on both sides");
             Ok(())
         }
         Some(Command::Openapi) => {
@@ -337,6 +389,32 @@ mod tests {
         assert!(cli.demo);
         let cli = Cli::parse_from(normalize_args(args(&["kefu", "--config", "b.toml"])));
         assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("b.toml")));
+    }
+
+    #[test]
+    fn store_copy_takes_both_urls_and_resume() {
+        let cli = Cli::parse_from(args(&[
+            "kefu",
+            "store",
+            "copy",
+            "--from",
+            "a.db",
+            "--to",
+            "postgres://h/k",
+            "--resume",
+        ]));
+        let Some(Command::Store(StoreCommand::Copy { from, to, resume })) = cli.command else {
+            panic!(
+                "`kefu store copy` parses as the copy command: {:?}",
+                cli.command
+            );
+        };
+        assert_eq!(
+            (from.as_str(), to.as_str(), resume),
+            ("a.db", "postgres://h/k", true)
+        );
+        let missing = Cli::try_parse_from(args(&["kefu", "store", "copy", "--from", "a.db"]));
+        assert!(missing.is_err(), "--to is required: no default target");
     }
 
     #[test]

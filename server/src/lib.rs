@@ -5,9 +5,11 @@
 //!
 //! # Layout
 //! - [`config`]: settings from defaults, TOML and `KEFU_*` env, with errors that name the key.
-//! - [`cli`]: the command line (`kefu`, `kefu config example`, `kefu agent add`).
+//! - [`cli`]: the command line (`kefu`, `kefu migrate`, `kefu config example`, `kefu agent add`,
+//!   `kefu store copy`).
 //! - [`auth`]: argon2id passwords, hashed bearer tokens, the shop's signed identity.
-//! - [`store`]: the `Store` trait and its SQLite implementation; migrations in `migrations/`.
+//! - [`store`]: the `Store` trait, its SQLite (default) and PostgreSQL (cluster mode)
+//!   implementations; one migrations folder per backend in `migrations/`.
 //! - [`sessions`]: the domain core: hub (fan-out), writer (ack after commit), router
 //!   (queues, offers, capacity, presence). No HTTP, no SQL.
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
@@ -51,11 +53,13 @@ use crate::{
     config::Settings,
     gateway::AppState,
     sessions::Sessions,
-    store::{Store, sqlite::SqliteStore},
+    store::{Store, postgres::PgStore, sqlite::SqliteStore},
 };
 
-/// Opens the configured store (creating the data directory) and runs migrations.
+/// Opens the configured store (creating the data directory) and runs migrations:
+/// PostgreSQL for a `postgres://` or `postgresql://` URL, SQLite otherwise.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    // Attachments live in the data directory whichever database holds the rows.
     std::fs::create_dir_all(&settings.server.data_dir).with_context(|| {
         format!(
             "creating data directory {}",
@@ -63,9 +67,17 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         )
     })?;
     let url = settings.store_url();
+    // The URL may carry the database password; errors end up in logs.
+    let shown = config::url_without_password(&url);
+    if settings.store_is_postgres() {
+        let store = PgStore::open(&url, settings.store.pool_size)
+            .await
+            .with_context(|| format!("opening database {shown}"))?;
+        return Ok(Arc::new(store));
+    }
     let store = SqliteStore::open(&url)
         .await
-        .with_context(|| format!("opening database {url}"))?;
+        .with_context(|| format!("opening database {shown}"))?;
     Ok(Arc::new(store))
 }
 

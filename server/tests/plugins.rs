@@ -421,7 +421,7 @@ fn the_example_config_and_the_docs_declare_working_plugins() {
 #[tokio::test]
 async fn a_plugin_routing_to_a_missing_group_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path());
+    let (mut settings, _database) = test_settings_and_database(dir.path());
     settings.plugins.insert(
         "keyword_escalation".into(),
         json!({"rules": [{"keywords": ["投诉"], "group": "aftersales"}]}),

@@ -22,7 +22,29 @@ struct Kefu {
     addr: SocketAddr,
 }
 
-fn kefu(dir: &std::path::Path) -> Command {
+/// A test's data: a temp directory, and a fresh PostgreSQL database when
+/// `TEST_POSTGRES_URL` is set (kefu then keeps its rows there; restarts on the same `Data`
+/// find them again). Both go when it drops.
+struct Data {
+    dir: tempfile::TempDir,
+    database: Option<kefu_testkit::TestDatabase>,
+}
+
+impl Data {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            database: kefu_testkit::TestDatabase::create(),
+        }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+fn kefu(data: &Data) -> Command {
+    let dir = data.path();
     // KEFU_TEST_BIN measures another build (e.g. release) with the same tests.
     let bin = std::env::var("KEFU_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kefu").into());
     let mut cmd = Command::new(bin);
@@ -36,13 +58,16 @@ fn kefu(dir: &std::path::Path) -> Command {
         // is in tests/limits.rs).
         .env("KEFU_LIMITS__VISITOR__MAX_SOCKETS", "100000")
         .env("RUST_LOG", "warn");
+    if let Some(db) = &data.database {
+        cmd.env("KEFU_STORE__URL", &db.url);
+    }
     cmd
 }
 
 impl Kefu {
     /// Starts `kefu --demo` and waits for its "listening" line.
-    fn start(dir: &std::path::Path) -> Self {
-        let mut child = kefu(dir)
+    fn start(data: &Data) -> Self {
+        let mut child = kefu(data)
             .arg("--demo")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -111,8 +136,8 @@ impl Drop for Kefu {
 
 #[tokio::test]
 async fn acked_messages_survive_kill_9_and_seq_continues() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Kefu::start(dir.path());
+    let dir = Data::new();
+    let server = Kefu::start(&dir);
     let token = server.visitor_token().await;
     let mut ws = Ws::connect(server.addr, "shopper", &token, None).await;
     let first = ws.say("", "m0", "first").await;
@@ -143,7 +168,7 @@ async fn acked_messages_survive_kill_9_and_seq_continues() {
     drop(server);
 
     // Same data directory, new process.
-    let server = Kefu::start(dir.path());
+    let server = Kefu::start(&dir);
     let admin = server.login().await;
     let http = reqwest::Client::new();
     let mut stored: Vec<(String, u64)> = Vec::new();
@@ -197,8 +222,8 @@ async fn acked_messages_survive_kill_9_and_seq_continues() {
 
 #[tokio::test]
 async fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = Kefu::start(dir.path());
+    let dir = Data::new();
+    let mut server = Kefu::start(&dir);
     let token = server.visitor_token().await;
     let mut ws = Ws::connect(server.addr, "shopper", &token, None).await;
     ws.say("", "before", "hello").await;
@@ -218,8 +243,8 @@ async fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
 
 #[test]
 fn bad_config_fails_with_one_line_naming_the_key_and_source() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = kefu(dir.path())
+    let dir = Data::new();
+    let out = kefu(&dir)
         .env("KEFU_ROUTING__OFFER_TIMEOUT_SECS", "soon")
         .output()
         .unwrap();
@@ -238,7 +263,7 @@ fn bad_config_fails_with_one_line_naming_the_key_and_source() {
 
     let file = dir.path().join("prod.toml");
     std::fs::write(&file, "[limits]\nmax_frame_bytes = 12\n").unwrap();
-    let out = kefu(dir.path())
+    let out = kefu(&dir)
         .arg(format!("-config={}", file.display()))
         .output()
         .unwrap();
@@ -249,7 +274,7 @@ fn bad_config_fails_with_one_line_naming_the_key_and_source() {
         "Go-style -config is read: {err}"
     );
 
-    let out = kefu(dir.path())
+    let out = kefu(&dir)
         .args(["--config", "/nonexistent.toml"])
         .output()
         .unwrap();
@@ -261,18 +286,59 @@ fn bad_config_fails_with_one_line_naming_the_key_and_source() {
     );
 }
 
+#[tokio::test]
+async fn migrate_brings_the_schema_up_and_a_newer_one_stops_start_up_in_one_line() {
+    let dir = Data::new();
+    let out = kefu(&dir).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "kefu migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is up to date"),
+        "says what it did"
+    );
+
+    // As if a newer Kefu had migrated the database since.
+    let insert = |placeholder: &str| {
+        format!(
+            "insert into _sqlx_migrations (version, description, success, checksum, execution_time) \
+             values (9999, 'from a newer kefu', true, {placeholder}, 0)"
+        )
+    };
+    match &dir.database {
+        Some(db) => {
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(insert("'\\x00'")))
+                .await
+                .unwrap();
+        }
+        None => {
+            let db = rusqlite::Connection::open(dir.path().join("kefu.db")).unwrap();
+            db.execute(&insert("x'00'"), []).unwrap();
+        }
+    }
+    let out = kefu(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a newer schema must stop start-up");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("schema version 9999") && stderr.contains("newer Kefu"),
+        "names the version and the cause: {stderr}"
+    );
+}
+
 #[test]
 fn the_printed_example_config_is_valid() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = kefu(dir.path())
-        .args(["config", "example"])
-        .output()
-        .unwrap();
+    let dir = Data::new();
+    let out = kefu(&dir).args(["config", "example"]).output().unwrap();
     assert!(out.status.success());
     let example = dir.path().join("kefu.toml");
     std::fs::write(&example, &out.stdout).unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("[[sites]]"));
-    let check = kefu(dir.path())
+    let check = kefu(&dir)
         .arg(format!("-config={}", example.display()))
         .args(["config", "check"])
         .output()
@@ -286,8 +352,8 @@ fn the_printed_example_config_is_valid() {
 
 #[tokio::test]
 async fn agent_add_creates_an_admin_who_can_sign_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut add = kefu(dir.path())
+    let dir = Data::new();
+    let mut add = kefu(&dir)
         .args([
             "agent",
             "add",
@@ -315,7 +381,7 @@ async fn agent_add_creates_an_admin_who_can_sign_in() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let server = Kefu::start(dir.path());
+    let server = Kefu::start(&dir);
     let res = reqwest::Client::new()
         .post(server.url("/api/v1/auth/login"))
         .json(&json!({"username": "root", "password": "a-long-password"}))
@@ -327,7 +393,7 @@ async fn agent_add_creates_an_admin_who_can_sign_in() {
     assert_eq!(body["agent"]["role"], "admin");
 
     // A too-short password is refused with a clear message.
-    let mut add = kefu(dir.path())
+    let mut add = kefu(&dir)
         .args(["agent", "add", "--username", "weak"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
@@ -345,8 +411,8 @@ async fn agent_add_creates_an_admin_who_can_sign_in() {
 #[tokio::test]
 async fn idle_shopper_connections_are_cheap() {
     const N: usize = 2000;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Kefu::start(dir.path());
+    let dir = Data::new();
+    let server = Kefu::start(&dir);
     let token = server.visitor_token().await;
     let mut conns = Vec::with_capacity(N);
     // Warm up allocator pools and lazy statics before the baseline.
@@ -393,8 +459,8 @@ async fn idle_shopper_connections_are_cheap() {
 
 #[test]
 fn logs_can_be_json_for_log_shippers() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = kefu(dir.path())
+    let dir = Data::new();
+    let mut child = kefu(&dir)
         .env("KEFU_LOG__FORMAT", "json")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

@@ -410,7 +410,7 @@ async fn a_receiver_that_is_down_is_retried_and_logged_while_the_chat_goes_on() 
 #[tokio::test]
 async fn a_bad_webhook_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path());
+    let (mut settings, _database) = test_settings_and_database(dir.path());
     settings.webhooks.push(WebhookSettings::new(
         "crm",
         "http://127.0.0.1:9/hook",

@@ -1,5 +1,5 @@
 //! kefu inside the test process: the server library's `run_with` on 127.0.0.1:0, a temp
-//! SQLite database and test settings, with the plugins the test registers. The test can
+//! SQLite database (or a fresh PostgreSQL one, see [`crate::postgres`]) and test settings, with the plugins the test registers. The test can
 //! reach into the store and settings directly; everything a client does goes through
 //! [`Endpoint`], which [`TestServer`] dereferences to.
 
@@ -13,7 +13,7 @@ use kefu_server::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use crate::{Endpoint, ORIGIN, PASSWORD, SECRET, SITE, TestAgent};
+use crate::{Endpoint, ORIGIN, PASSWORD, SECRET, SITE, TestAgent, TestDatabase};
 
 /// A kefu server running in this process.
 pub struct TestServer {
@@ -23,6 +23,8 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Declared last, so it is dropped (`DROP DATABASE … WITH (FORCE)`) after the rest.
+    _database: Option<TestDatabase>,
 }
 
 impl Deref for TestServer {
@@ -59,6 +61,20 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s
 }
 
+/// [`test_settings`], on a fresh PostgreSQL database when `TEST_POSTGRES_URL` is set (see
+/// [`crate::postgres`]); the database is dropped with the returned handle, so keep it as
+/// long as the settings are in use.
+pub fn test_settings_and_database(dir: &std::path::Path) -> (Settings, Option<TestDatabase>) {
+    let mut settings = test_settings(dir);
+    let database = TestDatabase::create();
+    if let Some(db) = &database {
+        settings.store.url = db.url.clone();
+        // Test binaries run servers side by side; PostgreSQL allows ~100 connections.
+        settings.store.pool_size = 4;
+    }
+    (settings, database)
+}
+
 impl TestServer {
     /// Starts with [`test_settings`] and the built-in plugins.
     pub async fn start() -> Self {
@@ -76,7 +92,7 @@ impl TestServer {
         registry: kefu_server::plugins::Registry,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = test_settings(dir.path());
+        let (mut settings, database) = test_settings_and_database(dir.path());
         tweak(&mut settings);
         let store = kefu_server::open_store(&settings).await.unwrap();
         seed::ensure_groups(store.as_ref()).await.unwrap();
@@ -99,6 +115,7 @@ impl TestServer {
             _dir: dir,
             stop: Some(stop),
             task: Some(task),
+            _database: database,
         }
     }
 

@@ -10,6 +10,8 @@
 //! - [`process`]: [`KefuCommand`] / [`KefuProcess`], the built `kefu` binary with a generated
 //!   config, a first admin made with `kefu agent add`, ready once `/readyz` answers, killed
 //!   on drop.
+//! - [`postgres`]: [`TestDatabase`], a fresh PostgreSQL database per server when
+//!   `TEST_POSTGRES_URL` names a PostgreSQL server (otherwise servers use SQLite).
 //! - [`ws`]: [`Ws`], a scripted protobuf WebSocket client (shopper, agent or bot) and the
 //!   message helpers tests build frames with.
 //!
@@ -20,6 +22,7 @@
 pub mod endpoint;
 #[cfg(feature = "in-process")]
 mod inproc;
+pub mod postgres;
 pub mod process;
 pub mod ws;
 
@@ -27,7 +30,8 @@ use std::time::Duration;
 
 pub use endpoint::{AgentSpec, Endpoint, TestAgent, TestVisitor, shopper_opens};
 #[cfg(feature = "in-process")]
-pub use inproc::{TestServer, test_settings};
+pub use inproc::{TestServer, test_settings, test_settings_and_database};
+pub use postgres::{TEST_POSTGRES_URL, TestDatabase};
 pub use process::{KefuCommand, KefuProcess, kefu_bin, target_dir, workspace_bin};
 pub use ws::{Ws, is_bot, note_body, text_body, text_msg, text_of, ws_request};
 

@@ -1,6 +1,7 @@
 //! kefu as an operator runs it: the built `kefu` binary in its own process, with a config the
 //! kit generates (listen address, data directory, grace period, plus whatever tables the
-//! caller adds), a clean environment, the first admin made with `kefu agent add`, and ready
+//! caller adds), a clean environment (plus `KEFU_STORE__URL` naming a fresh PostgreSQL
+//! database when `TEST_POSTGRES_URL` is set), the first admin made with `kefu agent add`, and ready
 //! once `/readyz` answers 200. The process is killed when its handle drops.
 
 use std::{
@@ -13,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{Endpoint, Error, ORIGIN, SECRET, SITE};
+use crate::{Endpoint, Error, ORIGIN, SECRET, SITE, TestDatabase};
 
 /// How long kefu may take from listening to answering `/readyz` (migrations run first).
 const READY_WITHIN: Duration = Duration::from_secs(30);
@@ -59,6 +60,9 @@ pub struct KefuCommand {
     /// Holds the config file, the log and (unless [`KefuCommand::data_dir`] says otherwise)
     /// the data; shared by every start of this command and removed with the last handle.
     scratch: Option<Arc<tempfile::TempDir>>,
+    /// The PostgreSQL database (when `TEST_POSTGRES_URL` is set), made at the first start
+    /// and shared like `scratch`: restarts find their data, the last handle drops it.
+    database: Option<Arc<TestDatabase>>,
     data_dir: Option<PathBuf>,
     listen: String,
     grace_secs: u64,
@@ -82,6 +86,7 @@ impl KefuCommand {
         Self {
             bin: None,
             scratch: None,
+            database: None,
             data_dir: None,
             listen: "127.0.0.1:0".into(),
             grace_secs: 1,
@@ -190,6 +195,9 @@ impl KefuCommand {
             None => Arc::new(tempfile::tempdir().map_err(io("creating a scratch folder"))?),
         };
         self.scratch = Some(scratch.clone());
+        if self.database.is_none() {
+            self.database = TestDatabase::create().map(Arc::new);
+        }
         let data_dir = self
             .data_path()
             .unwrap_or_else(|| scratch.path().join("data"));
@@ -203,6 +211,11 @@ impl KefuCommand {
             cmd.env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .envs(
+                    self.database
+                        .iter()
+                        .map(|db| ("KEFU_STORE__URL", db.url.as_str())),
+                )
                 .arg(format!("-config={}", conf.display()))
                 .args(args);
             cmd

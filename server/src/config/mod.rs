@@ -25,7 +25,7 @@ pub use limits::{
     AgentLimits, FrameLimits, HttpLimits, IpLimits, LoginLimits, Period, Rate, VisitorLimits,
 };
 pub use load::ConfigError;
-pub use redact::REDACTED;
+pub use redact::{REDACTED, url_without_password};
 
 /// The commented example printed by `kefu config example`; also parsed in tests so it
 /// never drifts from what the loader accepts.
@@ -94,8 +94,10 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
-    /// `sqlite://path/to/kefu.db`; empty means `<data_dir>/kefu.db`.
+    /// `sqlite://path/to/kefu.db` or `postgres://…`; empty means `<data_dir>/kefu.db`.
     pub url: String,
+    /// Most connections to PostgreSQL (unused by SQLite, which keeps its own few).
+    pub pool_size: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -250,7 +252,10 @@ impl Default for Settings {
                 data_dir: PathBuf::from("kefu-data"),
                 shutdown_grace_secs: 10,
             },
-            store: StoreSettings { url: String::new() },
+            store: StoreSettings {
+                url: String::new(),
+                pool_size: 10,
+            },
             log: LogSettings {
                 format: "human".into(),
                 level: "info".into(),
@@ -307,8 +312,18 @@ impl Default for Settings {
     }
 }
 
+/// Whether `url` names PostgreSQL (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Settings {
-    /// The SQLite URL to open.
+    /// Whether [`Settings::store_url`] names PostgreSQL.
+    pub fn store_is_postgres(&self) -> bool {
+        is_postgres_url(&self.store.url)
+    }
+
+    /// The database URL to open (SQLite in the data directory unless `store.url` is set).
     pub fn store_url(&self) -> String {
         if self.store.url.is_empty() {
             format!(

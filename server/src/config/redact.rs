@@ -23,6 +23,22 @@ fn is_secret_key(key: &str) -> bool {
         || key.ends_with("_key")
 }
 
+/// `url` with the password of its `user:password@` part replaced by `***`, for printing
+/// (`store.url = "postgres://kefu:pw@db/kefu"` carries the database password).
+pub fn url_without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 fn redact(value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -32,6 +48,9 @@ fn redact(value: &mut Value) {
                         if !s.is_empty() {
                             *s = REDACTED.to_string();
                         }
+                    }
+                    Value::String(s) if key == "url" || key.ends_with("_url") => {
+                        *s = url_without_password(s);
                     }
                     _ => redact(v),
                 }
@@ -84,5 +103,27 @@ mod tests {
         );
         assert_eq!(v["plugins"]["translate"]["model"], "m");
         assert_eq!(v["sites"][0]["name"], "Shop");
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted_and_the_rest_kept() {
+        let mut v = serde_json::json!({"store": {"url": "postgres://kefu:pa:ss@db:5432/kefu?sslmode=require"}});
+        redact(&mut v);
+        assert_eq!(
+            v["store"]["url"], "postgres://kefu:***@db:5432/kefu?sslmode=require",
+            "the password goes, host and options stay"
+        );
+        for plain in [
+            "postgres://kefu@db/kefu",
+            "sqlite:///var/lib/kefu/kefu.db",
+            "http://127.0.0.1/a@b",
+            "",
+        ] {
+            assert_eq!(
+                url_without_password(plain),
+                plain,
+                "nothing secret in {plain}"
+            );
+        }
     }
 }

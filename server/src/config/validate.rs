@@ -31,11 +31,17 @@ impl Settings {
                 "expected at least 16 characters (or empty for no token)",
             );
         }
-        if !self.store.url.is_empty() && !self.store.url.starts_with("sqlite:") {
+        if !self.store.url.is_empty()
+            && !self.store.url.starts_with("sqlite:")
+            && !super::is_postgres_url(&self.store.url)
+        {
             return bad(
                 "store.url",
-                "expected sqlite://path (PostgreSQL arrives with cluster mode)",
+                "expected sqlite://path or postgres://user@host:port/database",
             );
+        }
+        if !(1..=1000).contains(&self.store.pool_size) {
+            return bad("store.pool_size", "expected between 1 and 1000");
         }
         if !["human", "json"].contains(&self.log.format.as_str()) {
             return bad("log.format", "expected `human` or `json`");

@@ -10,7 +10,12 @@
 //!   `Arc<dyn Store>` (code holding a concrete backend imports [`prelude`]).
 //! - [`StoreError`]: what went wrong, in terms a caller can act on; each backend maps its
 //!   driver's errors onto it and no driver type leaves the backend's module.
-//! - `sqlite`: the embedded backend (PostgreSQL comes next, beside it).
+//! - `sqlite`: the embedded backend (the default); `postgres`: PostgreSQL, for cluster mode.
+//!   Each mirrors the other: one file per resource, driver errors mapped in `error.rs`, the
+//!   batched message writer in `append.rs`, migrations in `migrations/<backend>/`.
+//! - [`copy`]: `kefu store copy`, every row of a SQLite database into an empty PostgreSQL
+//!   one, driven by a per-table column list.
+//! - `schema`: running a backend's migrations; a database newer than the binary is refused.
 //! - `tests` (test builds only): the behaviour every backend must show, over `&dyn Store`.
 //!
 //! Ids are UUIDs, times are unix milliseconds, so the SQL stays portable.
@@ -20,8 +25,11 @@ mod audit;
 mod bots;
 mod canned;
 mod conversations;
+pub mod copy;
 mod messages;
 mod model;
+pub mod postgres;
+mod schema;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod tests;

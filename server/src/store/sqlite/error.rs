@@ -8,10 +8,8 @@
 //! [`StoreError::Internal`]. Unique and foreign-key violations become
 //! [`StoreError::Conflict`] only where the caller said what they mean ([`conflict_or`]).
 
-use rusqlite::ffi::ErrorCode;
-use sqlx::migrate::MigrateError;
-
 use crate::store::{StoreError, StoreResult};
+use rusqlite::ffi::ErrorCode;
 
 /// Maps a driver result onto the store's, for `?` in the backend's methods.
 pub(super) trait Db<T> {
@@ -28,12 +26,6 @@ impl<T> Db<T> for Result<T, sqlx::Error> {
 impl<T> Db<T> for Result<T, rusqlite::Error> {
     fn db(self) -> StoreResult<T> {
         self.map_err(from_rusqlite)
-    }
-}
-
-impl<T> Db<T> for Result<T, MigrateError> {
-    fn db(self) -> StoreResult<T> {
-        self.map_err(|e| StoreError::Migration(Box::new(e)))
     }
 }
 

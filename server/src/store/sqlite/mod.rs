@@ -19,7 +19,7 @@ use sqlx::{
     },
 };
 
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{Store, StoreError, StoreResult, schema};
 
 mod accounts;
 mod append;
@@ -36,6 +36,9 @@ mod webhooks;
 use append::MessageWriter;
 use cache::ConversationCache;
 use error::Db;
+
+/// The SQLite schema's migrations, embedded in the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -71,10 +74,10 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .db()?;
-        sqlx::migrate!("./migrations/sqlite")
+        MIGRATOR
             .run(&pool)
             .await
-            .db()?;
+            .map_err(|e| schema::migration_error(e, &MIGRATOR))?;
         // The writer opens the same file on a connection of its own (`append.rs`).
         let file: String =
             sqlx::query_scalar("select file from pragma_database_list where name = 'main'")
@@ -92,6 +95,11 @@ impl SqliteStore {
             messages: std::sync::Mutex::new(Some(messages)),
             conversations: ConversationCache::default(),
         })
+    }
+
+    /// The pool, for `store::copy`, which reads or writes every table as plain rows.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Opens a database file inside `dir`.
@@ -164,7 +172,7 @@ fn json<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> sqlx::Result<T> {
 #[cfg(test)]
 mod tests {
     use super::SqliteStore;
-    use crate::store::tests as behaviour;
+    use crate::store::{Store, tests as behaviour};
 
     /// A store on a fresh file; the directory lives as long as the guard.
     pub(super) async fn open() -> (tempfile::TempDir, SqliteStore) {
@@ -179,6 +187,28 @@ mod tests {
     async fn the_behaviour_suite_passes_on_sqlite() {
         let (_dir, store) = open().await;
         behaviour::suite(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_schema_newer_than_the_binary_is_refused_naming_its_version() {
+        let (dir, store) = open().await;
+        sqlx::query(
+            "insert into _sqlx_migrations (version, description, success, checksum, execution_time) \
+             values (9999, 'from a newer kefu', 1, x'00', 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        store.close().await;
+        let Err(e) = SqliteStore::open(dir.path().join("t.db").to_str().unwrap()).await else {
+            panic!("a newer schema was accepted");
+        };
+        let text = e.to_string();
+        assert!(matches!(e, crate::store::StoreError::Migration(_)), "{e:?}");
+        assert!(
+            text.contains("schema version 9999") && !text.contains('\n'),
+            "one line naming the version: {text}"
+        );
     }
 
     #[tokio::test]
