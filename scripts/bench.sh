@@ -2,7 +2,8 @@
 # The full benchmark suite of docs/BENCHMARKS.md: release builds of kefu and kefu-bench, then
 # every scenario against a fresh kefu on a temp SQLite database (about 8 minutes on 2 cores).
 # Prints the tables; the JSON goes to test-output/bench-results.json.
-# Extra arguments go to `kefu-bench run`, e.g. `scripts/bench.sh --quick` or `--shoppers 5000`.
+# Extra arguments go to `kefu-bench run`, e.g. `scripts/bench.sh --quick` or `--shoppers 5000`;
+# `--store "$(scripts/postgres.sh)"` measures kefu on PostgreSQL instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -9,17 +9,25 @@
 #   `postgres` user when this script runs as root (PostgreSQL refuses to run as root).
 #   If a file name is given as $1, the cluster's data directory is written there, so the
 #   caller can stop it (`pg_ctl -D <dir> stop -m immediate`) and remove it.
+# - `--throwaway FILE` always starts a throwaway cluster (for a test that stops and starts
+#   its database server). Its settings are in the cluster's own postgresql.conf, so
+#   `pg_ctl -D <dir> -l <dir>/../log -w start` brings it back on the same port.
 # Tests create one database each (kefu_t_<random>) and drop it; nothing else is touched.
 set -euo pipefail
 
+throwaway=""
+if [ "${1:-}" = "--throwaway" ]; then
+  throwaway=1
+  shift
+fi
 record="${1:-}"
 say() { echo "postgres.sh: $*" >&2; }
 
-if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
+if [ -z "$throwaway" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
   echo "postgres://postgres@127.0.0.1:5432/postgres"
   exit 0
 fi
-if ! command -v pg_isready >/dev/null && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+if [ -z "$throwaway" ] && ! command -v pg_isready >/dev/null && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   echo "postgres://postgres@127.0.0.1:5432/postgres"
   exit 0
 fi
@@ -47,8 +55,14 @@ if [ "$(id -u)" -eq 0 ]; then
   as_owner=(runuser -u postgres --)
 fi
 "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >/dev/null
-"${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >&2
+cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+max_connections = 200
+fsync = off
+CONF
+"${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >&2
 [ -n "$record" ] && echo "$dir/data" >"$record"
 say "throwaway cluster on 127.0.0.1:$port (data in $dir; stop: $bin/pg_ctl -D $dir/data stop)"
 echo "postgres://postgres@127.0.0.1:$port/postgres"

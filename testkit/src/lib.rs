@@ -31,7 +31,7 @@ use std::time::Duration;
 pub use endpoint::{AgentSpec, Endpoint, TestAgent, TestVisitor, shopper_opens};
 #[cfg(feature = "in-process")]
 pub use inproc::{TestServer, test_settings, test_settings_and_database};
-pub use postgres::{TEST_POSTGRES_URL, TestDatabase};
+pub use postgres::{TEST_POSTGRES_URL, TestDatabase, ThrowawayServer};
 pub use process::{KefuCommand, KefuProcess, kefu_bin, target_dir, workspace_bin};
 pub use ws::{Ws, is_bot, note_body, text_body, text_msg, text_of, ws_request};
 

@@ -7,6 +7,11 @@
 //! nothing behind. Both run on a thread of their own with a small runtime: the handle is
 //! made and dropped from sync code (`KefuCommand::start`) and from inside async tests alike.
 
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
 use sqlx::{Connection, Executor, PgConnection};
 
 /// The variable naming the PostgreSQL server tests use.
@@ -33,14 +38,123 @@ impl TestDatabase {
     /// Panics if the server cannot be reached: a test run that asked for PostgreSQL must
     /// not quietly fall back to SQLite.
     pub fn create() -> Option<Self> {
-        let server = server_url()?;
+        Some(Self::create_on(&server_url()?))
+    }
+
+    /// A new empty database on the server `server` names (a URL to any database there).
+    pub fn create_on(server: &str) -> Self {
         let name = format!("kefu_t_{}", uuid::Uuid::new_v4().simple());
         let statement = format!("create database {name}");
-        on_own_thread(&server, statement)
-            .unwrap_or_else(|e| panic!("creating a test database on {TEST_POSTGRES_URL}: {e}"));
-        let url = with_database(&server, &name);
-        Some(Self { url, name, server })
+        // Not the URL in the message: it may hold a password.
+        on_own_thread(server, statement)
+            .unwrap_or_else(|e| panic!("creating a test database for kefu: {e}"));
+        let url = with_database(server, &name);
+        Self {
+            url,
+            name,
+            server: server.to_string(),
+        }
     }
+}
+
+/// A PostgreSQL server of a test's own, for tests that stop and start the database under
+/// kefu: `scripts/postgres.sh --throwaway` (initdb in a temp dir, a free loopback port; it
+/// installs Debian's `postgresql` first if it is missing). Stopped and removed on drop.
+#[derive(Debug)]
+pub struct ThrowawayServer {
+    /// A URL to its `postgres` database (give it to [`TestDatabase::create_on`]).
+    pub url: String,
+    data: PathBuf,
+}
+
+impl ThrowawayServer {
+    /// Starts one; panics with the script's output if it cannot.
+    pub fn start() -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
+        let record = tempfile::NamedTempFile::new().expect("a temp file");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("--throwaway")
+            .arg(record.path())
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+        assert!(out.status.success(), "{} failed", script.display());
+        let data = std::fs::read_to_string(record.path()).expect("the script names the cluster");
+        Self {
+            url: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            data: PathBuf::from(data.trim()),
+        }
+    }
+
+    /// Kills the server the way a crash or power cut would (`pg_ctl stop -m immediate`):
+    /// open transactions are lost and the next start recovers from the write-ahead log.
+    pub fn crash(&self) {
+        self.pg_ctl(&["stop", "-m", "immediate"]);
+    }
+
+    /// Starts it again on the same port and waits until it accepts connections.
+    pub fn restart(&self) {
+        let log = self.data.with_file_name("log");
+        self.pg_ctl(&["-l", &log.display().to_string(), "-w", "start"]);
+    }
+
+    /// Runs `pg_ctl -D <data> args…` and panics if it fails.
+    fn pg_ctl(&self, args: &[&str]) {
+        match self.try_pg_ctl(args) {
+            Ok(status) if status.success() => {}
+            other => panic!("pg_ctl {args:?} failed: {other:?}"),
+        }
+    }
+
+    /// Runs `pg_ctl -D <data> args…` as the cluster's owner (`postgres` when the test runs
+    /// as root: PostgreSQL refuses to run as root).
+    fn try_pg_ctl(&self, args: &[&str]) -> std::io::Result<std::process::ExitStatus> {
+        let pg_ctl = server_binaries().join("pg_ctl");
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+            c
+        } else {
+            Command::new(&pg_ctl)
+        };
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+    }
+}
+
+impl Drop for ThrowawayServer {
+    fn drop(&mut self) {
+        let _ = self.try_pg_ctl(&["stop", "-m", "immediate"]);
+        if let Some(dir) = self.data.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Debian keeps the server binaries out of PATH, in /usr/lib/postgresql/<version>/bin;
+/// the newest version's (the one `scripts/postgres.sh` used).
+fn server_binaries() -> PathBuf {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's server binaries in /usr/lib/postgresql")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().expect("a version in /usr/lib/postgresql").1
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
 impl Drop for TestDatabase {

@@ -154,6 +154,13 @@ impl KefuCommand {
         .env("KEFU_LIMITS__MESSAGES_BURST", "1000")
     }
 
+    /// Keeps the data in this PostgreSQL database instead of the one `TEST_POSTGRES_URL`
+    /// would give (or SQLite); dropped with the last handle, as that one would be.
+    pub fn database(mut self, database: TestDatabase) -> Self {
+        self.database = Some(Arc::new(database));
+        self
+    }
+
     /// Sets an environment variable (kefu reads `KEFU_*` as config overrides; nothing of the
     /// test's own environment but `PATH` is passed on).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {

@@ -2,12 +2,12 @@
 //! an agent or a bot, depending on the path it connects to — and the helpers tests build and
 //! read messages with.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
 use prost::Message as _;
-use tokio::net::TcpStream;
+use tokio::{net::TcpStream, time::error::Elapsed};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
@@ -43,20 +43,37 @@ pub fn ws_request(
 impl Ws {
     /// Opens `/ws/{kind}` (`shopper`, `agent` or `bot`) and waits for the server's `Hello`.
     pub async fn connect(addr: SocketAddr, kind: &str, token: &str, origin: Option<&str>) -> Self {
+        Self::try_connect(addr, kind, token, origin)
+            .await
+            .unwrap_or_else(|e| panic!("{kind} socket should connect: {e}"))
+    }
+
+    /// Like [`Ws::connect`], but a refused upgrade (e.g. 503 while the server cannot reach
+    /// its database) or a socket closed before `Hello` is an error.
+    pub async fn try_connect(
+        addr: SocketAddr,
+        kind: &str,
+        token: &str,
+        origin: Option<&str>,
+    ) -> Result<Self, String> {
         let (ws, _) = tokio_tungstenite::connect_async(ws_request(addr, kind, token, origin))
             .await
-            .unwrap_or_else(|e| panic!("{kind} socket should connect: {e}"));
+            .map_err(|e| e.to_string())?;
         let mut me = Self {
             ws,
             hello: pb::Hello::default(),
         };
-        me.hello = me
-            .recv_until(|k| match k {
-                Out::Hello(h) => Some(h.clone()),
-                _ => None,
-            })
-            .await;
-        me
+        loop {
+            match me.next_within(WAIT).await {
+                Ok(Some(Out::Hello(h))) => {
+                    me.hello = h;
+                    return Ok(me);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Err("closed before Hello".into()),
+                Err(_) => return Err("no Hello within the wait time".into()),
+            }
+        }
     }
 
     /// Sends one client envelope.
@@ -89,21 +106,25 @@ impl Ws {
 
     /// The next server frame, or `None` if the socket closed.
     pub async fn next(&mut self) -> Option<Out> {
+        self.next_within(WAIT)
+            .await
+            .expect("a frame within the wait time")
+    }
+
+    /// The next server frame within `wait` (`Ok(None)`: the socket closed or failed).
+    pub async fn next_within(&mut self, wait: Duration) -> Result<Option<Out>, Elapsed> {
         loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within the wait time");
-            match msg {
+            match tokio::time::timeout(wait, self.ws.next()).await? {
                 Some(Ok(Message::Binary(b))) => {
-                    return Some(
+                    return Ok(Some(
                         pb::ServerEnvelope::decode(b)
                             .expect("server frames decode")
                             .kind
                             .expect("kind set"),
-                    );
+                    ));
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(None),
                 Some(Ok(other)) => panic!("unexpected frame {other:?}"),
             }
         }

@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// rates, stall, fanout, storm, ceiling, echo.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
+    /// Keep kefu's data on this PostgreSQL server (`postgres://user@host:port/database`):
+    /// the run gets a fresh database there, dropped afterwards. Default: a temp SQLite file.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 /// How big a run is.
@@ -126,12 +130,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "no kefu binary at {} (build it: cargo build --release -p kefu-server, or pass --kefu)",
         bin.display()
     );
-    let kefu = server::Kefu::start(&bin, scale.capacity())?;
+    if let Some(url) = &args.store {
+        anyhow::ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "--store takes a postgres:// URL (without it the run uses SQLite)"
+        );
+    }
+    let kefu = server::Kefu::start(&bin, scale.capacity(), args.store.as_deref())?;
     eprintln!(
         "kefu {} on {}; data in {}",
         bin.display(),
         kefu.addr,
-        kefu.data_dir().display()
+        match &args.store {
+            Some(_) => "a fresh PostgreSQL database".to_string(),
+            None => kefu.data_dir().display().to_string(),
+        }
     );
     let outcome = scenarios::all(&kefu, &scale, args.quick).await;
     let results = match outcome {

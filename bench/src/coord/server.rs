@@ -1,6 +1,7 @@
-//! The `kefu` process under test: a bench config on a temp SQLite database, an admin made
-//! with `kefu agent add`, agents made over the admin REST API (the starting and the accounts
-//! are the workspace test kit's), and /proc sampling.
+//! The `kefu` process under test: a bench config on a temp SQLite database (or a fresh
+//! PostgreSQL one with `--store`), an admin made with `kefu agent add`, agents made over the
+//! admin REST API (the starting and the accounts are the workspace test kit's), and /proc
+//! sampling.
 
 use std::{
     path::{Path, PathBuf},
@@ -8,7 +9,7 @@ use std::{
 };
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use kefu_testkit::{AgentSpec, KefuCommand, KefuProcess};
+use kefu_testkit::{AgentSpec, KefuCommand, KefuProcess, TestDatabase};
 
 use crate::plan::AgentLogin;
 
@@ -62,14 +63,19 @@ default_group = "pre-sales"
 }
 
 impl Kefu {
-    pub fn start(bin: &Path, capacity: usize) -> anyhow::Result<Self> {
-        let process = KefuCommand::new()
+    /// Starts kefu on a temp SQLite database, or on a fresh database on the PostgreSQL
+    /// server `postgres` names.
+    pub fn start(bin: &Path, capacity: usize, postgres: Option<&str>) -> anyhow::Result<Self> {
+        let mut command = KefuCommand::new()
             .bin(bin)
             .shutdown_grace_secs(2)
             .config(config(capacity))
             .log_to_file()
-            .admin(ADMIN, PASSWORD)
-            .start()?;
+            .admin(ADMIN, PASSWORD);
+        if let Some(server) = postgres {
+            command = command.database(TestDatabase::create_on(server));
+        }
+        let process = command.start()?;
         Ok(Self {
             addr: process.addr.to_string(),
             proc: Proc(process.pid()),
