@@ -12,7 +12,7 @@ use super::{
     auth::AgentAuth,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Path, Query},
-    openapi::{self, AgentErrors, JsonErrors, ParamErrors},
+    openapi::{self, ActionErrors, AgentErrors, JsonErrors, ParamErrors},
 };
 use crate::{
     actions::{ActionError, Done},
@@ -57,11 +57,8 @@ impl From<ActionError> for ApiError {
     request_body = NewReturn,
     responses(
         (status = 201, description = "The return created", body = Done),
-        AgentErrors, JsonErrors,
-        (status = 404, description = "No such conversation or order, or not the agent's", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an agent token, not the conversation's agent, the conversation is closed, no back office is configured, the shopper is not identified, or (returns) the refund is above the agent's limit", body = ErrorBody),
+        AgentErrors, JsonErrors, ActionErrors,
         (status = 422, description = "The back office refused", body = ErrorBody),
-        (status = 502, description = "The back office failed", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn create_return(
@@ -90,11 +87,8 @@ pub struct OrderRequest {
     request_body = OrderRequest,
     responses(
         (status = 200, description = "The order after cancelling", body = Done),
-        AgentErrors, JsonErrors,
-        (status = 404, description = "No such conversation or order, or not the agent's", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an agent token, not the conversation's agent, the conversation is closed, no back office is configured, the shopper is not identified, or (returns) the refund is above the agent's limit", body = ErrorBody),
+        AgentErrors, JsonErrors, ActionErrors,
         (status = 422, description = "The back office refused", body = ErrorBody),
-        (status = 502, description = "The back office failed", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn cancel_order(
@@ -122,10 +116,7 @@ async fn cancel_order(
     request_body = OrderRequest,
     responses(
         (status = 200, description = "The order sent", body = Done),
-        AgentErrors, JsonErrors,
-        (status = 404, description = "No such conversation or order, or not the agent's", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an agent token, not the conversation's agent, the conversation is closed, no back office is configured, the shopper is not identified, or (returns) the refund is above the agent's limit", body = ErrorBody),
-        (status = 502, description = "The back office failed", body = ErrorBody),
+        AgentErrors, JsonErrors, ActionErrors,
     ),
     security(("bearer" = [])))]
 async fn send_order_card(

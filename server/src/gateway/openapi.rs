@@ -283,6 +283,16 @@ error_set! {
 }
 
 error_set! {
+    /// What every back-office action answers beyond the token and the body
+    /// (`actions::ActionError`); writes add 422 for the back office refusing.
+    ActionErrors {
+        "403" => "Not allowed: not an agent token, not the conversation's agent, the conversation is closed, no back office is configured, the shopper is not identified, or (returns) the refund is above the agent's limit",
+        "404" => "No such conversation or order, or not the agent's",
+        "502" => "The back office failed",
+    }
+}
+
+error_set! {
     /// What path and query extractors answer (`extract::Path`, `extract::Query`): an id
     /// that is no UUID, a parameter of the wrong type or out of range.
     ParamErrors {
