@@ -1,7 +1,8 @@
-//! `kefu store copy`: a SQLite deployment filled by a real server arrives whole in
-//! PostgreSQL (every table, same rows, same history read back through the store), a second
-//! copy into the filled target is refused, and `--resume` on it completes without changing
-//! a count. Needs `TEST_POSTGRES_URL`; without it the test says "skipped".
+//! `kefu store copy`: a SQLite deployment filled by a real server (the demo's accounts and
+//! a scripted chat) arrives whole in PostgreSQL (every table, same rows, same history read
+//! back through the store), a second copy into the filled target is refused, `--resume` on
+//! it completes without changing a count, and a kefu started on the copy serves the same
+//! history to the same sign-in. Needs `TEST_POSTGRES_URL`; without it the test says "skipped".
 
 mod common;
 
@@ -28,6 +29,11 @@ async fn a_sqlite_deployment_is_copied_into_postgresql_whole_and_once() {
     let source = format!("sqlite://{}", data.path().join("kefu.db").display());
     let url = source.clone();
     let srv = TestServer::start_with(move |s| s.store.url = url).await;
+    // What `kefu --demo` puts in an empty database: the groups and the demo admin.
+    assert!(
+        kefu_server::seed::demo(srv.store.as_ref()).await.unwrap(),
+        "the demo account is made on the empty database"
+    );
 
     // Agents (with groups and sign-in tokens), a shopper's chat with replies, a canned reply.
     let sup = srv.agent("sue", Role::Supervisor, &["pre-sales"], 5).await;
@@ -122,6 +128,15 @@ async fn a_sqlite_deployment_is_copied_into_postgresql_whole_and_once() {
         .await
         .unwrap();
     drop(store);
+    let history = format!("/api/v1/conversations/{conv}/messages?after_seq=0&limit=200");
+    let (status, served_before) = srv.get(&history, &sup.token).await;
+    assert_eq!(status, 200, "{served_before}");
+    assert!(
+        served_before["messages"]
+            .as_array()
+            .is_some_and(|m| m.len() >= 4),
+        "the chat is served: {served_before}"
+    );
     srv.shutdown().await;
 
     // Batches of two: every table with more rows is read in several pages (keyset paging,
@@ -214,4 +229,22 @@ async fn a_sqlite_deployment_is_copied_into_postgresql_whole_and_once() {
         interrupted.tables, report.tables,
         "resuming an interrupted copy brings every table to the source's count"
     );
+
+    // A kefu on the target serves what the SQLite one did: the demo admin signs in with
+    // the demo password, the supervisor's sign-in token still works, the history is the same.
+    let target_url = target.url.clone();
+    let moved = TestServer::start_with(move |s| s.store.url = target_url).await;
+    moved
+        .login(
+            kefu_server::seed::DEMO_USER,
+            kefu_server::seed::DEMO_PASSWORD,
+        )
+        .await;
+    let (status, served_after) = moved.get(&history, &sup.token).await;
+    assert_eq!(status, 200, "{served_after}");
+    assert_eq!(
+        served_after, served_before,
+        "the moved kefu serves the same history"
+    );
+    moved.shutdown().await;
 }
