@@ -22,7 +22,6 @@ use futures_util::SinkExt;
 use kefu_proto::v1::{ClientEnvelope, server_envelope::Kind as Out};
 use kefu_testkit::{TestDatabase, ThrowawayServer};
 use prost::Message as _;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 const SHOPPERS: usize = 6;
@@ -104,7 +103,7 @@ async fn a_database_crash_under_load_loses_and_duplicates_nothing() {
 
     let admin = kefu.login("admin", PASSWORD).await;
     for outcome in &outcomes {
-        let stored = stored_messages(&kefu, &admin, &outcome.conv).await;
+        let stored = kefu.stored_messages(&admin, &outcome.conv).await;
         let seqs: Vec<u64> = stored.iter().map(|(_, seq)| *seq).collect();
         assert_eq!(
             seqs,
@@ -242,22 +241,4 @@ async fn readyz(kefu: &KefuProcess) -> u16 {
         .send()
         .await
         .map_or(0, |r| r.status().as_u16())
-}
-
-/// Every message of `conv` as (client_msg_id, seq), in seq order.
-async fn stored_messages(kefu: &KefuProcess, admin: &str, conv: &str) -> Vec<(String, u64)> {
-    let mut stored = Vec::new();
-    let mut after = 0;
-    loop {
-        let path = format!("/api/v1/conversations/{conv}/messages?after_seq={after}&limit=200");
-        let (status, page) = kefu.get(&path, admin).await;
-        assert_eq!(status, 200, "{page}");
-        for m in page["messages"].as_array().unwrap() {
-            after = m["seq"].as_u64().unwrap();
-            stored.push((m["client_msg_id"].as_str().unwrap().to_string(), after));
-        }
-        if page["has_more"] != Value::Bool(true) {
-            return stored;
-        }
-    }
 }

@@ -170,33 +170,9 @@ async fn acked_messages_survive_kill_9_and_seq_continues() {
     // Same data directory, new process.
     let server = Kefu::start(&dir);
     let admin = server.login().await;
-    let http = reqwest::Client::new();
-    let mut stored: Vec<(String, u64)> = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: Value = http
-            .get(server.url(&format!(
-                "/api/v1/conversations/{conv}/messages?after_seq={after}&limit=200"
-            )))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let msgs = page["messages"].as_array().unwrap();
-        for m in msgs {
-            stored.push((
-                m["client_msg_id"].as_str().unwrap().into(),
-                m["seq"].as_u64().unwrap(),
-            ));
-            after = m["seq"].as_u64().unwrap();
-        }
-        if !page["has_more"].as_bool().unwrap() {
-            break;
-        }
-    }
+    let stored = Endpoint::new(server.addr, reqwest::Client::new())
+        .stored_messages(&admin, &conv)
+        .await;
     for (id, seq) in &acked {
         assert!(
             stored.contains(&(id.clone(), *seq)),

@@ -179,6 +179,28 @@ impl Endpoint {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Every stored message of `conv` as (client_msg_id, seq), in seq order, read page by
+    /// page through the history endpoint. Panics unless each page is answered.
+    pub async fn stored_messages(&self, token: &str, conv: &str) -> Vec<(String, u64)> {
+        let mut stored = Vec::new();
+        let mut after = 0;
+        loop {
+            let path = format!("/api/v1/conversations/{conv}/messages?after_seq={after}&limit=200");
+            let (status, page) = self.get(&path, token).await;
+            assert_eq!(status, 200, "a page of {conv}'s history: {page}");
+            for m in page["messages"].as_array().expect("a page lists messages") {
+                after = m["seq"].as_u64().expect("a message has a seq");
+                let id = m["client_msg_id"]
+                    .as_str()
+                    .expect("a message has a client_msg_id");
+                stored.push((id.to_string(), after));
+            }
+            if !page["has_more"].as_bool().expect("a page says has_more") {
+                return stored;
+            }
+        }
+    }
+
     /// POST a JSON body with a bearer token, returning status and JSON body.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
         let res = self
