@@ -6,7 +6,8 @@
 # No external services are needed: tests start kefu on 127.0.0.1 with temp databases, and
 # the desktop tests run in a throw-away desktop session (scripts/desktop-session.sh). The
 # server's tests run twice: on SQLite, then on PostgreSQL (scripts/postgres.sh uses the
-# server on 127.0.0.1:5432, or installs one and starts a throwaway cluster).
+# server on 127.0.0.1:5432, or installs one and starts a throwaway cluster); that pass also
+# runs cluster mode's tests: three kefu nodes and three NATS servers (scripts/nats.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -52,7 +53,10 @@ for line in sys.stdin:
 if [ "${#server_tests[@]}" -eq 0 ]; then
   echo "test.sh: found no kefu-server test binaries for the PostgreSQL run" | tee -a "$log"
   pg_status=1
-elif pg_url="$(bash scripts/postgres.sh "$pg_cluster")"; then
+elif pg_url="$(bash scripts/postgres.sh "$pg_cluster")" &&
+  KEFU_NATS_SERVER="$(bash scripts/nats.sh)"; then
+  # Cluster mode's tests (server/tests/cluster.rs) start NATS servers of their own with it.
+  export KEFU_NATS_SERVER
   echo "test.sh: the server's tests on PostgreSQL ($pg_url)" | tee -a "$log"
   pg_status=0
   for test_bin in "${server_tests[@]}"; do
@@ -60,7 +64,7 @@ elif pg_url="$(bash scripts/postgres.sh "$pg_cluster")"; then
     [ "${PIPESTATUS[0]}" -eq 0 ] || pg_status=1
   done
 else
-  echo "test.sh: no PostgreSQL server for the second run (scripts/postgres.sh failed)" | tee -a "$log"
+  echo "test.sh: no PostgreSQL or NATS server for the second run (scripts/postgres.sh or nats.sh failed)" | tee -a "$log"
   pg_status=1
 fi
 [ "$status" -eq 0 ] && status=$pg_status

@@ -10,6 +10,7 @@
 //! - [`auth`]: argon2id passwords, hashed bearer tokens, the shop's signed identity.
 //! - [`store`]: the `Store` trait, its SQLite (default) and PostgreSQL (cluster mode)
 //!   implementations; one migrations folder per backend in `migrations/`.
+//! - [`cluster`]: several nodes on PostgreSQL + NATS: fan-out, routing lease, presence.
 //! - [`sessions`]: the domain core: hub (fan-out), writer (ack after commit), router
 //!   (queues, offers, capacity, presence). No HTTP, no SQL.
 //! - [`gateway`]: axum routes: REST, WebSockets, health and metrics.
@@ -31,6 +32,7 @@ pub mod accounts;
 pub mod actions;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod gateway;
@@ -166,7 +168,11 @@ pub async fn run_with(
         shards: prefetch_tx,
     });
     let events = events::EventSink::new(subscribers);
-    let sessions = Sessions::start(store.clone(), settings.clone(), events)
+    let cluster = match settings.cluster {
+        Some(_) => Some(cluster::Cluster::connect(&settings).await?),
+        None => None,
+    };
+    let sessions = Sessions::start(store.clone(), settings.clone(), events, cluster)
         .await
         .context("starting sessions")?;
     integrations::prefetch::spawn(

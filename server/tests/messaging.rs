@@ -249,19 +249,8 @@ async fn typing_and_read_receipts_reach_the_other_side() {
     let (mut shopper, _, conv) = shopper_opens(&srv, "hi").await;
     a.accept_next_offer().await;
 
-    shopper
-        .send(In::Typing(pb::Typing {
-            conversation_id: conv.clone(),
-            typing: true,
-            who: None,
-        }))
-        .await;
-    let t = a
-        .recv_until(|k| match k {
-            Out::Typing(t) => Some(t.clone()),
-            _ => None,
-        })
-        .await;
+    shopper.typing(&conv).await;
+    let t = a.recv_typing().await;
     assert!(t.typing);
     assert_eq!(
         t.who.unwrap().role,
@@ -270,33 +259,12 @@ async fn typing_and_read_receipts_reach_the_other_side() {
     );
 
     let ack = a.say(&conv, "r1", "how can I help?").await;
-    shopper
-        .send(In::Read(pb::ReadReceipt {
-            conversation_id: conv.clone(),
-            up_to_seq: ack.seq,
-            who: None,
-        }))
-        .await;
-    let r = a
-        .recv_until(|k| match k {
-            Out::Read(r) => Some(r.clone()),
-            _ => None,
-        })
-        .await;
+    shopper.read_up_to(&conv, ack.seq).await;
+    let r = a.recv_read().await;
     assert_eq!(r.up_to_seq, ack.seq);
 
-    a.send(In::Typing(pb::Typing {
-        conversation_id: conv.clone(),
-        typing: true,
-        who: None,
-    }))
-    .await;
-    let t = shopper
-        .recv_until(|k| match k {
-            Out::Typing(t) => Some(t.clone()),
-            _ => None,
-        })
-        .await;
+    a.typing(&conv).await;
+    let t = shopper.recv_typing().await;
     assert_eq!(t.who.unwrap().role, pb::Role::Agent as i32);
 
     // Typing is not stored.

@@ -12,6 +12,10 @@
 //!   on drop.
 //! - [`postgres`]: [`TestDatabase`], a fresh PostgreSQL database per server when
 //!   `TEST_POSTGRES_URL` names a PostgreSQL server (otherwise servers use SQLite).
+//! - [`nats`]: [`NatsCluster`], NATS servers of the test's own for cluster mode, and
+//!   [`nats::Relay`], a TCP relay a test can cut.
+//! - [`load`]: [`load::Shopper`], a shopper writing into its conversation through any of
+//!   several nodes, resending what was not acked, recording every ack.
 //! - [`ws`]: [`Ws`], a scripted protobuf WebSocket client (shopper, agent or bot) and the
 //!   message helpers tests build frames with.
 //!
@@ -22,6 +26,8 @@
 pub mod endpoint;
 #[cfg(feature = "in-process")]
 mod inproc;
+pub mod load;
+pub mod nats;
 pub mod postgres;
 pub mod process;
 pub mod ws;
@@ -31,6 +37,7 @@ use std::time::Duration;
 pub use endpoint::{AgentSpec, Endpoint, TestAgent, TestVisitor, shopper_opens};
 #[cfg(feature = "in-process")]
 pub use inproc::{TestServer, test_settings, test_settings_and_database};
+pub use nats::NatsCluster;
 pub use postgres::{TEST_POSTGRES_URL, TestDatabase, ThrowawayServer};
 pub use process::{KefuCommand, KefuProcess, kefu_bin, target_dir, workspace_bin};
 pub use ws::{Ws, is_bot, note_body, text_body, text_msg, text_of, ws_request};

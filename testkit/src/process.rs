@@ -373,6 +373,18 @@ impl KefuProcess {
         self.command.clone()
     }
 
+    /// Stops kefu as a service manager would (SIGTERM: clients are told to reconnect, then
+    /// it exits) and waits for it; returns the command that starts it again.
+    pub fn terminate(mut self) -> KefuCommand {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        self.command.clone()
+    }
+
     /// Waits for kefu to exit by itself (e.g. after a signal the test sent).
     pub fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
         self.child.take().expect("started").wait()

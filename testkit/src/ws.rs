@@ -166,6 +166,44 @@ impl Ws {
         .await
     }
 
+    /// Says this side started typing in `conv`.
+    pub async fn typing(&mut self, conv: &str) {
+        self.send(In::Typing(pb::Typing {
+            conversation_id: conv.into(),
+            typing: true,
+            who: None,
+        }))
+        .await
+    }
+
+    /// Says this side read `conv` up to `seq`.
+    pub async fn read_up_to(&mut self, conv: &str, seq: u64) {
+        self.send(In::Read(pb::ReadReceipt {
+            conversation_id: conv.into(),
+            up_to_seq: seq,
+            who: None,
+        }))
+        .await
+    }
+
+    /// Waits for the other side's typing indicator.
+    pub async fn recv_typing(&mut self) -> pb::Typing {
+        self.recv_until(|k| match k {
+            Out::Typing(t) => Some(t.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for the other side's read receipt.
+    pub async fn recv_read(&mut self) -> pb::ReadReceipt {
+        self.recv_until(|k| match k {
+            Out::Read(r) => Some(r.clone()),
+            _ => None,
+        })
+        .await
+    }
+
     /// Waits for an error frame.
     pub async fn recv_error(&mut self) -> pb::Error {
         self.recv_until(|k| match k {

@@ -63,6 +63,31 @@ pub struct Settings {
     /// Who may read `/metrics` (`[metrics]`).
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// Cluster mode (`[cluster]`, see `docs/CLUSTER.md`); absent: one node on its own.
+    #[serde(default)]
+    pub cluster: Option<ClusterSettings>,
+}
+
+/// Several `kefu` nodes on one PostgreSQL, joined by NATS (`[cluster]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// NATS servers, comma-separated (`nats://10.0.0.5:4222,nats://10.0.0.6:4222`); the
+    /// client learns the rest of the NATS cluster from them.
+    pub nats_url: String,
+    /// This node's name, unique in the cluster (logs, presence). Empty: the host name and
+    /// the listening port.
+    #[serde(default)]
+    pub node: String,
+    /// A NATS credentials file (`.creds`: user JWT and NKey seed), if the servers ask for one.
+    #[serde(default)]
+    pub credentials: String,
+    /// Connect to NATS over TLS only (a `tls://` URL implies it).
+    #[serde(default)]
+    pub tls_required: bool,
+    /// A PEM file of CA certificates to trust for NATS' TLS, besides the system's.
+    #[serde(default)]
+    pub tls_ca: String,
 }
 
 /// Where `/metrics` is served and who may read it (`[metrics]`).
@@ -308,6 +333,7 @@ impl Default for Settings {
             plugins: Default::default(),
             webhooks: Vec::new(),
             metrics: MetricsSettings::default(),
+            cluster: None,
         }
     }
 }

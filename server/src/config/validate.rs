@@ -40,6 +40,36 @@ impl Settings {
                 "expected sqlite://path or postgres://user@host:port/database",
             );
         }
+        if let Some(c) = &self.cluster {
+            if !self.store_is_postgres() {
+                return bad(
+                    "cluster",
+                    "cluster mode needs PostgreSQL: set store.url = \"postgres://…\" \
+                     (every node on the same database)",
+                );
+            }
+            let urls: Vec<&str> = c.nats_url.split(',').map(str::trim).collect();
+            if urls
+                .iter()
+                .any(|u| !["nats://", "tls://"].iter().any(|s| u.starts_with(s)) || u.len() < 8)
+            {
+                return bad(
+                    "cluster.nats_url",
+                    "expected nats://host:port (or tls://host:port), comma-separated",
+                );
+            }
+            if !c
+                .node
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+                || c.node.len() > 64
+            {
+                return bad(
+                    "cluster.node",
+                    "expected up to 64 letters, digits, `-`, `_` or `.` (or empty for host:port)",
+                );
+            }
+        }
         if !(1..=1000).contains(&self.store.pool_size) {
             return bad("store.pool_size", "expected between 1 and 1000");
         }

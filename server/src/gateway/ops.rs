@@ -66,22 +66,20 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers and the server is not shutting down.
+/// The database answers, the server is not shutting down and (cluster mode) it is not cut
+/// off from NATS.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
         (status = 200, description = "`ready`", content_type = "text/plain", body = String),
-        (status = 503, description = "Shutting down, or the database does not answer", content_type = "text/plain", body = String),
+        (status = 503, description = "Shutting down, the database does not answer, or (cluster mode) the node is cut off from NATS", content_type = "text/plain", body = String),
     ))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    match state.sessions.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
+    match state.sessions.not_ready().await {
+        None => (StatusCode::OK, "ready"),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 

@@ -31,6 +31,7 @@ impl Sessions {
                 session: session_of(token_hash),
             },
         };
+        self.check_cluster()?;
         let reg = self.hub.register(key, self.settings.limits.outbound_queue);
         match caller {
             Caller::Agent(a) => {

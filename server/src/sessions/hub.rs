@@ -4,11 +4,14 @@
 //! a frame is `try_send`-ed to each target; a connection whose queue is full is dropped from
 //! the hub and told to close, and its client catches up with `Resume`. So one slow reader
 //! can never delay anybody else, and its memory stays bounded by the queue size.
+//!
+//! In cluster mode a [`Remote`] carries each frame to the other nodes too, and tells them
+//! to close sockets; frames arriving from them are delivered here with [`Hub::deliver`].
 
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering},
     },
 };
@@ -108,6 +111,37 @@ struct Inner {
 pub struct Hub {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
+    /// Cluster mode: the other nodes.
+    remote: OnceLock<Arc<dyn Remote>>,
+}
+
+/// Whose sockets a node holds, as far as the other nodes' frames are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interest {
+    Visitor(Uuid),
+    Agent(Uuid),
+    /// Supervisors and admins, who see every conversation.
+    Watchers,
+}
+
+/// Sockets to close on every node.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub enum Disconnect {
+    /// A `GoAwayCode` for every tab of a shopper.
+    Visitor(Uuid, i32),
+    /// A `GoAwayCode` for an agent's sockets, or with a session only those of that sign-in.
+    Agent(Uuid, Option<u64>, i32),
+}
+
+/// The other nodes of a cluster, as the hub sees them. Calls must not block: they are made
+/// with the hub locked.
+pub trait Remote: Send + Sync {
+    /// Carries a frame published on this node to the other nodes' sockets among `to`.
+    fn publish(&self, to: &Recipients<'_>, out: &Outbound);
+    /// This node now holds a first socket of `who` (`on`), or closed its last one.
+    fn interest(&self, who: Interest, on: bool);
+    /// Closes sockets on the other nodes.
+    fn disconnect(&self, what: Disconnect);
 }
 
 /// What a connection gets when it registers.
@@ -150,14 +184,31 @@ impl Hub {
         let kicked = Arc::new(Kick::default());
         let last_seen = Arc::new(AtomicI64::new(now_ms()));
         let mut inner = self.inner.lock().unwrap();
+        let mut first = Vec::new();
         match key {
-            PeerKey::Visitor(v) => inner.by_visitor.entry(v).or_default().push(id),
+            PeerKey::Visitor(v) => {
+                let list = inner.by_visitor.entry(v).or_default();
+                if list.is_empty() {
+                    first.push(Interest::Visitor(v));
+                }
+                list.push(id);
+            }
             PeerKey::Agent { id: a, role, .. } => {
-                inner.by_agent.entry(a).or_default().push(id);
+                let list = inner.by_agent.entry(a).or_default();
+                if list.is_empty() {
+                    first.push(Interest::Agent(a));
+                }
+                list.push(id);
                 if role >= Role::Supervisor {
+                    if inner.watchers.is_empty() {
+                        first.push(Interest::Watchers);
+                    }
                     inner.watchers.push(id);
                 }
             }
+        }
+        if let Some(remote) = self.remote.get() {
+            first.into_iter().for_each(|who| remote.interest(who, true));
         }
         inner.conns.insert(
             id,
@@ -182,21 +233,29 @@ impl Hub {
         }
     }
 
+    /// Cluster mode: frames also go to, and come from, the other nodes. Set once, before
+    /// the first socket registers.
+    pub fn set_remote(&self, remote: Arc<dyn Remote>) {
+        let _ = self.remote.set(remote);
+    }
+
     fn remove(&self, id: ConnId) {
         let mut inner = self.inner.lock().unwrap();
-        Self::remove_locked(&mut inner, id);
+        self.remove_locked(&mut inner, id);
         drop(inner);
         self.update_gauges();
     }
 
-    fn remove_locked(inner: &mut Inner, id: ConnId) -> Option<Entry> {
+    fn remove_locked(&self, inner: &mut Inner, id: ConnId) -> Option<Entry> {
         let entry = inner.conns.remove(&id)?;
+        let mut last = Vec::new();
         match entry.key {
             PeerKey::Visitor(v) => {
                 if let Some(list) = inner.by_visitor.get_mut(&v) {
                     remove_id(list, id);
                     if list.is_empty() {
                         inner.by_visitor.remove(&v);
+                        last.push(Interest::Visitor(v));
                     }
                 }
             }
@@ -205,10 +264,18 @@ impl Hub {
                     remove_id(list, id);
                     if list.is_empty() {
                         inner.by_agent.remove(&a);
+                        last.push(Interest::Agent(a));
                     }
                 }
+                let watched = !inner.watchers.is_empty();
                 remove_id(&mut inner.watchers, id);
+                if watched && inner.watchers.is_empty() {
+                    last.push(Interest::Watchers);
+                }
             }
+        }
+        if let Some(remote) = self.remote.get() {
+            last.into_iter().for_each(|who| remote.interest(who, false));
         }
         Some(entry)
     }
@@ -236,8 +303,18 @@ impl Hub {
             .map_or(0, Vec::len)
     }
 
-    /// Delivers one frame to a set of recipients; each connection gets it at most once.
+    /// Delivers one frame to a set of recipients, on this node and (in cluster mode) the
+    /// others; each connection gets it at most once.
     pub fn publish(&self, to: &Recipients<'_>, out: Outbound) {
+        if let Some(remote) = self.remote.get() {
+            remote.publish(to, &out);
+        }
+        self.deliver(to, out, &[]);
+    }
+
+    /// Delivers one frame to the recipients' sockets on this node, skipping watchers who are
+    /// among `skip_agents` (another node's frame reaches them as agents already).
+    pub fn deliver(&self, to: &Recipients<'_>, out: Outbound, skip_agents: &[Uuid]) {
         let out = Arc::new(out);
         let mut inner = self.inner.lock().unwrap();
         let mut ids: Vec<ConnId> = Vec::new();
@@ -248,7 +325,11 @@ impl Hub {
             ids.extend(inner.by_agent.get(a).into_iter().flatten());
         }
         if to.watchers {
-            ids.extend(inner.watchers.iter());
+            let skip = |id: &ConnId| match inner.conns.get(id).map(|e| e.key) {
+                Some(PeerKey::Agent { id: a, .. }) => skip_agents.contains(&a),
+                _ => false,
+            };
+            ids.extend(inner.watchers.iter().filter(|id| !skip(id)));
         }
         ids.sort_unstable();
         ids.dedup();
@@ -264,7 +345,7 @@ impl Hub {
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     // Too slow: cut it off rather than let it hold up everyone else.
                     metrics::counter!("kefu_slow_connections_dropped_total").increment(1);
-                    if let Some(e) = Self::remove_locked(&mut inner, id) {
+                    if let Some(e) = self.remove_locked(&mut inner, id) {
                         e.kick.kick(GoAwayCode::TooSlow);
                     }
                 }
@@ -283,15 +364,23 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for id in &stale {
-            if let Some(e) = Self::remove_locked(&mut inner, *id) {
+            if let Some(e) = self.remove_locked(&mut inner, *id) {
                 e.kick.kick(GoAwayCode::TooSlow);
             }
         }
         stale.len()
     }
 
-    /// Closes every socket of a shopper, telling each why. Returns how many.
+    /// Closes every socket of a shopper, on every node, telling each why. Returns how many
+    /// were on this node.
     pub fn disconnect_visitor(&self, visitor: Uuid, code: GoAwayCode) -> usize {
+        if let Some(remote) = self.remote.get() {
+            remote.disconnect(Disconnect::Visitor(visitor, code as i32));
+        }
+        self.disconnect_visitor_here(visitor, code)
+    }
+
+    fn disconnect_visitor_here(&self, visitor: Uuid, code: GoAwayCode) -> usize {
         let inner = self.inner.lock().unwrap();
         let ids = inner.by_visitor.get(&visitor).cloned().unwrap_or_default();
         self.kick_all(inner, &ids, code)
@@ -305,7 +394,7 @@ impl Hub {
         code: GoAwayCode,
     ) -> usize {
         for id in ids {
-            if let Some(e) = Self::remove_locked(&mut inner, *id) {
+            if let Some(e) = self.remove_locked(&mut inner, *id) {
                 e.kick.kick(code);
             }
         }
@@ -315,8 +404,31 @@ impl Hub {
     }
 
     /// Closes an agent's sockets — all of them, or with `session` only those opened with
-    /// that sign-in — telling each why. Returns how many.
+    /// that sign-in — on every node, telling each why. Returns how many were on this node.
     pub fn disconnect_agent(&self, agent: Uuid, session: Option<u64>, code: GoAwayCode) -> usize {
+        if let Some(remote) = self.remote.get() {
+            remote.disconnect(Disconnect::Agent(agent, session, code as i32));
+        }
+        self.disconnect_agent_here(agent, session, code)
+    }
+
+    /// Another node asked to close sockets; returns how many were here.
+    pub fn disconnect_here(&self, what: Disconnect) -> usize {
+        let code = |c: i32| GoAwayCode::try_from(c).unwrap_or(GoAwayCode::ShuttingDown);
+        match what {
+            Disconnect::Visitor(v, c) => self.disconnect_visitor_here(v, code(c)),
+            Disconnect::Agent(a, session, c) => self.disconnect_agent_here(a, session, code(c)),
+        }
+    }
+
+    /// Closes every socket on this node (it lost the cluster: its clients go elsewhere).
+    pub fn disconnect_all(&self, code: GoAwayCode) -> usize {
+        let inner = self.inner.lock().unwrap();
+        let ids: Vec<ConnId> = inner.conns.keys().copied().collect();
+        self.kick_all(inner, &ids, code)
+    }
+
+    fn disconnect_agent_here(&self, agent: Uuid, session: Option<u64>, code: GoAwayCode) -> usize {
         let inner = self.inner.lock().unwrap();
         let ids: Vec<ConnId> = inner
             .by_agent

@@ -289,11 +289,15 @@ pub(super) async fn idle_sweeper(sessions: std::sync::Weak<Sessions>) {
     loop {
         let Some(s) = sessions.upgrade() else { return };
         let idle = s.settings.routing.idle_close_secs;
-        match s
-            .store
-            .idle_conversations(now_ms() - (idle * 1000) as i64)
-            .await
-        {
+        let found = match s.does_chores() {
+            true => {
+                s.store
+                    .idle_conversations(now_ms() - (idle * 1000) as i64)
+                    .await
+            }
+            false => Ok(Vec::new()),
+        };
+        match found {
             Ok(convs) => {
                 for c in convs {
                     if let Err(e) = s.close(None, c.id).await {

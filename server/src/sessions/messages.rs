@@ -22,6 +22,7 @@ impl Sessions {
         admit: Admission<'_>,
     ) -> Result<pb::Ack, OpError> {
         check_client_msg_id(&req.client_msg_id)?;
+        self.check_cluster()?;
         let body =
             wire::body_from_pb(req.body.clone().unwrap_or_default()).map_err(OpError::invalid)?;
         self.check_body(caller, &body)?;

@@ -33,6 +33,7 @@ use kefu_proto::v1 as pb;
 use uuid::Uuid;
 
 use crate::{
+    cluster::{Cluster, RouterDeps},
     config::Settings,
     events::EventSink,
     store::{
@@ -136,26 +137,45 @@ pub struct Sessions {
     /// Serialises "find or open the shopper's conversation" so two tabs sending their first
     /// message at once do not open two conversations.
     open_lock: tokio::sync::Mutex<()>,
+    /// Cluster mode: this node's place in it.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Sessions {
     /// Starts the writer and router (rebuilding routing state from the store) and the
-    /// background sweepers for heartbeats and idle conversations.
+    /// background sweepers for heartbeats and idle conversations. In cluster mode the hub
+    /// is joined to the other nodes and the router runs on whichever node holds its lease.
     pub async fn start(
         store: Arc<dyn Store>,
         settings: Arc<Settings>,
         events: EventSink,
+        cluster: Option<Arc<Cluster>>,
     ) -> anyhow::Result<Arc<Self>> {
         let hub = Arc::new(Hub::default());
+        if let Some(c) = &cluster {
+            c.fanout(&hub);
+            c.watch(Arc::downgrade(&hub));
+        }
         let writer = Writer::spawn(store.clone(), hub.clone(), events.clone());
-        let router = Router::spawn(
-            store.clone(),
-            hub.clone(),
-            writer.clone(),
-            settings.routing.clone(),
-            events.clone(),
-        )
-        .await?;
+        let router = match &cluster {
+            Some(c) => c.start_routing(RouterDeps {
+                store: store.clone(),
+                hub: hub.clone(),
+                writer: writer.clone(),
+                cfg: settings.routing.clone(),
+                events: events.clone(),
+            }),
+            None => {
+                Router::spawn(
+                    store.clone(),
+                    hub.clone(),
+                    writer.clone(),
+                    settings.routing.clone(),
+                    events.clone(),
+                )
+                .await?
+            }
+        };
         let sessions = Arc::new(Self {
             store,
             hub,
@@ -164,6 +184,7 @@ impl Sessions {
             settings,
             events,
             open_lock: Default::default(),
+            cluster,
         });
         tokio::spawn(connections::heartbeat_sweeper(Arc::downgrade(&sessions)));
         if sessions.settings.routing.idle_close_secs > 0 {
@@ -197,6 +218,38 @@ impl Sessions {
             Ok(c)
         } else {
             Err(OpError::forbidden("you may not access this conversation"))
+        }
+    }
+
+    /// In cluster mode, refuses work while this node is cut off from NATS: what it stored
+    /// could reach nobody on the other nodes, and its clients should move to one that can.
+    fn check_cluster(&self) -> Result<(), OpError> {
+        match &self.cluster {
+            Some(c) if !c.is_ready() => Err(OpError::new(
+                pb::ErrorCode::Internal,
+                "this node is cut off from the cluster; reconnect to another",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this node does the cluster-wide chores (closing idle conversations): always
+    /// on its own, in a cluster only while it runs the router.
+    fn does_chores(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.is_leading())
+    }
+
+    /// Why this node should take no traffic now (a load balancer's readiness probe), if so.
+    pub async fn not_ready(&self) -> Option<&'static str> {
+        if self.check_cluster().is_err() {
+            return Some("cut off from the cluster (NATS)");
+        }
+        match self.store.ping().await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                Some("database unavailable")
+            }
         }
     }
 

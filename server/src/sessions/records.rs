@@ -107,9 +107,4 @@ impl Sessions {
         };
         self.system_message(conv, "rated", text).await
     }
-
-    /// Whether the database answers (readiness).
-    pub async fn ping(&self) -> Result<(), crate::store::StoreError> {
-        self.store.ping().await
-    }
 }

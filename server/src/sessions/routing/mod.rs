@@ -12,11 +12,15 @@
 //! process; the store's `assign_if_unassigned` guard makes double assignment impossible even
 //! if they did. Every command is answered after the store agreed.
 
+pub mod nodes;
 mod pick;
 mod shell;
 pub mod state;
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, Mutex},
+};
 
 use kefu_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot};
@@ -28,11 +32,13 @@ use crate::{
     events::EventSink,
     store::{ConvState, Priority, Role, Store, StoreError},
 };
-use shell::{Cmd, Reply, Shell};
+use nodes::{AgentPresence, NodePresence};
+use shell::Shell;
+pub(crate) use shell::{Cmd, Request, Response};
 pub use state::{Config, Effect, OpenConversation, Outcome, RoutingState, Snapshot, StoreOp};
 
 /// An agent as routing needs to know it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentInfo {
     pub id: Uuid,
     pub name: String,
@@ -42,7 +48,7 @@ pub struct AgentInfo {
 }
 
 /// Why a routing request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum RouteError {
     #[error("{0}")]
     Conflict(String),
@@ -73,10 +79,46 @@ impl From<&RoutingSettings> for Config {
     }
 }
 
-/// Handle to the router task.
+/// Handle to the router task: in this process, or in cluster mode wherever the router runs
+/// (commands then go to a forwarder that carries them over NATS).
 #[derive(Clone)]
 pub struct Router {
     tx: mpsc::Sender<Cmd>,
+    /// Cluster mode: this node's agent sockets, which it reports instead of each socket
+    /// opening and closing (see [`nodes`]).
+    presence: Option<Arc<LocalPresence>>,
+}
+
+/// The agent sockets this node holds, with the status each agent chose.
+struct LocalPresence {
+    node: String,
+    agents: Mutex<HashMap<Uuid, AgentPresence>>,
+}
+
+impl LocalPresence {
+    /// Changes one agent's entry and returns the report saying so.
+    fn change(&self, agent: Uuid, f: impl FnOnce(&mut AgentPresence)) -> Option<NodePresence> {
+        let mut agents = self.agents.lock().unwrap();
+        let entry = agents.get_mut(&agent)?;
+        f(entry);
+        let now = entry.clone();
+        if now.sockets == 0 {
+            agents.remove(&agent);
+        }
+        Some(NodePresence {
+            node: self.node.clone(),
+            full: false,
+            agents: vec![now],
+        })
+    }
+
+    fn all(&self) -> NodePresence {
+        NodePresence {
+            node: self.node.clone(),
+            full: true,
+            agents: self.agents.lock().unwrap().values().cloned().collect(),
+        }
+    }
 }
 
 /// Reads what routing needs from the store: open conversations, oldest first, and the
@@ -126,48 +168,114 @@ impl Router {
         let shell = Shell::new(state, store, hub, writer, events);
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(shell.run(rx));
-        Ok(Self { tx })
+        Ok(Self { tx, presence: None })
     }
 
-    async fn send(&self, cmd: Cmd) {
-        let _ = self.tx.send(cmd).await;
+    /// A handle whose commands go to `tx` (a forwarder to the cluster's router), reporting
+    /// the agent sockets of `node`.
+    pub(crate) fn forwarding(tx: mpsc::Sender<Cmd>, node: String) -> Self {
+        let presence = LocalPresence {
+            node,
+            agents: Mutex::default(),
+        };
+        Self {
+            tx,
+            presence: Some(Arc::new(presence)),
+        }
     }
 
-    async fn ask(&self, make: impl FnOnce(Reply) -> Cmd) -> Result<(), RouteError> {
+    async fn send(&self, req: Request) {
+        let _ = self.tx.send(Cmd { req, reply: None }).await;
+    }
+
+    /// Queues `req` and returns where its answer will come; `None` if the router is gone.
+    pub(crate) async fn submit(&self, req: Request) -> Option<oneshot::Receiver<Response>> {
         let (reply, rx) = oneshot::channel();
-        self.send(make(reply)).await;
-        rx.await
-            .map_err(|_| RouteError::Internal("router stopped".into()))?
+        let cmd = Cmd {
+            req,
+            reply: Some(reply),
+        };
+        self.tx.send(cmd).await.ok()?;
+        Some(rx)
+    }
+
+    /// Sends `req` and waits for the answer; `None` if the router is gone.
+    async fn request(&self, req: Request) -> Option<Response> {
+        self.submit(req).await?.await.ok()
+    }
+
+    async fn ask(&self, req: Request) -> Result<(), RouteError> {
+        match self.request(req).await {
+            Some(Response::Routed(result)) => result,
+            _ => Err(RouteError::Internal("routing is unavailable".into())),
+        }
+    }
+
+    /// Cluster mode: reports all of this node's agent sockets (every
+    /// [`nodes::REPORT_EVERY_MS`], so a new router knows them all within a second).
+    pub async fn report_presence(&self) {
+        if let Some(p) = &self.presence {
+            self.send(Request::Presence(p.all())).await
+        }
     }
 
     /// An agent socket connected.
     pub async fn agent_up(&self, info: AgentInfo) {
-        self.send(Cmd::AgentUp(info)).await
+        let Some(p) = &self.presence else {
+            return self.send(Request::AgentUp(info)).await;
+        };
+        let report = {
+            let mut agents = p.agents.lock().unwrap();
+            let entry = agents.entry(info.id).or_insert_with(|| AgentPresence {
+                info: info.clone(),
+                sockets: 0,
+                status: pb::AgentStatus::Online as i32,
+            });
+            entry.info = info;
+            entry.sockets += 1;
+            NodePresence {
+                node: p.node.clone(),
+                full: false,
+                agents: vec![entry.clone()],
+            }
+        };
+        self.send(Request::Presence(report)).await
     }
     /// An agent socket closed.
     pub async fn agent_down(&self, agent: Uuid) {
-        self.send(Cmd::AgentDown(agent)).await
+        let Some(p) = &self.presence else {
+            return self.send(Request::AgentDown(agent)).await;
+        };
+        if let Some(report) = p.change(agent, |a| a.sockets = a.sockets.saturating_sub(1)) {
+            self.send(Request::Presence(report)).await
+        }
     }
     /// The agent chose a status (online, away, busy).
     pub async fn set_status(&self, agent: Uuid, status: pb::AgentStatus) {
-        self.send(Cmd::SetStatus(agent, status)).await
+        let Some(p) = &self.presence else {
+            return self.send(Request::SetStatus(agent, status as i32)).await;
+        };
+        if let Some(report) = p.change(agent, |a| a.status = status as i32) {
+            self.send(Request::Presence(report)).await
+        }
     }
     /// An admin changed the agent's capacity, groups, name or role: it applies to the next
     /// offers at once, and offers for groups it left go to others. Returns once the routing
     /// state has changed; a no-op for an agent that never connected.
     pub async fn agent_changed(&self, info: AgentInfo) {
-        let (reply, rx) = oneshot::channel();
-        self.send(Cmd::AgentChanged(info, reply)).await;
-        let _ = rx.await;
+        if let Some(p) = &self.presence
+            && let Some(a) = p.agents.lock().unwrap().get_mut(&info.id)
+        {
+            a.info = info.clone();
+        }
+        self.request(Request::AgentChanged(info)).await;
     }
     /// The agent was disabled or deleted: its offers go to others, its conversations back
     /// to their queues at once (as when its grace period runs out), it shows offline and
     /// is offered nothing more. Returns once that is done, so closing its sockets next
     /// cannot race an offer.
     pub async fn agent_removed(&self, agent: Uuid) {
-        let (reply, rx) = oneshot::channel();
-        self.send(Cmd::AgentRemoved(agent, reply)).await;
-        let _ = rx.await;
+        self.request(Request::AgentRemoved(agent)).await;
     }
     /// A conversation opened, reopened or was sent back to a queue.
     pub async fn enqueue(
@@ -178,7 +286,7 @@ impl Router {
         preferred: Option<Uuid>,
         priority: Priority,
     ) {
-        self.send(Cmd::Enqueue {
+        self.send(Request::Enqueue {
             conv,
             group,
             visitor,
@@ -196,24 +304,21 @@ impl Router {
         preferred: Option<Uuid>,
         priority: Option<Priority>,
     ) -> bool {
-        let (reply, rx) = oneshot::channel();
-        self.send(Cmd::Adjust {
+        let req = Request::Adjust {
             conv,
             group,
             preferred,
             priority,
-            reply,
-        })
-        .await;
-        rx.await.unwrap_or(false)
+        };
+        matches!(self.request(req).await, Some(Response::Waiting(true)))
     }
     /// The agent takes a waiting conversation (offered to it, or picked from a queue).
     pub async fn accept(&self, conv: Uuid, agent: Uuid) -> Result<(), RouteError> {
-        self.ask(|reply| Cmd::Accept { conv, agent, reply }).await
+        self.ask(Request::Accept { conv, agent }).await
     }
     /// The agent declines its offer; it moves on to someone else.
     pub async fn decline(&self, conv: Uuid, agent: Uuid) {
-        self.send(Cmd::Decline { conv, agent }).await
+        self.send(Request::Decline { conv, agent }).await
     }
     /// Moves an assigned conversation to another online agent or to a group's queue.
     pub async fn transfer(
@@ -224,35 +329,32 @@ impl Router {
         to_group: Option<String>,
         note: String,
     ) -> Result<(), RouteError> {
-        self.ask(|reply| Cmd::Transfer {
+        self.ask(Request::Transfer {
             conv,
             by,
             to_agent,
             to_group,
             note,
-            reply,
         })
         .await
     }
     /// A conversation closed: free its agent's capacity or its queue place.
     pub async fn release(&self, conv: Uuid) {
-        self.send(Cmd::Release(conv)).await
+        self.send(Request::Release(conv)).await
     }
     /// Agents of `group` online now (connected, status online); 0 if the router stopped.
     pub async fn online_in(&self, group: &str) -> u32 {
-        let (reply, rx) = oneshot::channel();
-        self.send(Cmd::OnlineIn {
-            group: group.to_string(),
-            reply,
-        })
-        .await;
-        rx.await.unwrap_or(0)
+        match self.request(Request::OnlineIn(group.to_string())).await {
+            Some(Response::Online(n)) => n,
+            _ => 0,
+        }
     }
     /// The conversation's 1-based place in its queue; `None` unless it waits unoffered.
     pub async fn position(&self, conv: Uuid) -> Option<u32> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Cmd::Position { conv, reply }).await;
-        rx.await.ok().flatten()
+        match self.request(Request::Position(conv)).await {
+            Some(Response::Position(p)) => p,
+            _ => None,
+        }
     }
 }
 

@@ -9,11 +9,13 @@ use std::{
 };
 
 use kefu_proto::v1::{self as pb, conversation_event::Kind as Ev};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
     AgentInfo, RouteError,
+    nodes::{NodeBook, NodePresence, PresenceChange},
     state::{Effect, Outcome, RoutingState, StoreOp, Target, TransferTo},
 };
 use crate::{
@@ -26,15 +28,16 @@ use crate::{
     wire,
 };
 
-pub(super) type Reply = oneshot::Sender<Result<(), RouteError>>;
-
-/// A request to the router task; those with a `reply` are answered when done.
-pub(super) enum Cmd {
+/// A request to the router. Serialisable: in cluster mode it travels over NATS from the
+/// node that received it to the node running the router.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum Request {
     AgentUp(AgentInfo),
     AgentDown(Uuid),
-    SetStatus(Uuid, pb::AgentStatus),
-    AgentChanged(AgentInfo, oneshot::Sender<()>),
-    AgentRemoved(Uuid, oneshot::Sender<()>),
+    /// A `pb::AgentStatus`.
+    SetStatus(Uuid, i32),
+    AgentChanged(AgentInfo),
+    AgentRemoved(Uuid),
     Enqueue {
         conv: Uuid,
         group: String,
@@ -47,12 +50,10 @@ pub(super) enum Cmd {
         group: Option<String>,
         preferred: Option<Uuid>,
         priority: Option<Priority>,
-        reply: oneshot::Sender<bool>,
     },
     Accept {
         conv: Uuid,
         agent: Uuid,
-        reply: Reply,
     },
     Decline {
         conv: Uuid,
@@ -64,17 +65,28 @@ pub(super) enum Cmd {
         to_agent: Option<Uuid>,
         to_group: Option<String>,
         note: String,
-        reply: Reply,
     },
     Release(Uuid),
-    OnlineIn {
-        group: String,
-        reply: oneshot::Sender<u32>,
-    },
-    Position {
-        conv: Uuid,
-        reply: oneshot::Sender<Option<u32>>,
-    },
+    OnlineIn(String),
+    Position(Uuid),
+    /// Cluster mode: the agent sockets a node holds (all of them, or those that changed).
+    Presence(NodePresence),
+}
+
+/// The router's answer to a [`Request`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum Response {
+    Done,
+    Routed(Result<(), RouteError>),
+    Waiting(bool),
+    Online(u32),
+    Position(Option<u32>),
+}
+
+/// A request with, if its sender waits, where the answer goes.
+pub(crate) struct Cmd {
+    pub req: Request,
+    pub reply: Option<oneshot::Sender<Response>>,
 }
 
 /// The router task: the state, and what performs its effects.
@@ -84,6 +96,8 @@ pub(super) struct Shell {
     hub: Arc<Hub>,
     writer: Writer,
     events: EventSink,
+    /// Cluster mode: the agent sockets each node reports.
+    nodes: NodeBook,
     /// Zero of the state's clock (the state was restored at 0).
     start: Instant,
 }
@@ -102,6 +116,7 @@ impl Shell {
             hub,
             writer,
             events,
+            nodes: NodeBook::default(),
             start: Instant::now(),
         }
     }
@@ -122,7 +137,11 @@ impl Shell {
                     None => break,
                 },
                 _ = tick.tick() => {
-                    let fx = self.state.tick(self.now());
+                    let now = self.now();
+                    for change in self.nodes.expire(now) {
+                        self.apply_presence(change, now).await;
+                    }
+                    let fx = self.state.tick(now);
                     self.perform(fx).await;
                 }
             }
@@ -131,83 +150,79 @@ impl Shell {
     }
 
     async fn handle(&mut self, cmd: Cmd) {
+        let answer = self.answer_to(cmd.req).await;
+        if let Some(reply) = cmd.reply {
+            let _ = reply.send(answer);
+        }
+    }
+
+    async fn answer_to(&mut self, req: Request) -> Response {
         let now = self.now();
-        match cmd {
-            Cmd::AgentUp(info) => {
-                let fx = self.state.agent_up(info, now);
-                self.perform(fx).await;
+        let fx = match req {
+            Request::AgentUp(info) => self.state.agent_up(info, now),
+            Request::AgentDown(id) => self.state.agent_down(id, now),
+            Request::SetStatus(id, status) => {
+                let status = pb::AgentStatus::try_from(status).unwrap_or(pb::AgentStatus::Online);
+                self.state.set_status(id, status, now)
             }
-            Cmd::AgentDown(id) => {
-                let fx = self.state.agent_down(id, now);
-                self.perform(fx).await;
-            }
-            Cmd::SetStatus(id, status) => {
-                let fx = self.state.set_status(id, status, now);
-                self.perform(fx).await;
-            }
-            Cmd::AgentChanged(info, reply) => {
-                let fx = self.state.agent_changed(info, now);
-                self.perform(fx).await;
-                let _ = reply.send(());
-            }
-            Cmd::AgentRemoved(id, reply) => {
-                let fx = self.state.agent_removed(id, now);
-                self.perform(fx).await;
-                let _ = reply.send(());
-            }
-            Cmd::Enqueue {
+            Request::AgentChanged(info) => self.state.agent_changed(info, now),
+            Request::AgentRemoved(id) => self.state.agent_removed(id, now),
+            Request::Enqueue {
                 conv,
                 group,
                 visitor,
                 preferred,
                 priority,
-            } => {
-                let fx = self
-                    .state
-                    .enqueue(conv, group, visitor, preferred, priority, now);
-                self.perform(fx).await;
-            }
-            Cmd::Adjust {
+            } => self
+                .state
+                .enqueue(conv, group, visitor, preferred, priority, now),
+            Request::Adjust {
                 conv,
                 group,
                 preferred,
                 priority,
-                reply,
             } => {
                 let (waiting, fx) = self.state.adjust(conv, group, preferred, priority, now);
                 self.perform(fx).await;
-                let _ = reply.send(waiting);
+                return Response::Waiting(waiting);
             }
-            Cmd::Accept { conv, agent, reply } => {
+            Request::Accept { conv, agent } => {
                 let fx = self.state.accept(conv, agent, now);
-                let _ = reply.send(self.answer(fx).await);
+                return Response::Routed(self.answer(fx).await);
             }
-            Cmd::Decline { conv, agent } => {
-                let fx = self.state.decline(conv, agent, now);
-                self.perform(fx).await;
-            }
-            Cmd::Transfer {
+            Request::Decline { conv, agent } => self.state.decline(conv, agent, now),
+            Request::Transfer {
                 conv,
                 by,
                 to_agent,
                 to_group,
                 note,
-                reply,
             } => {
                 let result = self.transfer(conv, by, to_agent, to_group, note).await;
-                let _ = reply.send(result);
+                return Response::Routed(result);
             }
-            Cmd::Release(conv) => {
-                let fx = self.state.release(conv, now);
-                self.perform(fx).await;
+            Request::Release(conv) => self.state.release(conv, now),
+            Request::OnlineIn(group) => return Response::Online(self.state.online_in(&group)),
+            Request::Position(conv) => return Response::Position(self.state.position(conv)),
+            Request::Presence(report) => {
+                for change in self.nodes.report(report, now) {
+                    self.apply_presence(change, now).await;
+                }
+                return Response::Done;
             }
-            Cmd::OnlineIn { group, reply } => {
-                let _ = reply.send(self.state.online_in(&group));
-            }
-            Cmd::Position { conv, reply } => {
-                let _ = reply.send(self.state.position(conv));
-            }
-        }
+        };
+        self.perform(fx).await;
+        Response::Done
+    }
+
+    /// Feeds one agent's cluster-wide change to the state.
+    async fn apply_presence(&mut self, change: PresenceChange, now: i64) {
+        let fx = match change {
+            PresenceChange::Up(info) => self.state.agent_up(info, now),
+            PresenceChange::Down(id) => self.state.agent_down(id, now),
+            PresenceChange::Status(id, status) => self.state.set_status(id, status, now),
+        };
+        self.perform(fx).await;
     }
 
     async fn transfer(

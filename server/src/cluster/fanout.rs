@@ -1,0 +1,223 @@
+//! The hub's frames to and from the other nodes.
+//!
+//! Subjects: `kefu.visitor.<id>` (every tab of one shopper), `kefu.agent.<id>` (every
+//! device of one agent), `kefu.watchers` (supervisors and admins, who see every
+//! conversation), `kefu.control` (close these sockets). A frame for a conversation goes to
+//! its shopper's and agents' subjects, so a node subscribes for the people whose sockets it
+//! holds — the hub says when the first one opens and the last one closes — and hears
+//! nothing else.
+//!
+//! Publishing never waits: frames queue for one publisher task (which keeps their order)
+//! and are dropped, counted, if that queue is full. Delivery is at-most-once, as over a
+//! socket: a client that misses a stored message sees the gap in `seq` and resumes from
+//! the database.
+
+use std::{
+    collections::HashMap,
+    str::FromStr,
+    sync::{Arc, Weak},
+};
+
+use async_nats::{HeaderMap, Subscriber};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::{sync::mpsc, task::AbortHandle};
+use uuid::Uuid;
+
+use crate::sessions::hub::{Disconnect, Hub, Interest, Outbound, Recipients, Remote};
+
+/// Frames waiting for the publisher task.
+const QUEUE: usize = 64 * 1024;
+const CONTROL: &str = "kefu.control";
+const WATCHERS: &str = "kefu.watchers";
+/// `<conversation>:<seq>` of a stored message, for the receiving socket's resume filter.
+const SEQ_HEADER: &str = "Kefu-Seq";
+/// On `kefu.watchers`: the agents the frame also went to by their own subject, so a
+/// supervisor among them does not get it twice.
+const AGENTS_HEADER: &str = "Kefu-Agents";
+
+struct Outgoing {
+    subject: String,
+    headers: HeaderMap,
+    payload: Bytes,
+}
+
+pub(super) struct Fanout {
+    out: mpsc::Sender<Outgoing>,
+    interest: mpsc::UnboundedSender<(Interest, bool)>,
+}
+
+fn subject(who: Interest) -> String {
+    match who {
+        Interest::Visitor(v) => format!("kefu.visitor.{v}"),
+        Interest::Agent(a) => format!("kefu.agent.{a}"),
+        Interest::Watchers => WATCHERS.to_string(),
+    }
+}
+
+impl Fanout {
+    pub(super) fn start(client: async_nats::Client, hub: &Arc<Hub>) -> Arc<Self> {
+        let (out, mut rx) = mpsc::channel::<Outgoing>(QUEUE);
+        let publisher = client.clone();
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                if let Err(e) = publisher
+                    .publish_with_headers(m.subject, m.headers, m.payload)
+                    .await
+                {
+                    tracing::warn!(error = %e, "publishing to the cluster");
+                }
+            }
+        });
+        let (interest, rx) = mpsc::unbounded_channel();
+        tokio::spawn(subscriptions(client, Arc::downgrade(hub), rx));
+        Arc::new(Self { out, interest })
+    }
+
+    fn send(&self, subject: String, headers: HeaderMap, payload: Bytes) {
+        let m = Outgoing {
+            subject,
+            headers,
+            payload,
+        };
+        if self.out.try_send(m).is_err() {
+            metrics::counter!("kefu_cluster_frames_dropped_total").increment(1);
+        }
+    }
+}
+
+impl Remote for Fanout {
+    fn publish(&self, to: &Recipients<'_>, out: &Outbound) {
+        let mut headers = HeaderMap::new();
+        if let Some((conv, seq)) = out.seq {
+            headers.insert(SEQ_HEADER, format!("{conv}:{seq}").as_str());
+        }
+        if let Some(v) = to.visitor {
+            self.send(
+                subject(Interest::Visitor(v)),
+                headers.clone(),
+                out.frame.clone(),
+            );
+        }
+        for a in to.agents {
+            self.send(
+                subject(Interest::Agent(*a)),
+                headers.clone(),
+                out.frame.clone(),
+            );
+        }
+        if to.watchers {
+            let agents: Vec<String> = to.agents.iter().map(Uuid::to_string).collect();
+            headers.insert(AGENTS_HEADER, agents.join(",").as_str());
+            self.send(WATCHERS.to_string(), headers, out.frame.clone());
+        }
+    }
+
+    fn interest(&self, who: Interest, on: bool) {
+        let _ = self.interest.send((who, on));
+    }
+
+    fn disconnect(&self, what: Disconnect) {
+        match serde_json::to_vec(&what) {
+            Ok(json) => self.send(CONTROL.into(), HeaderMap::new(), json.into()),
+            Err(e) => tracing::error!(error = %e, "encoding a disconnect"),
+        }
+    }
+}
+
+/// Keeps one subscription per interest the hub announced, in the order announced.
+async fn subscriptions(
+    client: async_nats::Client,
+    hub: Weak<Hub>,
+    mut rx: mpsc::UnboundedReceiver<(Interest, bool)>,
+) {
+    match client.subscribe(CONTROL).await {
+        Ok(sub) => {
+            tokio::spawn(control(sub, hub.clone()));
+        }
+        Err(e) => tracing::error!(error = %e, "subscribing to cluster control"),
+    }
+    let mut subs: HashMap<Interest, AbortHandle> = HashMap::new();
+    while let Some((who, on)) = rx.recv().await {
+        tracing::debug!(?who, on, "cluster interest");
+        if !on {
+            if let Some(task) = subs.remove(&who) {
+                task.abort(); // dropping the subscriber unsubscribes
+            }
+            continue;
+        }
+        if subs.contains_key(&who) {
+            continue;
+        }
+        match client.subscribe(subject(who)).await {
+            Ok(sub) => {
+                let task = tokio::spawn(deliver(sub, who, hub.clone()));
+                subs.insert(who, task.abort_handle());
+            }
+            Err(e) => tracing::error!(error = %e, ?who, "subscribing for a socket"),
+        }
+    }
+}
+
+/// Delivers another node's frames for `who` to the sockets here.
+async fn deliver(mut sub: Subscriber, who: Interest, hub: Weak<Hub>) {
+    while let Some(msg) = sub.next().await {
+        let Some(hub) = hub.upgrade() else { return };
+        let header = |name: &str| {
+            msg.headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_string())
+        };
+        let seq = header(SEQ_HEADER).and_then(|s| {
+            let (conv, seq) = s.split_once(':')?;
+            Some((Uuid::from_str(conv).ok()?, seq.parse().ok()?))
+        });
+        let out = Outbound {
+            frame: msg.payload.clone(),
+            seq,
+        };
+        match who {
+            Interest::Visitor(v) => {
+                let to = Recipients {
+                    visitor: Some(v),
+                    ..Default::default()
+                };
+                hub.deliver(&to, out, &[]);
+            }
+            Interest::Agent(a) => {
+                let to = Recipients {
+                    agents: &[a],
+                    ..Default::default()
+                };
+                hub.deliver(&to, out, &[]);
+            }
+            Interest::Watchers => {
+                let skip: Vec<Uuid> = header(AGENTS_HEADER)
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|a| Uuid::from_str(a).ok())
+                    .collect();
+                let to = Recipients {
+                    watchers: true,
+                    ..Default::default()
+                };
+                hub.deliver(&to, out, &skip);
+            }
+        }
+    }
+}
+
+/// Closes the sockets other nodes ask to close (a logout, a block, a removed account).
+async fn control(mut sub: Subscriber, hub: Weak<Hub>) {
+    while let Some(msg) = sub.next().await {
+        let Some(hub) = hub.upgrade() else { return };
+        match serde_json::from_slice::<Disconnect>(&msg.payload) {
+            Ok(what) => {
+                let closed = hub.disconnect_here(what);
+                tracing::info!(?what, closed, "sockets closed at another node's request");
+            }
+            Err(e) => tracing::warn!(error = %e, "unreadable cluster control message"),
+        }
+    }
+}
