@@ -54,9 +54,10 @@ if [ "${#server_tests[@]}" -eq 0 ]; then
   echo "test.sh: found no kefu-server test binaries for the PostgreSQL run" | tee -a "$log"
   pg_status=1
 elif pg_url="$(bash scripts/postgres.sh "$pg_cluster")" &&
-  KEFU_NATS_SERVER="$(bash scripts/nats.sh)"; then
-  # Cluster mode's tests (server/tests/cluster.rs) start NATS servers of their own with it.
-  export KEFU_NATS_SERVER
+  NATS_SERVER_BIN="$(bash scripts/nats.sh)"; then
+  # Cluster mode's tests (server/tests/cluster.rs) start NATS servers of their own with it
+  # (not a KEFU_ name: kefu reads those as config, and refuses unknown ones).
+  export NATS_SERVER_BIN
   echo "test.sh: the server's tests on PostgreSQL ($pg_url)" | tee -a "$log"
   pg_status=0
   for test_bin in "${server_tests[@]}"; do

@@ -2,7 +2,7 @@
 //! drop; and [`Relay`], a TCP relay a test can cut to take a node off NATS without touching
 //! its clients.
 //!
-//! The binary is `KEFU_NATS_SERVER`, or what `scripts/nats.sh` finds or installs (2.10 or
+//! The binary is `NATS_SERVER_BIN`, or what `scripts/nats.sh` finds or installs (2.10 or
 //! newer). The servers do not advertise each other to clients (`no_advertise`), so a kefu
 //! node talks only to the URLs it was given: a relay in front of them stays in the path.
 
@@ -38,7 +38,7 @@ pub fn free_port() -> u16 {
 }
 
 fn nats_server() -> PathBuf {
-    if let Some(bin) = std::env::var_os("KEFU_NATS_SERVER") {
+    if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
         return bin.into();
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/nats.sh");

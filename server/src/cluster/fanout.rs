@@ -21,7 +21,10 @@ use std::{
 use async_nats::{HeaderMap, Subscriber};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::{sync::mpsc, task::AbortHandle};
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::AbortHandle,
+};
 use uuid::Uuid;
 
 use crate::sessions::hub::{Disconnect, Hub, Interest, Outbound, Recipients, Remote};
@@ -44,7 +47,14 @@ struct Outgoing {
 
 pub(super) struct Fanout {
     out: mpsc::Sender<Outgoing>,
-    interest: mpsc::UnboundedSender<(Interest, bool)>,
+    interest: mpsc::UnboundedSender<Change>,
+}
+
+/// What the subscription task is asked, in order.
+enum Change {
+    Interest(Interest, bool),
+    /// Answer once the subscriptions asked for so far are known to the NATS server.
+    Settled(oneshot::Sender<()>),
 }
 
 fn subject(who: Interest) -> String {
@@ -69,7 +79,7 @@ impl Fanout {
                 }
             }
         });
-        let (interest, rx) = mpsc::unbounded_channel();
+        let (interest, rx) = mpsc::unbounded_channel::<Change>();
         tokio::spawn(subscriptions(client, Arc::downgrade(hub), rx));
         Arc::new(Self { out, interest })
     }
@@ -114,7 +124,13 @@ impl Remote for Fanout {
     }
 
     fn interest(&self, who: Interest, on: bool) {
-        let _ = self.interest.send((who, on));
+        let _ = self.interest.send(Change::Interest(who, on));
+    }
+
+    fn settled(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.interest.send(Change::Settled(tx));
+        rx
     }
 
     fn disconnect(&self, what: Disconnect) {
@@ -129,7 +145,7 @@ impl Remote for Fanout {
 async fn subscriptions(
     client: async_nats::Client,
     hub: Weak<Hub>,
-    mut rx: mpsc::UnboundedReceiver<(Interest, bool)>,
+    mut rx: mpsc::UnboundedReceiver<Change>,
 ) {
     match client.subscribe(CONTROL).await {
         Ok(sub) => {
@@ -138,8 +154,18 @@ async fn subscriptions(
         Err(e) => tracing::error!(error = %e, "subscribing to cluster control"),
     }
     let mut subs: HashMap<Interest, AbortHandle> = HashMap::new();
-    while let Some((who, on)) = rx.recv().await {
-        tracing::debug!(?who, on, "cluster interest");
+    while let Some(change) = rx.recv().await {
+        let (who, on) = match change {
+            Change::Interest(who, on) => (who, on),
+            Change::Settled(done) => {
+                // A flush is a round trip: the server has seen every SUB sent before it.
+                if let Err(e) = client.flush().await {
+                    tracing::warn!(error = %e, "flushing subscriptions");
+                }
+                let _ = done.send(());
+                continue;
+            }
+        };
         if !on {
             if let Some(task) = subs.remove(&who) {
                 task.abort(); // dropping the subscriber unsubscribes

@@ -171,12 +171,42 @@ fn resume_points(query: Option<&str>) -> Result<Vec<pb::Resume>, ApiError> {
 
 /// What this connection has delivered per conversation, so a resume and live traffic
 /// together deliver each message exactly once.
+///
+/// Live messages need not arrive in seq order: in cluster mode two nodes store into one
+/// conversation and their frames reach this node by different paths, and one can be lost
+/// (a client fills such a gap with a Resume on the same socket). So a replay skips exactly
+/// the seqs delivered live, not everything after the first live one.
 #[derive(Default)]
 struct Delivered {
-    /// Highest seq sent by a resume replay.
+    /// Highest seq a resume replay reached: every stored message up to it was delivered.
     resumed_to: i64,
-    /// First seq delivered live; everything from it on arrives live, in order.
-    first_live: Option<i64>,
+    /// Seqs above `resumed_to` delivered live, the most recent [`LIVE_REMEMBERED`].
+    live: std::collections::BTreeSet<i64>,
+}
+
+/// Live seqs remembered per conversation and connection. Older ones a client asks to be
+/// replayed come again (clients keep messages by seq, so that only costs bytes).
+const LIVE_REMEMBERED: usize = 64;
+
+impl Delivered {
+    /// Whether a live message with `seq` is new here (and remembers it).
+    fn live(&mut self, seq: i64) -> bool {
+        if seq <= self.resumed_to || !self.live.insert(seq) {
+            return false;
+        }
+        if self.live.len() > LIVE_REMEMBERED {
+            self.live.pop_first();
+        }
+        true
+    }
+
+    /// Whether a replayed message with `seq` is new here; moves the replay point on.
+    fn replayed(&mut self, seq: i64) -> bool {
+        let new = seq > self.resumed_to && !self.live.contains(&seq);
+        self.resumed_to = self.resumed_to.max(seq);
+        self.live.retain(|s| *s > self.resumed_to);
+        new
+    }
 }
 
 struct Conn {
@@ -445,12 +475,10 @@ impl Conn {
 
     /// Sends a queued frame unless this connection already delivered that message.
     async fn deliver(&mut self, out: std::sync::Arc<Outbound>) -> bool {
-        if let Some((conv, seq)) = out.seq {
-            let d = self.delivered.entry(conv).or_default();
-            if seq <= d.resumed_to {
-                return true;
-            }
-            d.first_live.get_or_insert(seq);
+        if let Some((conv, seq)) = out.seq
+            && !self.delivered.entry(conv).or_default().live(seq)
+        {
+            return true;
         }
         self.send(out.frame.clone()).await.is_ok()
     }
@@ -622,14 +650,9 @@ impl Conn {
             let full = page.len() == page_size as usize;
             for m in &page {
                 after = m.seq;
-                let d = self.delivered.entry(conv).or_default();
-                if m.seq <= d.resumed_to {
+                if !self.delivered.entry(conv).or_default().replayed(m.seq) {
                     continue;
                 }
-                if d.first_live.is_some_and(|f| m.seq >= f) {
-                    return self.resume_done(conv, after).await;
-                }
-                d.resumed_to = m.seq;
                 if self.send(wire::message_frame(m)).await.is_err() {
                     return false;
                 }
@@ -646,5 +669,28 @@ impl Conn {
             last_seq: last_seq.max(0) as u64,
         };
         self.send(wire::encode(Out::ResumeDone(done))).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Delivered;
+
+    #[test]
+    fn live_frames_out_of_order_and_a_replay_deliver_each_seq_once_and_fill_gaps() {
+        let mut d = Delivered::default();
+        // Two nodes' frames cross: 11 before 10; 12 is lost on the way.
+        assert!(d.live(11));
+        assert!(d.live(10));
+        assert!(!d.live(11), "a repeated live frame is not delivered twice");
+        assert!(d.live(13));
+        // The client sees the gap at 12 and resumes from 9.
+        let replayed: Vec<i64> = (10..=13).filter(|s| d.replayed(*s)).collect();
+        assert_eq!(replayed, vec![12], "only the missing one comes again");
+        assert!(
+            !d.live(12),
+            "a late live copy of a replayed message is dropped"
+        );
+        assert!(d.live(14));
     }
 }

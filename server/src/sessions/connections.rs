@@ -33,6 +33,9 @@ impl Sessions {
         };
         self.check_cluster()?;
         let reg = self.hub.register(key, self.settings.limits.outbound_queue);
+        // Cluster mode: subscribed before routing hears of the agent (or the shopper
+        // writes), so nothing another node sends in answer misses this socket.
+        self.hub.settled().await;
         match caller {
             Caller::Agent(a) => {
                 self.still_signed_in(a.id, token_hash).await?;

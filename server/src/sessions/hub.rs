@@ -142,6 +142,9 @@ pub trait Remote: Send + Sync {
     fn interest(&self, who: Interest, on: bool);
     /// Closes sockets on the other nodes.
     fn disconnect(&self, what: Disconnect);
+    /// Resolves once the interest announced so far is known to the NATS server, so frames
+    /// the other nodes publish from now on reach this node.
+    fn settled(&self) -> tokio::sync::oneshot::Receiver<()>;
 }
 
 /// What a connection gets when it registers.
@@ -230,6 +233,14 @@ impl Hub {
                 hub: self.clone(),
                 id,
             },
+        }
+    }
+
+    /// In cluster mode, waits until the other nodes' frames for the sockets registered so
+    /// far reach this node (bounded: a node cut off from NATS is refused elsewhere).
+    pub async fn settled(&self) {
+        if let Some(remote) = self.remote.get() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), remote.settled()).await;
         }
     }
 
