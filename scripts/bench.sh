@@ -3,7 +3,8 @@
 # every scenario against a fresh kefu on a temp SQLite database (about 8 minutes on 2 cores).
 # Prints the tables; the JSON goes to test-output/bench-results.json.
 # Extra arguments go to `kefu-bench run`, e.g. `scripts/bench.sh --quick` or `--shoppers 5000`;
-# `--store "$(scripts/postgres.sh)"` measures kefu on PostgreSQL instead.
+# `--store "$(scripts/postgres.sh)"` measures kefu on PostgreSQL instead, and adding
+# `--nodes 3` measures three cluster nodes on it (with a NATS cluster the run starts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -17,7 +17,7 @@ pub struct AgentLogin {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Cmd {
-    /// Where the server is, which source addresses to spread sockets over (bind before
+    /// Where the server is (comma-separated nodes of a cluster), which source addresses to spread sockets over (bind before
     /// connect), and how many visitor sessions to start for later shoppers.
     Setup {
         server: String,
@@ -81,6 +81,8 @@ pub struct Status {
     /// Sockets the server closed (a subset of `reconnects`).
     pub dropped: u64,
     pub errors: u64,
+    /// The longest a socket was without a connection after losing one, ms.
+    pub longest_gap_ms: u64,
 }
 
 /// What agents heard of one queued conversation.

@@ -109,6 +109,7 @@ impl Fleet {
             sum.reconnects += s.reconnects;
             sum.dropped += s.dropped;
             sum.errors += s.errors;
+            sum.longest_gap_ms = sum.longest_gap_ms.max(s.longest_gap_ms);
         }
         Ok(sum)
     }

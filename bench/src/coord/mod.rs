@@ -37,6 +37,11 @@ pub struct RunArgs {
     /// the run gets a fresh database there, dropped afterwards. Default: a temp SQLite file.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// Run kefu as this many cluster nodes (needs `--store`), joined by a NATS cluster of
+    /// three servers the run starts (scripts/nats.sh); each socket connects to one node and
+    /// moves to the next when it fails. Adds the chaos scenario (a node killed every 30 s).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 /// How big a run is.
@@ -55,6 +60,8 @@ pub struct Scale {
     pub ceiling_secs: f64,
     /// fsyncs of 4 KiB and of 1 MiB measuring the disk floor.
     pub disk_syncs: (usize, usize),
+    /// Chaos (cluster runs): msg/s, how long, and how often a node is killed.
+    pub chaos: (f64, f64, f64),
     /// Scenarios to run; `None` runs all of them.
     pub only: Option<Vec<String>>,
 }
@@ -75,6 +82,7 @@ impl Scale {
                 ceiling: vec![],
                 ceiling_secs: 0.0,
                 disk_syncs: (100, 4),
+                chaos: (500.0, 20.0, 10.0),
                 only: None,
             }
         } else {
@@ -94,6 +102,7 @@ impl Scale {
                 ],
                 ceiling_secs: 10.0,
                 disk_syncs: (1_000, 64),
+                chaos: (2_000.0, 180.0, 30.0),
                 only: None,
             }
         };
@@ -136,10 +145,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             "--store takes a postgres:// URL (without it the run uses SQLite)"
         );
     }
-    let kefu = server::Kefu::start(&bin, scale.capacity(), args.store.as_deref())?;
+    anyhow::ensure!(
+        args.nodes == 1 || args.store.is_some(),
+        "--nodes needs --store postgres://…: cluster nodes share one PostgreSQL database"
+    );
+    let kefu = server::Kefu::start(&bin, scale.capacity(), args.store.as_deref(), args.nodes)?;
     eprintln!(
-        "kefu {} on {}; data in {}",
+        "kefu {} ({} node(s)) on {}; data in {}",
         bin.display(),
+        args.nodes,
         kefu.addr,
         match &args.store {
             Some(_) => "a fresh PostgreSQL database".to_string(),

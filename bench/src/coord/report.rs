@@ -92,6 +92,20 @@ pub struct Storm {
     pub fds_after: usize,
 }
 
+/// A node killed every so often under load (cluster runs).
+#[derive(Debug, Serialize)]
+pub struct Chaos {
+    pub rate: f64,
+    pub secs: f64,
+    pub kills: usize,
+    pub messages: u64,
+    pub verdict: Verdict,
+    pub reconnects: u64,
+    /// The longest a socket was without a connection after losing one.
+    pub longest_gap_ms: u64,
+    pub ack: Lat,
+}
+
 /// One step of the durable throughput search.
 #[derive(Debug, Serialize)]
 pub struct Ceiling {
@@ -135,6 +149,8 @@ pub struct Results {
     pub storm: Option<Storm>,
     pub ceiling: Vec<Ceiling>,
     pub echo: Vec<Point>,
+    /// Cluster runs: a node killed now and then under load.
+    pub chaos: Option<Chaos>,
     /// The disk under kefu's database, measured before the scenarios.
     pub disk: Option<Disk>,
     pub verdict: Verdict,
@@ -168,6 +184,7 @@ impl Results {
             storm: None,
             ceiling: vec![],
             echo: vec![],
+            chaos: None,
             disk: None,
             verdict: Verdict::default(),
             errors: 0,
@@ -260,6 +277,26 @@ impl Results {
                 s,
                 "\nDisk floor (under kefu's database): 4 KiB write + fdatasync p50 / p99 {:.2} / {:.2} ms; 1 MiB writes with fdatasync {:.0} MiB/s.",
                 d.sync_4k.p50_ms, d.sync_4k.p99_ms, d.sync_mib_per_sec
+            );
+        }
+        if let Some(c) = &self.chaos {
+            let v = &c.verdict;
+            let _ = writeln!(
+                s,
+                "\nChaos: {:.0} msg/s for {:.0} s, a node killed (SIGKILL) and restarted {} times: {} messages; lost / duplicated / reordered / unacked {} / {} / {} / {}; {} reconnects, the longest a socket was without a connection {} ms; ack p50 / p99 / p99.9 {:.2} / {:.2} / {:.2} ms.",
+                c.rate,
+                c.secs,
+                c.kills,
+                c.messages,
+                v.lost,
+                v.duplicated,
+                v.reordered,
+                v.unacked,
+                c.reconnects,
+                c.longest_gap_ms,
+                c.ack.p50_ms,
+                c.ack.p99_ms,
+                c.ack.p999_ms
             );
         }
         if self.dropped > 0 {

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::{
     Scale, disk,
     fleet::{self, Fleet, Merged},
-    report::{Ceiling, Fanout, Idle, Lat, Point, Results, Stall, Storm},
+    report::{Ceiling, Chaos, Fanout, Idle, Lat, Point, Results, Stall, Storm},
     server::{self, Kefu, Proc},
 };
 use crate::{
@@ -76,6 +76,10 @@ pub async fn all(kefu: &Kefu, scale: &Scale, quick: bool) -> anyhow::Result<Resu
     }
     if scale.runs("echo") {
         r.echo = echo(&mut fleet, scale).await?;
+    }
+    if kefu.nodes() > 1 && scale.runs("chaos") {
+        r.chaos = Some(chaos(kefu, &mut fleet, scale).await?);
+        eprintln!("chaos: {:?}", r.chaos);
     }
 
     let all = fleet.report(false).await?;
@@ -238,7 +242,10 @@ async fn stall(kefu: &Kefu, fleet: &mut Fleet, scale: &Scale) -> anyhow::Result<
         })
         .await?;
     // Sample memory while the stalled agent's frames pile up.
-    let (proc, rss_max) = (kefu.proc, std::sync::Arc::new(AtomicU64::new(rss_before)));
+    let (proc, rss_max) = (
+        kefu.proc.clone(),
+        std::sync::Arc::new(AtomicU64::new(rss_before)),
+    );
     let sampler = tokio::spawn({
         let rss_max = rss_max.clone();
         async move {
@@ -387,4 +394,48 @@ async fn echo(fleet: &mut Fleet, scale: &Scale) -> anyhow::Result<Vec<Point>> {
         });
     }
     Ok(points)
+}
+
+/// Scenario 7 (cluster runs): open-loop load while one node after the other is killed
+/// (SIGKILL) and started again; its sockets move to the other nodes and resend what was not
+/// acked. Counts what was lost, duplicated or reordered and the longest a socket was without
+/// a connection.
+async fn chaos(kefu: &Kefu, fleet: &mut Fleet, scale: &Scale) -> anyhow::Result<Chaos> {
+    let (rate, secs, every) = scale.chaos;
+    fleet.report(true).await?;
+    let before = fleet.status().await?;
+    let w = fleet.len() as f64;
+    let killer = async {
+        let started = Instant::now();
+        let mut kills = 0;
+        while started.elapsed().as_secs_f64() + every <= secs {
+            tokio::time::sleep(Duration::from_secs_f64(every)).await;
+            let node = kills % kefu.nodes();
+            eprintln!("chaos: killing node {node}");
+            kefu.crash_and_restart(node).await?;
+            kills += 1;
+        }
+        anyhow::Ok(kills)
+    };
+    let load = fleet.done(|_| Cmd::Load {
+        rate: rate / w,
+        secs,
+        reply_every: 0,
+    });
+    let (loaded, kills) = tokio::join!(load, killer);
+    loaded?;
+    let kills = kills?;
+    drain(fleet).await?;
+    let after = fleet.status().await?;
+    let m = fleet.report(true).await?;
+    Ok(Chaos {
+        rate,
+        secs,
+        kills,
+        messages: after.sent - before.sent,
+        verdict: Verdict::of(&m.tallies),
+        reconnects: after.reconnects - before.reconnects,
+        longest_gap_ms: after.longest_gap_ms,
+        ack: Lat::of(&m.hist("ack")),
+    })
 }

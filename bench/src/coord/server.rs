@@ -1,15 +1,18 @@
-//! The `kefu` process under test: a bench config on a temp SQLite database (or a fresh
-//! PostgreSQL one with `--store`), an admin made with `kefu agent add`, agents made over the
+//! The `kefu` processes under test: a bench config on a temp SQLite database (or a fresh
+//! PostgreSQL one with `--store`; with `--nodes N`, N cluster nodes on it joined by a NATS
+//! cluster of three servers), an admin made with `kefu agent add`, agents made over the
 //! admin REST API (the starting and the accounts are the workspace test kit's), and /proc
-//! sampling.
+//! sampling summed over the nodes.
 
 use std::{
     path::{Path, PathBuf},
+    sync::Mutex,
     time::Duration,
 };
 
+use anyhow::Context as _;
 use futures_util::{StreamExt, TryStreamExt, stream};
-use kefu_testkit::{AgentSpec, KefuCommand, KefuProcess, TestDatabase};
+use kefu_testkit::{AgentSpec, Endpoint, KefuCommand, KefuProcess, NatsCluster, TestDatabase};
 
 use crate::plan::AgentLogin;
 
@@ -17,11 +20,18 @@ pub const SITE: &str = "bench";
 const ADMIN: &str = "bench-admin";
 const PASSWORD: &str = "bench-password-0123";
 
-/// kefu under test, started through the workspace's test kit.
+/// kefu under test, started through the workspace's test kit: one process, or the nodes
+/// of a cluster.
 pub struct Kefu {
-    process: KefuProcess,
+    /// `None` for a node being restarted.
+    nodes: Mutex<Vec<Option<KefuProcess>>>,
+    /// Every node's address, comma-separated (what the workers are told).
     pub addr: String,
-    pub proc: Proc,
+    pub proc: Procs,
+    data_dir: PathBuf,
+    /// Node 0 as a client sees it: where the admin and the agents are made.
+    first: Endpoint,
+    _nats: Option<NatsCluster>,
 }
 
 /// The bench site, no plugins, and limits that let one socket send as fast as the run asks
@@ -64,28 +74,64 @@ default_group = "pre-sales"
 
 impl Kefu {
     /// Starts kefu on a temp SQLite database, or on a fresh database on the PostgreSQL
-    /// server `postgres` names.
-    pub fn start(bin: &Path, capacity: usize, postgres: Option<&str>) -> anyhow::Result<Self> {
-        let mut command = KefuCommand::new()
+    /// server `postgres` names; with `nodes` > 1, that many cluster nodes on it.
+    pub fn start(
+        bin: &Path,
+        capacity: usize,
+        postgres: Option<&str>,
+        nodes: usize,
+    ) -> anyhow::Result<Self> {
+        let mut base = KefuCommand::new()
             .bin(bin)
             .shutdown_grace_secs(2)
             .config(config(capacity))
-            .log_to_file()
-            .admin(ADMIN, PASSWORD);
+            .log_to_file();
         if let Some(server) = postgres {
-            command = command.database(TestDatabase::create_on(server));
+            base = base.database(TestDatabase::create_on(server));
         }
-        let process = command.start()?;
+        let nats = (nodes > 1).then(|| NatsCluster::start(3));
+        let mut processes = Vec::new();
+        for i in 0..nodes {
+            let mut command = base.clone();
+            if let Some(nats) = &nats {
+                command = command.config(format!(
+                    "[cluster]\nnats_url = \"{}\"\nnode = \"k{i}\"\n",
+                    nats.url()
+                ));
+            }
+            if i == 0 {
+                command = command.admin(ADMIN, PASSWORD);
+            }
+            processes.push(command.start()?);
+        }
+        let addrs: Vec<String> = processes.iter().map(|p| p.addr.to_string()).collect();
         Ok(Self {
-            addr: process.addr.to_string(),
-            proc: Proc(process.pid()),
-            process,
+            addr: addrs.join(","),
+            proc: Procs(processes.iter().map(|p| Proc(p.pid())).collect()),
+            data_dir: processes[0].data_dir().to_path_buf(),
+            first: Endpoint::new(processes[0].addr, reqwest::Client::new()),
+            nodes: Mutex::new(processes.into_iter().map(Some).collect()),
+            _nats: nats,
         })
+    }
+
+    pub fn nodes(&self) -> usize {
+        self.nodes.lock().unwrap().len()
+    }
+
+    /// Kills node `i` with SIGKILL and starts it again on the same address (a crash and a
+    /// service manager restarting it); returns once it is ready.
+    pub async fn crash_and_restart(&self, i: usize) -> anyhow::Result<()> {
+        let node = self.nodes.lock().unwrap()[i].take();
+        let command = node.context("node running")?.kill();
+        let again = tokio::task::spawn_blocking(move || command.start()).await??;
+        self.nodes.lock().unwrap()[i] = Some(again);
+        Ok(())
     }
 
     /// Creates `n` agents in the pre-sales group and signs each in.
     pub async fn agents(&self, n: usize) -> anyhow::Result<Vec<AgentLogin>> {
-        let admin = self.process.try_login(ADMIN, PASSWORD).await?;
+        let admin = self.first.try_login(ADMIN, PASSWORD).await?;
         // Password hashing is the slow part: a few at a time keeps both cores busy.
         stream::iter(0..n)
             .map(|i| {
@@ -95,7 +141,7 @@ impl Kefu {
                         password: PASSWORD.into(),
                         ..AgentSpec::agent(&format!("agent-{i:04}"), &["pre-sales"])
                     };
-                    let agent = self.process.try_add_agent(admin, &spec).await?;
+                    let agent = self.first.try_add_agent(admin, &spec).await?;
                     anyhow::Ok(AgentLogin {
                         id: agent.id,
                         token: agent.token,
@@ -107,13 +153,36 @@ impl Kefu {
             .await
     }
 
-    /// The last lines kefu logged, for an error report.
+    /// The last lines each node logged, for an error report.
     pub fn log_tail(&self) -> String {
-        self.process.log_tail(20)
+        let nodes = self.nodes.lock().unwrap();
+        let tails = nodes.iter().enumerate().filter_map(|(i, n)| {
+            n.as_ref()
+                .map(|n| format!("--- node {i}\n{}", n.log_tail(20)))
+        });
+        tails.collect::<Vec<_>>().join("\n")
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.process.data_dir().to_path_buf()
+        self.data_dir.clone()
+    }
+}
+
+/// The resource use of every node, summed.
+#[derive(Clone)]
+pub struct Procs(Vec<Proc>);
+
+impl Procs {
+    pub fn rss_kib(&self) -> u64 {
+        self.0.iter().map(Proc::rss_kib).sum()
+    }
+
+    pub fn cpu_us(&self) -> u64 {
+        self.0.iter().map(Proc::cpu_us).sum()
+    }
+
+    pub fn fds(&self) -> usize {
+        self.0.iter().map(Proc::fds).sum()
     }
 }
 

@@ -73,6 +73,9 @@ pub async fn run(
     conversation: Arc<OnceLock<String>>,
 ) {
     let source = shared.sources[index % shared.sources.len()];
+    // Which node to try: this socket's own first, the next one after each failure.
+    let mut node = index;
+    let mut lost_at: Option<std::time::Instant> = None;
     let mut c = Conn {
         who,
         shared,
@@ -84,17 +87,26 @@ pub async fn run(
     };
     loop {
         let permit = c.shared.connecting.acquire().await.expect("never closed");
-        let connected = c.connect(SocketAddr::new(source.into(), 0)).await;
+        let server = c.shared.servers[node % c.shared.servers.len()];
+        let connected = c.connect(SocketAddr::new(source.into(), 0), server).await;
         drop(permit);
         let (ws, heartbeat) = match connected {
             Ok(ok) => ok,
             Err(e) => {
                 c.state().error(format!("connect: {e:#}"));
+                node += 1;
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
         };
-        c.state().status.connected += 1;
+        {
+            let mut st = c.state();
+            st.status.connected += 1;
+            if let Some(at) = lost_at.take() {
+                let gap = at.elapsed().as_millis() as u64;
+                st.status.longest_gap_ms = st.status.longest_gap_ms.max(gap);
+            }
+        }
         let end = c.session(ws, heartbeat, index, &mut orders).await;
         let mut st = c.state();
         st.status.connected -= 1;
@@ -102,6 +114,8 @@ pub async fn run(
             End::Gone => return,
             End::Reconnect => st.status.reconnects += 1,
             End::Dropped(why) => {
+                lost_at = Some(std::time::Instant::now());
+                node += 1;
                 // The server may cut a socket (a stalled reader, a restart): not a protocol
                 // error, but kept for the log.
                 st.status.reconnects += 1;
@@ -125,17 +139,20 @@ impl Conn {
     }
 
     /// Connects and reads the Hello; returns the socket and the heartbeat period.
-    async fn connect(&self, source: SocketAddr) -> anyhow::Result<(Ws, Duration)> {
+    async fn connect(
+        &self,
+        source: SocketAddr,
+        server: SocketAddr,
+    ) -> anyhow::Result<(Ws, Duration)> {
         let sock = TcpSocket::new_v4()?;
         sock.bind(source)?;
-        let stream = sock.connect(self.shared.server).await?;
+        let stream = sock.connect(server).await?;
         stream.set_nodelay(true)?;
         let (path, token) = match &self.who {
             Who::Shopper { token } => ("shopper", token),
             Who::Agent(a) => ("agent", &a.token),
         };
-        let mut req =
-            format!("ws://{}/ws/{path}?token={token}", self.shared.server).into_client_request()?;
+        let mut req = format!("ws://{server}/ws/{path}?token={token}").into_client_request()?;
         req.headers_mut().insert("origin", ORIGIN.parse()?);
         // Small buffers: one worker holds thousands of sockets.
         let config = WebSocketConfig::default()

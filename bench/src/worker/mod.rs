@@ -35,7 +35,9 @@ pub const ORIGIN: &str = "http://bench.test";
 
 /// What every socket task of this worker shares.
 pub struct Shared {
-    pub server: SocketAddr,
+    /// The kefu nodes: socket i connects to node i mod n first and moves to the next one
+    /// whenever its node fails (what a load balancer would do).
+    pub servers: Vec<SocketAddr>,
     pub sources: Vec<Ipv4Addr>,
     pub connecting: Semaphore,
     pub reply_every: AtomicU32,
@@ -128,10 +130,13 @@ impl Worker {
                 sources,
                 visitors,
             } => {
-                let addr: SocketAddr = server.parse().context("server address")?;
-                self.tokens = visitor_tokens(addr, sources[0], &site, visitors).await?;
+                let servers = server
+                    .split(',')
+                    .map(|s| s.parse().context("server address"))
+                    .collect::<anyhow::Result<Vec<SocketAddr>>>()?;
+                self.tokens = visitor_tokens(servers[0], sources[0], &site, visitors).await?;
                 self.shared = Some(Arc::new(Shared {
-                    server: addr,
+                    servers,
                     sources,
                     connecting: Semaphore::new(CONNECTING_AT_ONCE),
                     reply_every: AtomicU32::new(0),
