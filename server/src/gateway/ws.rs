@@ -184,6 +184,10 @@ struct Delivered {
     live: std::collections::BTreeSet<i64>,
 }
 
+/// How long a failed send keeps later sends on its socket from being stored (a client that
+/// gave the failed message up must not be stuck; widgets resend within seconds).
+const SEND_FENCE: Duration = Duration::from_secs(10);
+
 /// Live seqs remembered per conversation and connection. Older ones a client asks to be
 /// replayed come again (clients keep messages by seq, so that only costs bytes).
 const LIVE_REMEMBERED: usize = 64;
@@ -221,6 +225,9 @@ struct Conn {
     limits: Box<FrameLimiter>,
     /// Notified when the hub dropped this connection, with why; interrupts a blocked write.
     kicked: std::sync::Arc<Kick>,
+    /// The message whose store failed and when, until the client sends it again (see
+    /// `send_message`).
+    failed_send: Option<(String, std::time::Instant)>,
 }
 
 /// Sends one goodbye on a socket that never entered the connection loop.
@@ -280,6 +287,7 @@ async fn serve(
         delivered: HashMap::new(),
         limits,
         kicked: reg.kicked.clone(),
+        failed_send: None,
     };
     let hello = Box::pin(hello(&conn.state, &conn.caller)).await;
     let mut open = Box::pin(conn.send(hello)).await.is_ok();
@@ -606,6 +614,18 @@ impl Conn {
 
     async fn send_message(&mut self, send: pb::SendMessage) -> bool {
         let id = send.client_msg_id.clone();
+        // Order holds per socket: after a message failed to store, a later one already on
+        // its way (the client pipelines) must not be stored before the failed one is sent
+        // again, or the resend would come after it. So until the client resends the failed
+        // message (or gave it up: `SEND_FENCE`), every other send here is refused the same way.
+        match &self.failed_send {
+            Some((failed, at)) if *failed != id && at.elapsed() < SEND_FENCE => {
+                let why = "an earlier message was not stored; send it again first";
+                return self.reply_error(pb::ErrorCode::Internal, why, &id).await;
+            }
+            Some(_) => self.failed_send = None,
+            None => {}
+        }
         let limits = &self.state.limits;
         let admit = || match &self.caller {
             Caller::Shopper(v) => limits.open_conversation(&v.site_id, v.id, self.ip),
@@ -613,7 +633,12 @@ impl Conn {
         };
         match self.state.sessions.send(&self.caller, send, &admit).await {
             Ok(ack) => self.send(wire::encode(Out::Ack(ack))).await.is_ok(),
-            Err(e) => self.reply_error(e.code, &e.message, &id).await,
+            Err(e) => {
+                if e.code == pb::ErrorCode::Internal {
+                    self.failed_send = Some((id.clone(), std::time::Instant::now()));
+                }
+                self.reply_error(e.code, &e.message, &id).await
+            }
         }
     }
 
