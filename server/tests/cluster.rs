@@ -249,15 +249,6 @@ async fn metrics_of(node: &KefuProcess) -> String {
     }
 }
 
-async fn readyz(addr: SocketAddr) -> u16 {
-    reqwest::Client::new()
-        .get(format!("http://{addr}/readyz"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map_or(0, |r| r.status().as_u16())
-}
-
 fn skipped() -> bool {
     let skip = kefu_testkit::postgres::server_url().is_none();
     if skip {
@@ -485,7 +476,7 @@ async fn a_node_cut_off_from_nats_gives_its_clients_up() {
     relays.iter().for_each(Relay::cut);
     let cut_off = c.node(2).addr;
     eventually("the cut-off node turns not-ready", || async {
-        (readyz(cut_off).await == 503).then_some(())
+        (c.node(2).readyz().await == 503).then_some(())
     })
     .await;
     // It refuses new sockets: shoppers go elsewhere.

@@ -41,7 +41,7 @@ async fn a_database_crash_under_load_loses_and_duplicates_nothing() {
         .log_to_file()
         .start()
         .unwrap();
-    assert_eq!(readyz(&kefu).await, 200);
+    assert_eq!(kefu.readyz().await, 200);
 
     let acked_total = Arc::new(AtomicUsize::new(0));
     let mut shoppers = Vec::new();
@@ -71,13 +71,13 @@ async fn a_database_crash_under_load_loses_and_duplicates_nothing() {
         acked_total.load(Ordering::SeqCst)
     );
     eventually("/readyz answers 503 while the database is down", || async {
-        (readyz(&kefu).await == 503).then_some(())
+        (kefu.readyz().await == 503).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     postgres.restart();
     eventually("/readyz answers 200 once the database is back", || async {
-        (readyz(&kefu).await == 200).then_some(())
+        (kefu.readyz().await == 200).then_some(())
     })
     .await;
 
@@ -120,14 +120,4 @@ async fn a_database_crash_under_load_loses_and_duplicates_nothing() {
     // Conversations open again as before: routing and the lifecycle use the new connections.
     let (_, _, conv) = shopper_opens(&kefu, "after the restart").await;
     assert!(!conv.is_empty());
-}
-
-/// `/readyz`'s status (0 if it did not answer in time).
-async fn readyz(kefu: &KefuProcess) -> u16 {
-    reqwest::Client::new()
-        .get(kefu.url("/readyz"))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .map_or(0, |r| r.status().as_u16())
 }

@@ -232,6 +232,16 @@ impl Endpoint {
     }
 
     /// The Prometheus text of `/metrics`.
+    /// `GET /readyz`'s status; 0 if it did not answer within 10 s (the server may be down).
+    pub async fn readyz(&self) -> u16 {
+        self.http
+            .get(self.url("/readyz"))
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    }
+
     pub async fn metrics(&self) -> String {
         let res = self.http.get(self.url("/metrics")).send().await.unwrap();
         res.text().await.unwrap()

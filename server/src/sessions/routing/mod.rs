@@ -105,11 +105,16 @@ impl LocalPresence {
         if now.sockets == 0 {
             agents.remove(&agent);
         }
-        Some(NodePresence {
+        Some(self.one(now))
+    }
+
+    /// A report of one agent's entry.
+    fn one(&self, entry: AgentPresence) -> NodePresence {
+        NodePresence {
             node: self.node.clone(),
             full: false,
-            agents: vec![now],
-        })
+            agents: vec![entry],
+        }
     }
 
     fn all(&self) -> NodePresence {
@@ -233,11 +238,7 @@ impl Router {
             });
             entry.info = info;
             entry.sockets += 1;
-            NodePresence {
-                node: p.node.clone(),
-                full: false,
-                agents: vec![entry.clone()],
-            }
+            p.one(entry.clone())
         };
         self.send(Request::Presence(report)).await
     }
