@@ -289,7 +289,8 @@ async fn delete_group(
 #[serde(deny_unknown_fields)]
 pub struct CannedInput {
     /// What the agent types after `/`: 1-32 characters, no spaces.
-    #[schema(pattern = r"^\S{1,32}$")]
+    // Not `\S`: ECMAScript (and so the schema) counts U+0085 as a character, Rust as a space.
+    #[schema(pattern = r"^[^\s\u0085]{1,32}$")]
     pub shortcut: String,
     pub title: String,
     /// The text inserted: not blank, at most 8192 bytes of UTF-8.
