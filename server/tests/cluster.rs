@@ -1,13 +1,17 @@
 //! Cluster mode: three kefu nodes on one PostgreSQL database, joined by a three-server NATS
 //! cluster, all real processes on 127.0.0.1 ports.
 //!
-//! - people on different nodes chat, type, read, transfer and resume as on one node;
+//! - people on different nodes chat, type, read, transfer and resume as on one node; two
+//!   tabs of one shopper writing through two nodes at once share one conversation;
 //! - the router's node is killed (SIGKILL) while shoppers write: another node routes within
-//!   5 s, every acked message is stored once, in order, and nothing is assigned twice;
+//!   5 s, every acked message is stored once, in order, agents hear each once and in
+//!   order (counted as kefu-bench counts), and nothing is assigned twice;
 //! - a NATS server dies under load: traffic goes on;
 //! - a node is cut off from NATS (not from its clients): it turns not-ready, refuses work,
 //!   its clients move to the other nodes, nothing is lost;
-//! - every node is restarted in turn under load: nothing is lost.
+//! - every node is restarted in turn under load: nothing is lost;
+//! - a node's frames are held up on their way to NATS while another node's overtake them:
+//!   the agent still hears the conversation in seq order, each message once.
 //!
 //! Runs in the PostgreSQL pass of `scripts/test.sh` (`TEST_POSTGRES_URL`); cluster mode
 //! needs PostgreSQL. The scenarios take turns (each runs six servers and a load on two
@@ -28,7 +32,7 @@ use common::*;
 use kefu_proto::v1::{self as pb, client_envelope::Kind as In, server_envelope::Kind as Out};
 use kefu_testkit::{
     NatsCluster, TestDatabase,
-    load::{Outcome, Shopper, Tally},
+    load::{Listener, Outcome, Shopper, Tally},
     nats::Relay,
 };
 use serde_json::Value;
@@ -67,6 +71,28 @@ impl Cluster {
         }
         let admin = nodes[0].as_ref().unwrap().login("admin", PASSWORD).await;
         Some(Self { nats, nodes, admin })
+    }
+
+    /// Starts NATS and three nodes, node `relayed` reaching NATS through relays the test
+    /// can cut or hold up (its clients reach it directly).
+    async fn start_relayed(relayed: usize) -> (Self, Vec<Relay>) {
+        let nats = NatsCluster::start(3);
+        let mut relays = Vec::new();
+        for i in 0..3 {
+            relays.push(Relay::start(nats.addr(i)).await);
+        }
+        let direct = nats.url();
+        let through: Vec<String> = relays
+            .iter()
+            .map(|r| format!("nats://{}", r.addr))
+            .collect();
+        let through = through.join(",");
+        let nats_for = |i| match i == relayed {
+            true => through.clone(),
+            false => direct.clone(),
+        };
+        let c = Self::start_with(nats, nats_for).await.unwrap();
+        (c, relays)
     }
 
     async fn start() -> Option<Self> {
@@ -354,6 +380,23 @@ async fn people_on_different_nodes_chat_type_read_transfer_and_resume() {
         live.seq, b4.seq,
         "live messages follow the replay, none twice"
     );
+
+    // Two tabs of one shopper write their first message at once through two nodes: one
+    // conversation, not two (each node's own lock covers only itself; the schema decides).
+    for i in 0..10 {
+        let v = c.node(0).visitor().await;
+        let mut tab1 = c.node(0).shopper_ws(&v).await;
+        let mut tab2 = c.node(1).shopper_ws(&v).await;
+        let (id1, id2) = (format!("tab1-{i}"), format!("tab2-{i}"));
+        let (a1, a2) = tokio::join!(
+            tab1.say("", &id1, "hi from tab 1"),
+            tab2.say("", &id2, "hi from tab 2"),
+        );
+        assert_eq!(
+            a1.conversation_id, a2.conversation_id,
+            "both tabs write into one conversation"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,12 +419,12 @@ async fn killing_the_router_node_under_load_loses_nothing() {
     let router = tokio::time::timeout(Duration::from_secs(45), first_router)
         .await
         .unwrap_or_else(|_| panic!("no router after 45 s; logs:\n{}", c.logs()));
-    // Agents on the other nodes take the conversations.
+    // Agents on the other nodes take the conversations and hear them as the desk does.
     let others: Vec<usize> = (0..3).filter(|i| *i != router).collect();
     let mut agents = Vec::new();
     for (k, node) in others.iter().enumerate() {
         let a = c.agent(&format!("agent{k}"), 50).await;
-        agents.push(c.node(*node).agent_ws(&a).await);
+        agents.push(Listener::start(c.node(*node).agent_ws(&a).await));
     }
     // 18 shoppers at 50 messages a second each: ~900 messages a second.
     let load = c.shoppers(18, 300, 50).await;
@@ -407,7 +450,6 @@ async fn killing_the_router_node_under_load_loses_nothing() {
         "the kill hit shoppers writing through that node"
     );
     c.assert_nothing_lost(&outcomes, new_router).await;
-
     // Routing works on: a new conversation is assigned, once; none was assigned twice.
     let (mut shopper, _, conv) = shopper_opens(c.node(new_router), "after the kill").await;
     shopper
@@ -422,7 +464,32 @@ async fn killing_the_router_node_under_load_loses_nothing() {
             "{conv} assigned once"
         );
     }
-    drop(agents);
+    // The agents heard every message once and in order, though the shoppers who wrote
+    // through the dead node moved: what it stored but had not published, and the moved
+    // shoppers' frames that overtook the dead node's, come in their place in seq order.
+    let mut heard = Vec::new();
+    for agent in agents {
+        heard.push(agent.stop().await);
+    }
+    let mut delivered = Tally::default();
+    for o in &outcomes {
+        let by = heard.iter().find(|h| h.arrived.contains_key(&o.conv));
+        let t = by
+            .expect("an agent heard each conversation")
+            .tally(&o.conv, o.acked.len());
+        delivered.lost += t.lost;
+        delivered.duplicated += t.duplicated;
+        delivered.reordered += t.reordered;
+    }
+    assert!(
+        heard.iter().all(|h| !h.closed),
+        "the agents' sockets stayed open"
+    );
+    assert_eq!(
+        delivered,
+        Tally::default(),
+        "agents heard 0 lost / 0 duplicated / 0 reordered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,24 +517,8 @@ async fn a_node_cut_off_from_nats_gives_its_clients_up() {
         return;
     }
     let _turn = TURN.lock().await;
-    let nats = NatsCluster::start(3);
     // Node 2 reaches NATS through relays the test can cut; its clients reach it directly.
-    let mut relays = Vec::new();
-    for i in 0..3 {
-        relays.push(Relay::start(nats.addr(i)).await);
-    }
-    let direct = nats.url();
-    let relayed: Vec<String> = relays
-        .iter()
-        .map(|r| format!("nats://{}", r.addr))
-        .collect();
-    let relayed = relayed.join(",");
-    let c = Cluster::start_with(nats, |i| match i {
-        2 => relayed.clone(),
-        _ => direct.clone(),
-    })
-    .await
-    .unwrap();
+    let (c, relays) = Cluster::start_relayed(2).await;
     let ana = c.agent("ana", 50).await;
     let mut ana_ws = c.node(0).agent_ws(&ana).await;
     let load = c.shoppers(12, 200, 50).await;
@@ -511,4 +562,64 @@ async fn a_rolling_restart_under_load_loses_nothing() {
     }
     let outcomes = load.finish(&c).await;
     c.assert_nothing_lost(&outcomes, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_up_between_nodes_arrives_in_its_place() {
+    if skipped() {
+        return;
+    }
+    let _turn = TURN.lock().await;
+    // Node 0 reaches NATS through relays the test can hold up.
+    let (c, relays) = Cluster::start_relayed(0).await;
+    let ana = c.agent("ana", 5).await;
+    let mut ana_ws = c.node(1).agent_ws(&ana).await;
+    // One shopper with a tab on node 0 and one on node 2; Ana, on node 1, takes the chat
+    // and resumes it from the start, as the desk does.
+    let (mut tab0, visitor, conv) = shopper_opens(c.node(0), "hello").await;
+    let assigned = ana_ws.recv_event(|e| {
+        let yes = matches!(e.kind, Some(pb::conversation_event::Kind::Assigned(_)));
+        (yes && e.conversation_id == conv).then_some(())
+    });
+    c.within("Ana is assigned the chat", assigned).await;
+    ana_ws
+        .send(In::Resume(pb::Resume {
+            conversation_id: conv.clone(),
+            last_seq: 0,
+        }))
+        .await;
+    ana_ws
+        .recv_until(|k| matches!(k, Out::ResumeDone(_)).then_some(()))
+        .await;
+    let mut tab2 = c.node(2).shopper_ws(&visitor).await;
+
+    // Node 0 stores the first tab's message, but its frame waits on the way to NATS; the
+    // second tab's message, through node 2, overtakes it.
+    relays.iter().for_each(|r| r.hold(true));
+    tab0.send_text(&conv, "held", "first").await;
+    eventually("node 0 stored the first message", || async {
+        let stored = c.node(2).stored_messages(&c.admin, &conv).await;
+        stored.iter().any(|(id, _)| id == "held").then_some(())
+    })
+    .await;
+    let second = tab2.say(&conv, "next", "second").await;
+    let heard = ana_ws.recv_message(is_shoppers).await;
+    assert_eq!(
+        text_of(&heard),
+        Some("first"),
+        "the first message comes first, read from the database"
+    );
+    assert_eq!(ana_ws.recv_message(is_shoppers).await.seq, second.seq);
+
+    // Let node 0's frames through: the first tab is acked, and the late frame is not
+    // delivered to Ana a second time.
+    relays.iter().for_each(|r| r.hold(false));
+    tab0.recv_until(|k| matches!(k, Out::Ack(a) if a.client_msg_id == "held").then_some(()))
+        .await;
+    let third = tab2.say(&conv, "after", "third").await;
+    assert_eq!(
+        ana_ws.recv_message(is_shoppers).await.seq,
+        third.seq,
+        "nothing twice: the next message Ana hears is the third"
+    );
 }

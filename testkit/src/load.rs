@@ -3,6 +3,10 @@
 //! through any of several kefu nodes, moving to the next one when its socket fails. What it
 //! saw ([`Outcome`]) is checked against what the server stored with [`Outcome::check`]:
 //! nothing acked is lost, nothing is stored twice, seqs have no gap, order holds.
+//!
+//! [`Listener`]: an agent's socket read as the desk reads it, noting the order the load's
+//! messages arrive in; [`Heard::tally`] counts lost, duplicated and reordered deliveries
+//! as kefu-bench does.
 
 use std::{
     collections::HashMap,
@@ -15,7 +19,10 @@ use std::{
 };
 
 use futures_util::SinkExt;
-use kefu_proto::v1::{ClientEnvelope, server_envelope::Kind as Out};
+use kefu_proto::v1::{
+    self as pb, ClientEnvelope, client_envelope::Kind as In, conversation_event::Kind as Event,
+    server_envelope::Kind as Out,
+};
 use prost::Message as _;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -208,6 +215,99 @@ impl Outcome {
             self.acked.len() + tally.duplicated,
             "the conversation holds each message acked"
         );
+        tally
+    }
+}
+
+/// An agent's socket read as the desk reads it: a conversation it is assigned is resumed
+/// from its start, and the load's messages (`m0`, `m1`, …) are noted in the order they
+/// arrive.
+pub struct Listener {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Heard>,
+}
+
+/// What a [`Listener`] heard: per conversation, the load's message numbers in arrival order.
+#[derive(Debug, Default)]
+pub struct Heard {
+    pub arrived: HashMap<String, Vec<usize>>,
+    /// Whether the socket closed before the listener was stopped.
+    pub closed: bool,
+}
+
+impl Listener {
+    pub fn start(mut ws: Ws) -> Self {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut heard = Heard::default();
+            let mut beat = Instant::now();
+            while stopped.try_recv().is_err() {
+                if beat.elapsed() > Duration::from_secs(5) {
+                    beat = Instant::now();
+                    let at_ms = 0;
+                    ws.send(In::Heartbeat(pb::Heartbeat { at_ms })).await;
+                }
+                match ws.next_within(Duration::from_millis(200)).await {
+                    Err(_) => {}
+                    Ok(None) => {
+                        heard.closed = true;
+                        return heard;
+                    }
+                    Ok(Some(Out::Event(e))) if matches!(e.kind, Some(Event::Assigned(_))) => {
+                        let resume = pb::Resume {
+                            conversation_id: e.conversation_id,
+                            last_seq: 0,
+                        };
+                        ws.send(In::Resume(resume)).await;
+                    }
+                    Ok(Some(Out::Message(m))) => {
+                        if let Some(k) = m
+                            .client_msg_id
+                            .strip_prefix('m')
+                            .and_then(|k| k.parse().ok())
+                        {
+                            heard.arrived.entry(m.conversation_id).or_default().push(k);
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                }
+            }
+            heard
+        });
+        Self { stop, task }
+    }
+
+    /// Stops listening; what was heard.
+    pub async fn stop(self) -> Heard {
+        let _ = self.stop.send(());
+        self.task.await.expect("the listener task")
+    }
+}
+
+impl Heard {
+    /// Compares what arrived in `conv` with the `messages` its shopper had acked: numbers
+    /// that never arrived, arrived twice, or arrived after a higher one.
+    pub fn tally(&self, conv: &str, messages: usize) -> Tally {
+        let arrived = self
+            .arrived
+            .get(conv)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut seen = vec![false; messages];
+        let mut tally = Tally::default();
+        let mut max = None;
+        for &k in arrived {
+            match seen.get_mut(k) {
+                Some(true) => tally.duplicated += 1,
+                Some(s) => *s = true,
+                None => {}
+            }
+            if max.is_some_and(|m| k < m) {
+                tally.reordered += 1;
+            }
+            max = max.max(Some(k));
+        }
+        tally.lost = seen.iter().filter(|s| !**s).count();
         tally
     }
 }

@@ -175,10 +175,12 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         .map(|(_, body)| body.to_string())
 }
 
-/// Relays TCP connections from a loopback port to `target` until [`Relay::cut`].
+/// Relays TCP connections from a loopback port to `target` until [`Relay::cut`]; while
+/// [`Relay::hold`] is on, bytes wait in the relay (a congested path, not a broken one).
 pub struct Relay {
     pub addr: SocketAddr,
     cut: tokio::sync::watch::Sender<bool>,
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 impl Relay {
@@ -189,29 +191,58 @@ impl Relay {
             .expect("binding a relay");
         let addr = listener.local_addr().expect("relay address");
         let (cut, watch) = tokio::sync::watch::channel(false);
+        let (held, hold) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             loop {
                 let mut stop = watch.clone();
-                let (mut inbound, _) = tokio::select! {
+                let (inbound, _) = tokio::select! {
                     accepted = listener.accept() => match accepted { Ok(c) => c, Err(_) => return },
                     _ = stop.wait_for(|c| *c) => return,
                 };
+                let hold = hold.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
                         return;
                     };
+                    let (in_read, in_write) = inbound.into_split();
+                    let (out_read, out_write) = outbound.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = pump(in_read, out_write, hold.clone()) => {}
+                        _ = pump(out_read, in_write, hold) => {}
                         _ = stop.wait_for(|c| *c) => {}
                     }
                 });
             }
         });
-        Self { addr, cut }
+        Self { addr, cut, held }
     }
 
     /// Closes every relayed connection and refuses new ones.
     pub fn cut(&self) {
         let _ = self.cut.send(true);
+    }
+
+    /// Holds bytes back (`true`) or lets them, and those held, through again.
+    pub fn hold(&self, on: bool) {
+        let _ = self.held.send(on);
+    }
+}
+
+/// Copies one direction of a relayed connection, waiting while it is held.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut hold: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if hold.wait_for(|held| !*held).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }

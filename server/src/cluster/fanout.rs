@@ -8,9 +8,9 @@
 //! nothing else.
 //!
 //! Publishing never waits: frames queue for one publisher task (which keeps their order)
-//! and are dropped, counted, if that queue is full. Delivery is at-most-once, as over a
-//! socket: a client that misses a stored message sees the gap in `seq` and resumes from
-//! the database.
+//! and are dropped, counted, if that queue is full; the writer waits for [`Remote::published`]
+//! before acking. Delivery is at-most-once: a socket that sees a gap in a conversation's
+//! `seq` reads the missing messages from the database (`gateway::ws`).
 
 use std::{
     collections::HashMap,
@@ -39,10 +39,15 @@ const SEQ_HEADER: &str = "Kefu-Seq";
 /// supervisor among them does not get it twice.
 const AGENTS_HEADER: &str = "Kefu-Agents";
 
-struct Outgoing {
-    subject: String,
-    headers: HeaderMap,
-    payload: Bytes,
+/// What the publisher task is asked, in order.
+enum Outgoing {
+    Frame {
+        subject: String,
+        headers: HeaderMap,
+        payload: Bytes,
+    },
+    /// Answer once every frame before this one is with the NATS server.
+    Flush(oneshot::Sender<()>),
 }
 
 pub(super) struct Fanout {
@@ -71,10 +76,22 @@ impl Fanout {
         let publisher = client.clone();
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
-                if let Err(e) = publisher
-                    .publish_with_headers(m.subject, m.headers, m.payload)
-                    .await
-                {
+                let sent = match m {
+                    Outgoing::Frame {
+                        subject,
+                        headers,
+                        payload,
+                    } => publisher
+                        .publish_with_headers(subject, headers, payload)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Outgoing::Flush(done) => {
+                        let flushed = publisher.flush().await;
+                        let _ = done.send(());
+                        flushed.map_err(|e| e.to_string())
+                    }
+                };
+                if let Err(e) = sent {
                     tracing::warn!(error = %e, "publishing to the cluster");
                 }
             }
@@ -85,7 +102,7 @@ impl Fanout {
     }
 
     fn send(&self, subject: String, headers: HeaderMap, payload: Bytes) {
-        let m = Outgoing {
+        let m = Outgoing::Frame {
             subject,
             headers,
             payload,
@@ -125,6 +142,17 @@ impl Remote for Fanout {
 
     fn interest(&self, who: Interest, on: bool) {
         let _ = self.interest.send(Change::Interest(who, on));
+    }
+
+    fn published(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        // Full queue: the frames before were dropped (counted); nothing to wait for.
+        if let Err(mpsc::error::TrySendError::Full(Outgoing::Flush(tx))) =
+            self.out.try_send(Outgoing::Flush(tx))
+        {
+            let _ = tx.send(());
+        }
+        rx
     }
 
     fn settled(&self) -> oneshot::Receiver<()> {

@@ -34,7 +34,7 @@ use crate::{
         hub::{Kick, Outbound},
         parse_id,
     },
-    store::{SenderRole, now_ms},
+    store::{SenderRole, StoredMessage, now_ms},
     wire,
 };
 
@@ -169,19 +169,32 @@ fn resume_points(query: Option<&str>) -> Result<Vec<pb::Resume>, ApiError> {
     Ok(points)
 }
 
-/// What this connection has delivered per conversation, so a resume and live traffic
-/// together deliver each message exactly once.
+/// What this connection has delivered per conversation, so that each message goes out
+/// exactly once and, once the client said where it stands, in seq order.
 ///
 /// Live messages need not arrive in seq order: in cluster mode two nodes store into one
-/// conversation and their frames reach this node by different paths, and one can be lost
-/// (a client fills such a gap with a Resume on the same socket). So a replay skips exactly
-/// the seqs delivered live, not everything after the first live one.
+/// conversation and their frames reach this node by different paths, and a node that dies
+/// takes frames it had not yet published with it. So a live message that skips seqs is
+/// held back while the skipped ones are read from the database (they are committed: a
+/// conversation's seqs commit in order), and a replay skips exactly what went out live.
 #[derive(Default)]
 struct Delivered {
-    /// Highest seq a resume replay reached: every stored message up to it was delivered.
-    resumed_to: i64,
-    /// Seqs above `resumed_to` delivered live, the most recent [`LIVE_REMEMBERED`].
+    /// Every seq up to here went out on this socket, or the client already had it. Set by
+    /// a resume, which says where the client stands; before one, this socket cannot know
+    /// what the client holds, so live messages go out as they come (the client fills gaps).
+    upto: Option<i64>,
+    /// Seqs above `upto` delivered live, the most recent [`LIVE_REMEMBERED`].
     live: std::collections::BTreeSet<i64>,
+}
+
+/// What to do with a live message.
+#[derive(Debug, PartialEq)]
+enum Live {
+    /// Already delivered.
+    Skip,
+    Deliver,
+    /// Seqs after this one are missing: send them from the database first.
+    FillAfter(i64),
 }
 
 /// How long a failed send keeps later sends on its socket from being stored (a client that
@@ -193,23 +206,52 @@ const SEND_FENCE: Duration = Duration::from_secs(10);
 const LIVE_REMEMBERED: usize = 64;
 
 impl Delivered {
-    /// Whether a live message with `seq` is new here (and remembers it).
-    fn live(&mut self, seq: i64) -> bool {
-        if seq <= self.resumed_to || !self.live.insert(seq) {
-            return false;
+    /// What to do with a live message with `seq`; remembers it if it is to be delivered.
+    fn live(&mut self, seq: i64) -> Live {
+        if seq <= self.upto.unwrap_or(0) || self.live.contains(&seq) {
+            return Live::Skip;
         }
-        if self.live.len() > LIVE_REMEMBERED {
-            self.live.pop_first();
+        match self.upto {
+            Some(upto) if seq > upto + 1 => Live::FillAfter(upto),
+            _ => {
+                self.remember(seq);
+                Live::Deliver
+            }
         }
-        true
     }
 
-    /// Whether a replayed message with `seq` is new here; moves the replay point on.
+    /// Remembers a live delivery (one that went out without filling the gap before it).
+    fn remember(&mut self, seq: i64) {
+        match &mut self.upto {
+            // The next one (the usual case): no set to keep, and a run waiting there closes.
+            Some(upto) if seq == *upto + 1 => {
+                *upto = seq;
+                while self.live.remove(&(*upto + 1)) {
+                    *upto += 1;
+                }
+            }
+            _ => {
+                self.live.insert(seq);
+                if self.live.len() > LIVE_REMEMBERED {
+                    self.live.pop_first();
+                }
+            }
+        }
+    }
+
+    /// Whether a stored message with `seq`, read in order from the database, is new here;
+    /// everything up to it is delivered now.
     fn replayed(&mut self, seq: i64) -> bool {
-        let new = seq > self.resumed_to && !self.live.contains(&seq);
-        self.resumed_to = self.resumed_to.max(seq);
-        self.live.retain(|s| *s > self.resumed_to);
+        let new = seq > self.upto.unwrap_or(0) && !self.live.contains(&seq);
+        self.caught_up(seq);
         new
+    }
+
+    /// Everything up to `seq` went out or is not the client's to see (a private note).
+    fn caught_up(&mut self, seq: i64) {
+        let upto = self.upto.unwrap_or(0).max(seq);
+        self.upto = Some(upto);
+        self.live.retain(|s| *s > upto);
     }
 }
 
@@ -481,14 +523,71 @@ impl Conn {
             .await;
     }
 
-    /// Sends a queued frame unless this connection already delivered that message.
+    /// Sends a queued frame unless this connection already delivered that message, after
+    /// the messages before it that this connection missed.
     async fn deliver(&mut self, out: std::sync::Arc<Outbound>) -> bool {
-        if let Some((conv, seq)) = out.seq
-            && !self.delivered.entry(conv).or_default().live(seq)
-        {
-            return true;
+        if let Some((conv, seq)) = out.seq {
+            match self.delivered.entry(conv).or_default().live(seq) {
+                Live::Skip => return true,
+                Live::Deliver => {}
+                Live::FillAfter(upto) => {
+                    if !self.fill(conv, upto, seq).await {
+                        return false;
+                    }
+                }
+            }
         }
         self.send(out.frame.clone()).await.is_ok()
+    }
+
+    /// The messages after `after` in `conv` this connection's client may see, one page
+    /// (the most a page may hold), oldest first.
+    async fn page_after(
+        &mut self,
+        conv: Uuid,
+        after: i64,
+    ) -> Result<(Vec<StoredMessage>, bool), OpError> {
+        let size = self.state.settings.limits.history_page_max;
+        let page = self
+            .state
+            .sessions
+            .history(&self.caller, conv, Page::After(after), size)
+            .await?;
+        let full = page.len() == size as usize;
+        Ok((page, full))
+    }
+
+    /// Sends the stored messages between `upto` and the live `seq` this connection has not
+    /// delivered: one on its way from another node (it is skipped when it comes), or lost
+    /// with a node that died before publishing it. If the database cannot say, `seq` goes
+    /// out anyway: the client sees the gap and resumes.
+    async fn fill(&mut self, conv: Uuid, upto: i64, seq: i64) -> bool {
+        let mut after = upto;
+        while after < seq - 1 {
+            let (page, full) = match self.page_after(conv, after).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::debug!(%conv, error = %e.message, "filling a gap before a live message");
+                    self.delivered.entry(conv).or_default().remember(seq);
+                    return true;
+                }
+            };
+            let more = full && page.last().is_some_and(|m| m.seq < seq);
+            for m in page.iter().take_while(|m| m.seq < seq) {
+                after = m.seq;
+                if self.delivered.entry(conv).or_default().replayed(m.seq)
+                    && self.send(wire::message_frame(m)).await.is_err()
+                {
+                    return false;
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        metrics::counter!("kefu_ws_gaps_filled_total").increment(1);
+        self.delivered.entry(conv).or_default().caught_up(seq);
+        true
     }
 
     /// Handles one client frame; returns whether the connection stays open.
@@ -660,19 +759,12 @@ impl Conn {
             Ok(c) => c.last_seq,
             Err(e) => return self.reply_error(e.code, &e.message, "").await,
         };
-        let page_size = self.state.settings.limits.history_page_max;
         let mut after = i64::try_from(r.last_seq).unwrap_or(i64::MAX).min(known);
         loop {
-            let page = match self
-                .state
-                .sessions
-                .history(&self.caller, conv, Page::After(after), page_size)
-                .await
-            {
-                Ok(p) => p,
+            let (page, full) = match self.page_after(conv, after).await {
+                Ok(page) => page,
                 Err(e) => return self.reply_error(e.code, &e.message, "").await,
             };
-            let full = page.len() == page_size as usize;
             for m in &page {
                 after = m.seq;
                 if !self.delivered.entry(conv).or_default().replayed(m.seq) {
@@ -683,6 +775,8 @@ impl Conn {
                 }
             }
             if !full {
+                // The client has everything up to here now: live messages follow in order.
+                self.delivered.entry(conv).or_default().caught_up(after);
                 return self.resume_done(conv, after).await;
             }
         }
@@ -699,23 +793,58 @@ impl Conn {
 
 #[cfg(test)]
 mod tests {
-    use super::Delivered;
+    use super::{Delivered, Live};
 
     #[test]
-    fn live_frames_out_of_order_and_a_replay_deliver_each_seq_once_and_fill_gaps() {
+    fn before_a_resume_live_frames_go_out_as_they_come_each_once() {
         let mut d = Delivered::default();
         // Two nodes' frames cross: 11 before 10; 12 is lost on the way.
-        assert!(d.live(11));
-        assert!(d.live(10));
-        assert!(!d.live(11), "a repeated live frame is not delivered twice");
-        assert!(d.live(13));
+        assert_eq!(d.live(11), Live::Deliver);
+        assert_eq!(d.live(10), Live::Deliver);
+        assert_eq!(
+            d.live(11),
+            Live::Skip,
+            "a repeated live frame is not delivered twice"
+        );
+        assert_eq!(d.live(13), Live::Deliver);
         // The client sees the gap at 12 and resumes from 9.
         let replayed: Vec<i64> = (10..=13).filter(|s| d.replayed(*s)).collect();
         assert_eq!(replayed, vec![12], "only the missing one comes again");
-        assert!(
-            !d.live(12),
-            "a late live copy of a replayed message is dropped"
+        assert_eq!(
+            d.live(12),
+            Live::Skip,
+            "a late live copy of a replayed message"
         );
-        assert!(d.live(14));
+        assert_eq!(d.live(14), Live::Deliver);
+    }
+
+    #[test]
+    fn after_a_resume_a_live_frame_that_skips_seqs_waits_for_them() {
+        let mut d = Delivered::default();
+        d.caught_up(9); // the resume replayed up to 9
+        assert_eq!(d.live(10), Live::Deliver);
+        // 11 is still on its way from another node when 12 comes.
+        assert_eq!(d.live(12), Live::FillAfter(10));
+        assert!(d.replayed(11), "the fill sends 11 from the database");
+        d.caught_up(12); // then 12 goes out
+        assert_eq!(d.live(11), Live::Skip, "the late live 11 is not sent twice");
+        assert_eq!(d.live(12), Live::Skip);
+        assert_eq!(d.live(13), Live::Deliver);
+    }
+
+    #[test]
+    fn a_failed_fill_delivers_and_later_frames_try_again() {
+        let mut d = Delivered::default();
+        d.caught_up(3);
+        assert_eq!(d.live(5), Live::FillAfter(3));
+        d.remember(5); // the database did not answer: 5 went out alone
+        assert_eq!(d.live(5), Live::Skip);
+        assert_eq!(d.live(6), Live::FillAfter(3), "4 is still missing");
+        // 4 arrives live after all: the run 4, 5 closes.
+        let mut d = Delivered::default();
+        d.caught_up(3);
+        d.remember(5);
+        assert_eq!(d.live(4), Live::Deliver);
+        assert_eq!(d.live(6), Live::Deliver, "4 and 5 are behind, 6 is next");
     }
 }

@@ -145,6 +145,9 @@ pub trait Remote: Send + Sync {
     /// Resolves once the interest announced so far is known to the NATS server, so frames
     /// the other nodes publish from now on reach this node.
     fn settled(&self) -> tokio::sync::oneshot::Receiver<()>;
+    /// Resolves once the frames published so far are with the NATS server, so they reach
+    /// the other nodes even if this one dies now.
+    fn published(&self) -> tokio::sync::oneshot::Receiver<()>;
 }
 
 /// What a connection gets when it registers.
@@ -242,6 +245,12 @@ impl Hub {
         if let Some(remote) = self.remote.get() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), remote.settled()).await;
         }
+    }
+
+    /// In cluster mode, resolves once the frames published so far are with NATS; `None` on
+    /// a single node, where publishing is done when `publish` returns.
+    pub fn published(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        self.remote.get().map(|remote| remote.published())
     }
 
     /// Cluster mode: frames also go to, and come from, the other nodes. Set once, before

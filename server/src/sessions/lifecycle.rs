@@ -153,9 +153,8 @@ impl Sessions {
         admit()?;
         if let Some(mut c) = latest {
             let window = (self.settings.routing.reopen_window_secs * 1000) as i64;
-            if c.closed_at.is_some_and(|t| now - t <= window)
-                && self.store.reopen_conversation(c.id, &c.group, now).await?
-            {
+            let reopen = c.closed_at.is_some_and(|t| now - t <= window);
+            if reopen && self.reopened(c.id, &c.group, now).await? {
                 self.note_page(&mut c, context).await?;
                 self.publish_reopened(&c);
                 self.router
@@ -180,15 +179,49 @@ impl Sessions {
             updated_at: now,
             closed_at: None,
             close_reason: None,
-            context: context.unwrap_or_default(),
+            context: context.clone().unwrap_or_default(),
             tags: Vec::new(),
             priority: Priority::Normal,
         };
-        self.store.create_conversation(&c).await?;
+        match self.store.create_conversation(&c).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return self.opened_elsewhere(v, context).await,
+            Err(e) => return Err(e.into()),
+        }
         self.router
             .enqueue(c.id, group, v.id, sticky, Priority::Normal)
             .await;
         Ok(Target::Open(c, Some(false)))
+    }
+
+    /// Reopens a closed conversation; false if it was not closed or the visitor has another
+    /// one open by now (another node opened it), which the caller then finds.
+    async fn reopened(&self, id: Uuid, group: &str, now: i64) -> Result<bool, OpError> {
+        match self.store.reopen_conversation(id, group, now).await {
+            Err(StoreError::Conflict(_)) => Ok(false),
+            other => Ok(other?),
+        }
+    }
+
+    /// The conversation another node opened for this visitor while this one was about to
+    /// (two tabs writing through two nodes at once): the schema allows one open, so the
+    /// second write failed and both tabs write into the first one's.
+    async fn opened_elsewhere(
+        &self,
+        v: &Visitor,
+        context: Option<PageContext>,
+    ) -> Result<Target, OpError> {
+        let mut c = self.store.latest_conversation_of_visitor(v.id).await?;
+        if c.state == ConvState::Closed {
+            // Opened and closed again in that moment: the client resends (as after a
+            // failed store).
+            return Err(OpError::new(
+                pb::ErrorCode::Internal,
+                "the conversation changed meanwhile; send again",
+            ));
+        }
+        self.note_page(&mut c, context).await?;
+        Ok(Target::Open(c, None))
     }
 
     /// Tells the desk which queue a reopened conversation went back to, and its shopper

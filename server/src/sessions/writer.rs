@@ -1,10 +1,13 @@
 //! The one message writer: batches appends into single transactions, then publishes each
-//! newly stored message in commit order before answering its sender.
+//! stored message in commit order before answering its sender.
 //!
 //! Because publishing happens here, in one task, in commit order, every connection sees a
 //! conversation's messages in `seq` order. The sender's `Ack` is sent only after the commit.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -19,6 +22,11 @@ use crate::{
 /// it touches, so under heavy load larger batches share pages: at 512 the writer saturated
 /// near 9,000 msg/s, at 2,048 it stores 10,000/s with p99 under 100 ms (docs/BENCHMARKS.md).
 const MAX_BATCH: usize = 2048;
+
+/// Longest an ack waits for its frames to reach NATS. A node cut off that long turns
+/// not-ready; the message is stored all the same and other sockets fill the gap from the
+/// database when the next message comes.
+const PUBLISH_WAIT: Duration = Duration::from_secs(2);
 
 struct Job {
     message: NewMessage,
@@ -87,6 +95,8 @@ impl Writer {
 
 async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, events: EventSink) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    // Batches whose acks wait for their frames to reach NATS (cluster mode).
+    let mut acking = tokio::task::JoinSet::new();
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (batch, waiting): (Vec<NewMessage>, Vec<_>) = jobs
             .drain(..)
@@ -100,15 +110,19 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, 
         metrics::histogram!("kefu_write_commit_seconds").record(started.elapsed().as_secs_f64());
         match stored {
             Ok(results) => {
+                let mut answers = Vec::with_capacity(results.len());
                 for ((queued_at, reply), result) in waiting.into_iter().zip(results) {
                     if let AppendResult::Stored {
                         message,
-                        duplicate: false,
+                        duplicate,
                         visitor_id,
                         agent_id,
                         ..
                     } = &result
                     {
+                        // A resend is published again: the first copy may have died with the
+                        // node that stored it, before it went out. Sockets skip a seq they
+                        // already delivered.
                         let private = message.body.is_private();
                         let agents: Vec<_> = agent_id.iter().copied().collect();
                         hub.publish(
@@ -123,14 +137,34 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, 
                                 seq: Some((message.conversation_id, message.seq)),
                             },
                         );
-                        count_message(message.sender_role, private);
-                        if !events.is_empty() {
-                            events.emit(Event::Message(Arc::new(message.clone())));
+                        if !duplicate {
+                            count_message(message.sender_role, private);
+                            if !events.is_empty() {
+                                events.emit(Event::Message(Arc::new(message.clone())));
+                            }
                         }
                     }
-                    metrics::histogram!("kefu_ack_latency_seconds")
-                        .record(queued_at.elapsed().as_secs_f64());
-                    let _ = reply.send(Ok(result));
+                    answers.push((queued_at, reply, result));
+                }
+                let answer = move || {
+                    for (queued_at, reply, result) in answers {
+                        metrics::histogram!("kefu_ack_latency_seconds")
+                            .record(queued_at.elapsed().as_secs_f64());
+                        let _ = reply.send(Ok(result));
+                    }
+                };
+                // In cluster mode a message is acked once its frames are with NATS too: a
+                // node that dies after an ack has nothing left to publish. The writer goes
+                // on with the next batch meanwhile.
+                match hub.published() {
+                    None => answer(),
+                    Some(published) => {
+                        while acking.try_join_next().is_some() {}
+                        acking.spawn(async move {
+                            let _ = tokio::time::timeout(PUBLISH_WAIT, published).await;
+                            answer();
+                        });
+                    }
                 }
             }
             Err(e) => {
@@ -142,6 +176,8 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, 
             }
         }
     }
+    // Shutting down: the last acks still go out.
+    while acking.join_next().await.is_some() {}
 }
 
 fn count_message(role: SenderRole, private: bool) {

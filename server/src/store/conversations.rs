@@ -6,10 +6,14 @@ use uuid::Uuid;
 
 use super::{Conversation, ConversationFilter, PageContext, Priority, Rating, StoreResult};
 
+/// The conflict when a visitor would have two open conversations (the schema allows one).
+pub const OPEN_ALREADY: &str = "the visitor already has an open conversation";
+
 /// Conversations and what hangs off one conversation row.
 #[async_trait]
 pub trait Conversations: Send + Sync {
-    /// Opens a conversation in state `queued`.
+    /// Opens a conversation in state `queued`; [`OPEN_ALREADY`] if its visitor has one open
+    /// (another node opened it a moment ago).
     async fn create_conversation(&self, conv: &Conversation) -> StoreResult<()>;
     /// One conversation.
     async fn conversation(&self, id: Uuid) -> StoreResult<Conversation>;
@@ -40,7 +44,8 @@ pub trait Conversations: Send + Sync {
     async fn requeue(&self, id: Uuid, group: &str, at: i64) -> StoreResult<()>;
     /// Closes a conversation; returns false if it was already closed.
     async fn close_conversation(&self, id: Uuid, reason: &str, at: i64) -> StoreResult<bool>;
-    /// Reopens a closed conversation into a queue; false if it was not closed.
+    /// Reopens a closed conversation into a queue; false if it was not closed,
+    /// [`OPEN_ALREADY`] if its visitor has another one open.
     async fn reopen_conversation(&self, id: Uuid, group: &str, at: i64) -> StoreResult<bool>;
     /// Records the page the shopper is on (replacing the previous one).
     async fn set_page_context(&self, id: Uuid, context: &PageContext) -> StoreResult<()>;

@@ -40,7 +40,7 @@ pub use accounts::Accounts;
 pub use audit::Audit;
 pub use bots::Bots;
 pub use canned::CannedReplies;
-pub use conversations::Conversations;
+pub use conversations::{Conversations, OPEN_ALREADY};
 pub use messages::Messages;
 pub use model::*;
 pub use visitors::Visitors;

@@ -10,6 +10,7 @@ use super::*;
 pub async fn suite(store: &dyn Store) {
     one_batch_numbers_each_conversation_and_stores_each_message_once(store).await;
     conflicts_say_what_was_taken(store).await;
+    a_visitor_has_one_open_conversation(store).await;
     missing_rows_are_not_found(store).await;
 }
 
@@ -197,6 +198,37 @@ async fn conflicts_say_what_was_taken(store: &dyn Store) {
         conflict_message(store.upsert_canned(&canned("/suite")).await),
         "shortcut `/suite` is taken"
     );
+}
+
+/// Two nodes opening or reopening a conversation for one visitor at once: the second write
+/// is refused, whichever it is.
+async fn a_visitor_has_one_open_conversation(store: &dyn Store) {
+    let first = store.conversation(conversation(store).await).await.unwrap();
+    let second = Conversation {
+        id: Uuid::now_v7(),
+        created_at: 1,
+        ..first.clone()
+    };
+    assert_eq!(
+        conflict_message(store.create_conversation(&second).await),
+        OPEN_ALREADY
+    );
+    assert!(
+        store
+            .close_conversation(first.id, "CLOSE_REASON_AGENT", 2)
+            .await
+            .unwrap()
+    );
+    store.create_conversation(&second).await.unwrap();
+    assert_eq!(
+        conflict_message(store.reopen_conversation(first.id, "pre-sales", 3).await),
+        OPEN_ALREADY
+    );
+    let latest = store
+        .latest_conversation_of_visitor(first.visitor_id)
+        .await
+        .unwrap();
+    assert_eq!(latest.id, second.id, "the open one stays the visitor's");
 }
 
 async fn missing_rows_are_not_found(store: &dyn Store) {

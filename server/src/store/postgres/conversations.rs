@@ -12,7 +12,8 @@ use super::{
     named, one, touched,
 };
 use crate::store::{
-    Conversation, ConversationFilter, Conversations, PageContext, Priority, Rating, StoreResult,
+    Conversation, ConversationFilter, Conversations, OPEN_ALREADY, PageContext, Priority, Rating,
+    StoreResult,
 };
 
 impl FromRow<'_, PgRow> for Conversation {
@@ -122,7 +123,7 @@ impl Conversations for PgStore {
         .bind(c.priority.level())
         .execute(&self.pool)
         .await
-        .db()?;
+        .map_err(|e| conflict_or(e, OPEN_ALREADY))?;
         Ok(())
     }
 
@@ -253,7 +254,7 @@ impl Conversations for PgStore {
         .bind(id)
         .execute(&self.pool)
         .await
-        .db()?;
+        .map_err(|e| conflict_or(e, OPEN_ALREADY))?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -12,7 +12,8 @@ use super::{
     json, named, one, touched,
 };
 use crate::store::{
-    Conversation, ConversationFilter, Conversations, PageContext, Priority, Rating, StoreResult,
+    Conversation, ConversationFilter, Conversations, OPEN_ALREADY, PageContext, Priority, Rating,
+    StoreResult,
 };
 
 impl FromRow<'_, SqliteRow> for Conversation {
@@ -159,7 +160,7 @@ impl Conversations for SqliteStore {
         .execute(&self.pool)
         .await;
         self.conversations.forget(c.id);
-        done.db()?;
+        done.map_err(|e| conflict_or(e, OPEN_ALREADY))?;
         Ok(())
     }
 
@@ -337,7 +338,8 @@ impl Conversations for SqliteStore {
         .execute(&self.pool)
         .await;
         self.conversations.forget(id);
-        Ok(done.db()?.rows_affected() == 1)
+        let done = done.map_err(|e| conflict_or(e, OPEN_ALREADY))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn add_tags(&self, id: Uuid, tags: &[String]) -> StoreResult<Vec<String>> {
