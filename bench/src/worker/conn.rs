@@ -52,6 +52,9 @@ enum End {
     Gone,
 }
 
+/// Most resume points an upgrade request carries (the server takes up to 100).
+const RESUME_IN_URL: usize = 100;
+
 struct Conn {
     who: Who,
     shared: Arc<Shared>,
@@ -152,7 +155,20 @@ impl Conn {
             Who::Shopper { token } => ("shopper", token),
             Who::Agent(a) => ("agent", &a.token),
         };
-        let mut req = format!("ws://{server}/ws/{path}?token={token}").into_client_request()?;
+        // As the desk and the widget do: the resume points ride in the upgrade request, so
+        // the replay comes before any live frame and the server keeps each conversation in
+        // seq order from there (the rest go as frames after the Hello).
+        let points: Vec<String> = self
+            .resume_points()
+            .take(RESUME_IN_URL)
+            .map(|(c, seq)| format!("{c}:{seq}"))
+            .collect();
+        let resume = match points.is_empty() {
+            true => String::new(),
+            false => format!("&resume={}", points.join(",")),
+        };
+        let mut req =
+            format!("ws://{server}/ws/{path}?token={token}{resume}").into_client_request()?;
         req.headers_mut().insert("origin", ORIGIN.parse()?);
         // Small buffers: one worker holds thousands of sockets.
         let config = WebSocketConfig::default()
@@ -184,9 +200,9 @@ impl Conn {
         // Catch up, then resend what the last socket left unacked (same ids: the server
         // answers a resend with the original ack and stores nothing twice).
         let mut frames: Vec<Vec<u8>> = self
-            .convs
-            .iter()
-            .map(|(c, seq)| msg::resume(c, *seq))
+            .resume_points()
+            .skip(RESUME_IN_URL)
+            .map(|(c, seq)| msg::resume(c, seq))
             .collect();
         if let Some(t) = self.opening {
             frames.push(msg::send("", msg::OPENING.into(), 1, t));
@@ -253,6 +269,17 @@ impl Conn {
                 return End::Dropped(e.to_string());
             }
         }
+    }
+
+    /// Where each followed conversation resumes from, in a stable order.
+    fn resume_points(&self) -> impl Iterator<Item = (&str, u64)> {
+        let mut points: Vec<(&str, u64)> = self
+            .convs
+            .iter()
+            .map(|(c, seq)| (c.as_str(), *seq))
+            .collect();
+        points.sort_unstable();
+        points.into_iter()
     }
 
     /// The next numbered message of a shopper's conversation.

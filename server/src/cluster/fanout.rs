@@ -72,30 +72,8 @@ fn subject(who: Interest) -> String {
 
 impl Fanout {
     pub(super) fn start(client: async_nats::Client, hub: &Arc<Hub>) -> Arc<Self> {
-        let (out, mut rx) = mpsc::channel::<Outgoing>(QUEUE);
-        let publisher = client.clone();
-        tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
-                let sent = match m {
-                    Outgoing::Frame {
-                        subject,
-                        headers,
-                        payload,
-                    } => publisher
-                        .publish_with_headers(subject, headers, payload)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Outgoing::Flush(done) => {
-                        let flushed = publisher.flush().await;
-                        let _ = done.send(());
-                        flushed.map_err(|e| e.to_string())
-                    }
-                };
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "publishing to the cluster");
-                }
-            }
-        });
+        let (out, rx) = mpsc::channel::<Outgoing>(QUEUE);
+        tokio::spawn(publish(client.clone(), rx));
         let (interest, rx) = mpsc::unbounded_channel::<Change>();
         tokio::spawn(subscriptions(client, Arc::downgrade(hub), rx));
         Arc::new(Self { out, interest })
@@ -165,6 +143,38 @@ impl Remote for Fanout {
         match serde_json::to_vec(&what) {
             Ok(json) => self.send(CONTROL.into(), HeaderMap::new(), json.into()),
             Err(e) => tracing::error!(error = %e, "encoding a disconnect"),
+        }
+    }
+}
+
+/// Publishes queued frames in order. Whoever waits for a flush is answered after one flush
+/// for everything taken from the queue with it: under load one round trip serves many
+/// writer batches instead of one each.
+async fn publish(client: async_nats::Client, mut rx: mpsc::Receiver<Outgoing>) {
+    let mut taken = Vec::with_capacity(256);
+    let mut waiting = Vec::new();
+    while rx.recv_many(&mut taken, 256).await > 0 {
+        for m in taken.drain(..) {
+            match m {
+                Outgoing::Frame {
+                    subject,
+                    headers,
+                    payload,
+                } => {
+                    if let Err(e) = client.publish_with_headers(subject, headers, payload).await {
+                        tracing::warn!(error = %e, "publishing to the cluster");
+                    }
+                }
+                Outgoing::Flush(done) => waiting.push(done),
+            }
+        }
+        if !waiting.is_empty() {
+            if let Err(e) = client.flush().await {
+                tracing::warn!(error = %e, "flushing frames to the cluster");
+            }
+            waiting.drain(..).for_each(|done| {
+                let _ = done.send(());
+            });
         }
     }
 }
