@@ -575,17 +575,17 @@ impl Conn {
             let more = full && page.last().is_some_and(|m| m.seq < seq);
             for m in page.iter().take_while(|m| m.seq < seq) {
                 after = m.seq;
-                if self.delivered.entry(conv).or_default().replayed(m.seq)
-                    && self.send(wire::message_frame(m)).await.is_err()
-                {
-                    return false;
+                if self.delivered.entry(conv).or_default().replayed(m.seq) {
+                    metrics::counter!("kefu_ws_gap_messages_total").increment(1);
+                    if self.send(wire::message_frame(m)).await.is_err() {
+                        return false;
+                    }
                 }
             }
             if !more {
                 break;
             }
         }
-        metrics::counter!("kefu_ws_gaps_filled_total").increment(1);
         self.delivered.entry(conv).or_default().caught_up(seq);
         true
     }
