@@ -11,7 +11,9 @@
 //!   its clients move to the other nodes, nothing is lost;
 //! - every node is restarted in turn under load: nothing is lost;
 //! - a node's frames are held up on their way to NATS while another node's overtake them:
-//!   the agent still hears the conversation in seq order, each message once.
+//!   the agent still hears the conversation in seq order, each message once;
+//! - an admin's change to an agent, made through a node without its sockets, holds after
+//!   the router's node dies (the new router reads the account, not an old report).
 //!
 //! Runs in the PostgreSQL pass of `scripts/test.sh` (`TEST_POSTGRES_URL`); cluster mode
 //! needs PostgreSQL. The scenarios take turns (each runs six servers and a load on two
@@ -622,4 +624,49 @@ async fn a_message_held_up_between_nodes_arrives_in_its_place() {
         third.seq,
         "nothing twice: the next message Ana hears is the third"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_new_capacity_survives_a_new_router() {
+    if skipped() {
+        return;
+    }
+    let _turn = TURN.lock().await;
+    let mut c = Cluster::start().await.unwrap();
+    let router = eventually("a node runs the router", || c.router()).await;
+    // Cy's desk on one node, the admin's change through another, the router on a third.
+    let (desk, admin_via) = ((router + 1) % 3, (router + 2) % 3);
+    let cy = c.agent("cy", 1).await;
+    let mut cy_ws = c.node(desk).agent_ws(&cy).await;
+    let status = c
+        .node(admin_via)
+        .patch(
+            &format!("/api/v1/agents/{}", cy.id),
+            &c.admin,
+            serde_json::json!({"capacity": 2}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    drop(c.nodes[router].take()); // SIGKILL
+    eventually("another node runs the router", || c.router()).await;
+    // Cy's node still reports Cy as signed in with room for one; the new router must use
+    // the account's two.
+    let mut chats = Vec::new();
+    for text in ["first", "second"] {
+        let (shopper, _, conv) = shopper_opens(c.node(desk), text).await;
+        chats.push((shopper, conv));
+    }
+    let mut assigned = Vec::new();
+    while assigned.len() < 2 {
+        let step = cy_ws.recv_event(|e| {
+            matches!(e.kind, Some(pb::conversation_event::Kind::Assigned(_)))
+                .then(|| e.conversation_id.clone())
+        });
+        assigned.push(c.within("Cy gets both chats (capacity 2)", step).await);
+    }
+    assigned.sort();
+    let mut opened: Vec<String> = chats.iter().map(|(_, conv)| conv.clone()).collect();
+    opened.sort();
+    assert_eq!(assigned, opened);
 }

@@ -18,7 +18,7 @@ use std::{
     sync::{Arc, Weak},
 };
 
-use async_nats::{HeaderMap, Subscriber};
+use async_nats::{HeaderMap, Subscriber, client::RequestErrorKind};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::{
@@ -33,6 +33,8 @@ use crate::sessions::hub::{Disconnect, Hub, Interest, Outbound, Recipients, Remo
 const QUEUE: usize = 64 * 1024;
 const CONTROL: &str = "kefu.control";
 const WATCHERS: &str = "kefu.watchers";
+/// Nobody subscribes here: a request to it is a round trip to the NATS server.
+const SETTLE: &str = "kefu.settle";
 /// `<conversation>:<seq>` of a stored message, for the receiving socket's resume filter.
 const SEQ_HEADER: &str = "Kefu-Seq";
 /// On `kefu.watchers`: the agents the frame also went to by their own subject, so a
@@ -196,9 +198,16 @@ async fn subscriptions(
         let (who, on) = match change {
             Change::Interest(who, on) => (who, on),
             Change::Settled(done) => {
-                // A flush is a round trip: the server has seen every SUB sent before it.
-                if let Err(e) = client.flush().await {
-                    tracing::warn!(error = %e, "flushing subscriptions");
+                // The server answers a request nobody serves itself ("no responders"), once
+                // it has read everything this connection sent before: the SUBs too. (A
+                // flush only writes them to the socket.) Bounded: NATS may be away.
+                let asked = client.request(SETTLE, Bytes::new());
+                match tokio::time::timeout(std::time::Duration::from_secs(2), asked).await {
+                    Ok(Err(e)) if e.kind() != RequestErrorKind::NoResponders => {
+                        tracing::warn!(error = %e, "settling subscriptions");
+                    }
+                    Err(_) => tracing::warn!("settling subscriptions: no answer from NATS"),
+                    Ok(_) => {}
                 }
                 let _ = done.send(());
                 continue;

@@ -218,7 +218,16 @@ impl Shell {
     /// Feeds one agent's cluster-wide change to the state.
     async fn apply_presence(&mut self, change: PresenceChange, now: i64) {
         let fx = match change {
-            PresenceChange::Up(info) => self.state.agent_up(info, now),
+            PresenceChange::Up(info) => {
+                // A node reports the agent as its socket found it at sign-in; an admin may
+                // have changed capacity or name since, through another node (and a new
+                // router learns every agent from such reports). The stored account wins.
+                let info = match self.store.agent(info.id).await {
+                    Ok(agent) => super::agent_info(&agent),
+                    Err(_) => info,
+                };
+                self.state.agent_up(info, now)
+            }
             PresenceChange::Down(id) => self.state.agent_down(id, now),
             PresenceChange::Status(id, status) => self.state.set_status(id, status, now),
         };
