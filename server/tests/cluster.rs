@@ -111,6 +111,23 @@ impl Cluster {
         (0..self.nodes.len()).map(|i| self.node(i).addr).collect()
     }
 
+    /// The node that took the router lease first. Generous: the nodes start on a machine
+    /// busy with the other tests' servers (once 15 s were not enough in a full run); the
+    /// logs say why if it times out.
+    async fn first_router(&self) -> usize {
+        let first = async {
+            loop {
+                if let Some(r) = self.router().await {
+                    return r;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(45), first)
+            .await
+            .unwrap_or_else(|_| panic!("no router after 45 s; logs:\n{}", self.logs()))
+    }
+
     /// The node running the router now, if any says so.
     async fn router(&self) -> Option<usize> {
         for (i, node) in self.nodes.iter().enumerate() {
@@ -408,19 +425,7 @@ async fn killing_the_router_node_under_load_loses_nothing() {
     }
     let _turn = TURN.lock().await;
     let mut c = Cluster::start().await.unwrap();
-    // Generous: the nodes start on a machine busy with the other tests' servers. Once one
-    // failed here after 15 s in a full run (not reproduced since); the logs say why if again.
-    let first_router = async {
-        loop {
-            if let Some(r) = c.router().await {
-                return r;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let router = tokio::time::timeout(Duration::from_secs(45), first_router)
-        .await
-        .unwrap_or_else(|_| panic!("no router after 45 s; logs:\n{}", c.logs()));
+    let router = c.first_router().await;
     // Agents on the other nodes take the conversations and hear them as the desk does.
     let others: Vec<usize> = (0..3).filter(|i| *i != router).collect();
     let mut agents = Vec::new();
@@ -633,7 +638,7 @@ async fn an_agents_new_capacity_survives_a_new_router() {
     }
     let _turn = TURN.lock().await;
     let mut c = Cluster::start().await.unwrap();
-    let router = eventually("a node runs the router", || c.router()).await;
+    let router = c.first_router().await;
     // Cy's desk on one node, the admin's change through another, the router on a third.
     let (desk, admin_via) = ((router + 1) % 3, (router + 2) % 3);
     let cy = c.agent("cy", 1).await;
