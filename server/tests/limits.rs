@@ -515,5 +515,9 @@ async fn wrong_passwords_slow_the_guesser_not_the_owner() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400, "over-long usernames are refused early");
+    assert_eq!(
+        res.status(),
+        401,
+        "an over-long username names no account: refused early, before any hash"
+    );
 }

@@ -177,13 +177,15 @@ impl Limits {
             .map_err(|r| refused(r, "verification attempts in this conversation"))
     }
 
-    /// Whether a username is short enough to be remembered at all.
+    /// Whether a username is short enough to be remembered at all. A longer one names no
+    /// account, so it is answered as any unknown username is (and schema-valid JSON, which
+    /// counts characters, not bytes, is not refused as malformed).
     pub fn username_fits(&self, username: &str) -> Result<(), OpError> {
-        let max = self.settings.login.max_username_bytes;
-        if username.len() > max {
-            return Err(OpError::invalid(format!(
-                "usernames are at most {max} bytes"
-            )));
+        if username.len() > self.settings.login.max_username_bytes {
+            return Err(OpError::new(
+                kefu_proto::v1::ErrorCode::Unauthenticated,
+                "wrong username or password",
+            ));
         }
         Ok(())
     }
