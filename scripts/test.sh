@@ -29,6 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Setup's Node step with the system node hidden from PATH (a fresh Debian's is too old).
+bash scripts/test-node-setup.sh
 cargo fmt --all -- --check
 (cd ui && npm run check && npm test) 2>&1 | tee "$log"
 (cd widget && npm run gen:check && npm run check && npm test) 2>&1 | tee -a "$log"
@@ -82,6 +84,16 @@ fuzz_status=${PIPESTATUS[0]}
 bash scripts/schemathesis.sh
 schemathesis_status=$?
 [ "$status" -eq 0 ] && status=$schemathesis_status
+# Dashboards, alerts, compose file and Dockerfile (promtool check/test rules, check config;
+# no container engine runs here: mounts and COPY sources are checked instead).
+bash scripts/check-ops.sh 2>&1 | tee -a "$log"
+ops_status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$ops_status
+# The server's .deb and .rpm: built (release), linted, installed, upgraded, run as the
+# systemd unit would run it, removed and purged (root; systemd need not run).
+bash scripts/test-install.sh 2>&1 | tee -a "$log"
+install_status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$install_status
 set -e
 # One closing line for the whole run, summed over every test binary and the UI's tests.
 awk '/^test result:/ { passed += $4; failed += $6 }

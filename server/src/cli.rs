@@ -51,6 +51,18 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Write a consistent copy of the embedded database and the attachments to FILE (one
+    /// tar file) while kefu serves. PostgreSQL installations use pg_dump instead.
+    Backup {
+        /// The backup to write; never overwritten.
+        file: PathBuf,
+    },
+    /// Restore a backup made by `kefu backup` into an empty data directory (stop kefu
+    /// first; run as the user kefu runs as, e.g. `sudo -u kefu kefu restore FILE`).
+    Restore { file: PathBuf },
+    /// Check the configuration, data directory, database, back office, open-files limit and
+    /// listen address, and say how to fix what is wrong. Exits 1 if anything fails.
+    Doctor,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +100,14 @@ pub enum ConfigCommand {
     Example,
     /// Load and validate the configuration, then print it with secrets redacted.
     Check,
+    /// Write a new configuration file: the example with fresh random secrets (the packages
+    /// run this at first install). Never overwrites.
+    Init {
+        file: PathBuf,
+        /// Where kefu keeps its database and attachments.
+        #[arg(long, default_value = "kefu-data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +176,41 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
         Some(Command::Serve { demo }) => serve(cli.config, demo || cli.demo, registry).await,
         Some(Command::Config(ConfigCommand::Example)) => {
             print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Some(Command::Config(ConfigCommand::Init { file, data_dir })) => {
+            config::init::write_new(&file, &data_dir)?;
+            println!(
+                "wrote {} with fresh secrets; data in {}",
+                file.display(),
+                data_dir.display()
+            );
+            Ok(())
+        }
+        Some(Command::Backup { file }) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let manifest = tokio::task::spawn_blocking(move || {
+                crate::ops::backup::backup(&settings, &file).map(|m| (m, file))
+            })
+            .await??;
+            println!("backup written to {}: {}", manifest.1.display(), manifest.0);
+            Ok(())
+        }
+        Some(Command::Restore { file }) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let data_dir = settings.server.data_dir.clone();
+            let manifest =
+                tokio::task::spawn_blocking(move || crate::ops::backup::restore(&settings, &file))
+                    .await??;
+            println!("restored into {}: {manifest}", data_dir.display());
+            Ok(())
+        }
+        Some(Command::Doctor) => {
+            let checks = crate::ops::doctor::run(cli.config.as_deref(), &registry).await;
+            anyhow::ensure!(
+                crate::ops::doctor::print(&checks),
+                "kefu doctor found problems (above)"
+            );
             Ok(())
         }
         Some(Command::Config(ConfigCommand::Check)) => {
@@ -262,9 +317,14 @@ async fn serve(
             .next()
             .unwrap_or("8080")
             .to_string();
+        let scheme = if settings.server.tls.enabled() {
+            "https"
+        } else {
+            "http"
+        };
         let mut allowed_origins = vec![
-            format!("http://127.0.0.1:{port}"),
-            format!("http://localhost:{port}"),
+            format!("{scheme}://127.0.0.1:{port}"),
+            format!("{scheme}://localhost:{port}"),
         ];
         // The demo back office also serves the demo shop's pages, which embed the widget.
         if let Some(origin) = settings
@@ -302,7 +362,12 @@ async fn serve(
             )
         })?;
     let addr = listener.local_addr()?;
-    println!("kefu listening on http://{addr}");
+    let (http, ws) = if settings.server.tls.enabled() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    println!("kefu listening on {http}://{addr}");
     println!("  data directory: {}", settings.server.data_dir.display());
     if demo {
         println!(
@@ -311,7 +376,7 @@ async fn serve(
             seed::DEMO_PASSWORD
         );
         println!(
-            "  demo site id: `demo`  (agents: ws://{addr}/ws/agent, shoppers: ws://{addr}/ws/shopper)"
+            "  demo site id: `demo`  (agents: {ws}://{addr}/ws/agent, shoppers: {ws}://{addr}/ws/shopper)"
         );
     }
     crate::run_with(settings, store, listener, shutdown_signal(), registry).await

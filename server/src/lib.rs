@@ -37,6 +37,7 @@ pub mod config;
 pub mod events;
 pub mod gateway;
 pub mod integrations;
+pub mod ops;
 pub mod plugins;
 pub mod seed;
 pub mod sessions;
@@ -84,7 +85,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// The configured back-office connector, if any.
-fn connector(settings: &Settings) -> Option<Arc<dyn integrations::Connector>> {
+pub(crate) fn connector(settings: &Settings) -> Option<Arc<dyn integrations::Connector>> {
     let timeout = Duration::from_millis(settings.integrations.cache.timeout_ms);
     if let Some(s) = settings.integrations.shopify.clone() {
         // No redirects: the access token is a custom header reqwest would carry along.
@@ -144,6 +145,7 @@ pub async fn run_with(
     }
     let views =
         integrations::view::Views::new(connector(&settings), settings.integrations.cache.clone());
+    telemetry::register(&settings, &groups, &views, &declared);
     let mut subscribers = Vec::new();
     let (plugin_tx, plugin_rx) = events::shards(plugins::bus::WORKERS, plugins::bus::QUEUE_DEPTH);
     if !declared.is_empty() {
@@ -213,15 +215,26 @@ pub async fn run_with(
         gateway::ops::spawn_metrics_listener(state.clone()).await?;
     }
     state.limits.spawn_pruner();
+    // Built-in TLS (`[server.tls]`): loaded before serving, reloaded on SIGHUP.
+    let tls = match settings.server.tls.enabled() {
+        true => Some(Arc::new(gateway::tls::Tls::load(&settings.server.tls)?)),
+        false => None,
+    };
+    gateway::tls::spawn_sighup(tls.clone(), state.shutdown.clone())
+        .context("listening for SIGHUP")?;
     let app = gateway::router(state);
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let signal = async move {
         shutdown.await;
+        ops::systemd::stopping();
         tracing::info!("shutting down: telling clients to reconnect");
         let _ = stop_tx.send(true);
     };
     let header_timeout = Duration::from_secs(settings.limits.http.header_read_timeout_secs);
-    gateway::serve::serve(listener, app, header_timeout, signal).await;
+    ops::systemd::ready();
+    ops::systemd::spawn_watchdog();
+    let acceptor = tls.map(|t| t.acceptor());
+    gateway::serve::serve(listener, app, header_timeout, acceptor, signal).await;
     let deadline = tokio::time::Instant::now() + grace;
     while sessions.connection_counts() != (0, 0) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

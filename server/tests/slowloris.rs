@@ -6,23 +6,7 @@
 mod common;
 
 use common::*;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
-
-/// Reads until the server closes the connection; returns what it sent first.
-async fn read_until_closed(mut tcp: TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match tokio::time::timeout(WAIT, tcp.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return got,
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Err(_) => panic!("the server kept a stalled connection open past the wait time"),
-        }
-    }
-}
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 #[tokio::test]
 async fn half_sent_and_idle_connections_are_closed_and_others_served() {
@@ -48,7 +32,12 @@ async fn half_sent_and_idle_connections_are_closed_and_others_served() {
     assert_eq!(res.status(), 200, "a normal request is answered");
 
     let total = stalled.len();
-    let answers = futures_util::future::join_all(stalled.into_iter().map(read_until_closed)).await;
+    let answers = futures_util::future::join_all(
+        stalled
+            .into_iter()
+            .map(|mut tcp| async move { read_until_closed(&mut tcp).await }),
+    )
+    .await;
     assert_eq!(answers.len(), total, "every stalled connection was closed");
     let served = answers
         .iter()

@@ -53,6 +53,21 @@ pub const SECRET: &str = "test-identity-secret";
 /// The password of every agent the kit creates.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Reads `stream` until the server closes it; returns what it sent. Panics if it is still
+/// open after [`WAIT`] (a server that should have cut a stalled or refused client off).
+pub async fn read_until_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(WAIT, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return got,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server kept the connection open past the wait time"),
+        }
+    }
+}
+
 /// What can go wrong starting kefu or talking to it, for callers that report rather than
 /// panic (the bench).
 #[derive(Debug, thiserror::Error)]

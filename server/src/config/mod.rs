@@ -8,6 +8,7 @@
 //! - `load`: assembling the sources and turning figment's errors into [`ConfigError`];
 //! - `validate`: the checks serde cannot express.
 
+pub mod init;
 mod limits;
 mod load;
 mod redact;
@@ -114,6 +115,29 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     /// Seconds to wait for connections to drain on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Built-in TLS (`[server.tls]`); absent or empty: plain HTTP, as behind a proxy.
+    #[serde(default)]
+    pub tls: TlsSettings,
+}
+
+/// HTTPS and WSS on the main port without a proxy (`[server.tls]`, see `docs/TLS.md`).
+/// Both files are read at start and again on SIGHUP; a reload that fails keeps the
+/// certificate in use.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain: the server's certificate first, then its intermediates (a
+    /// `fullchain.pem`). Empty, with `key` empty too: no TLS.
+    pub cert: PathBuf,
+    /// PEM private key of the certificate (PKCS#8, RSA or EC), unencrypted.
+    pub key: PathBuf,
+}
+
+impl TlsSettings {
+    /// Whether TLS is configured (validation has made sure both files are named).
+    pub fn enabled(&self) -> bool {
+        !self.cert.as_os_str().is_empty() || !self.key.as_os_str().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -276,6 +300,7 @@ impl Default for Settings {
                 listen: "127.0.0.1:8080".into(),
                 data_dir: PathBuf::from("kefu-data"),
                 shutdown_grace_secs: 10,
+                tls: TlsSettings::default(),
             },
             store: StoreSettings {
                 url: String::new(),

@@ -19,6 +19,13 @@ impl Settings {
                 ),
             );
         }
+        // Reads both files: a certificate that will not load stops start-up (and
+        // `kefu config check`) here, with the key and the file named.
+        if self.server.tls.enabled()
+            && let Err(e) = crate::gateway::tls::check(&self.server.tls)
+        {
+            return bad(e.key, &e.detail);
+        }
         if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<SocketAddr>().is_err() {
             return bad(
                 "metrics.listen",
@@ -184,5 +191,39 @@ impl Settings {
         }
         crate::webhooks::validate(&self.webhooks)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
+mod tests {
+    use crate::config::Settings;
+    use figment::Jail;
+
+    #[test]
+    fn tls_files_are_checked_at_load_and_errors_name_key_source_and_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "kefu.toml",
+                "[server.tls]\ncert = \"missing-cert.pem\"\nkey = \"key.pem\"\n",
+            )?;
+            let e = Settings::load(Some("kefu.toml".as_ref())).unwrap_err();
+            let text = e.to_string();
+            assert_eq!(e.key, "server.tls.cert", "{text}");
+            assert!(
+                text.contains("kefu.toml): cannot read missing-cert.pem"),
+                "names the file it came from and the file it could not read: {text}"
+            );
+
+            jail.create_file("kefu.toml", "[server.tls]\ncert = \"cert.pem\"\n")?;
+            let e = Settings::load(Some("kefu.toml".as_ref())).unwrap_err();
+            assert_eq!(e.key, "server.tls.key", "a certificate without a key: {e}");
+            assert!(e.to_string().contains("set both"), "{e}");
+
+            jail.create_file("kefu.toml", "[server.tls]\ncert = \"\"\nkey = \"\"\n")?;
+            let s = Settings::load(Some("kefu.toml".as_ref())).map_err(|e| e.to_string())?;
+            assert!(!s.server.tls.enabled(), "both empty: plain HTTP");
+            Ok(())
+        });
     }
 }

@@ -16,6 +16,7 @@
 //! - `ws`: socket I/O (the only module that knows the WebSocket library).
 //! - `limits`: every abuse limit (frames, shoppers, addresses, sign-in, sockets).
 //! - `serve`: the HTTP/1 server under the router (header timeout, client addresses).
+//! - `tls`: built-in TLS (`[server.tls]`): certificate loading, SIGHUP reload, handshakes.
 
 pub mod account;
 pub mod actions;
@@ -34,6 +35,7 @@ pub mod openapi;
 pub mod ops;
 pub mod serve;
 pub mod shopper;
+pub mod tls;
 pub mod visitor;
 pub mod webhooks;
 pub mod ws;

@@ -5,6 +5,8 @@
 //! own (then the main port does not serve it at all), and behind a bearer token when `token`
 //! is set.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use axum::{
     extract::State,
@@ -74,13 +76,24 @@ async fn healthz() -> &'static str {
         (status = 503, description = "Shutting down, the database does not answer, or (cluster mode) the node is cut off from NATS", content_type = "text/plain", body = String),
     ))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if *state.shutdown.borrow() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    }
-    match state.sessions.not_ready().await {
+    match not_ready(&state).await {
         None => (StatusCode::OK, "ready"),
         Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
+}
+
+/// Why this process is not ready, if it is not; also sets the `kefu_ready` gauge. A check
+/// that takes longer than 2 s counts as not ready (and keeps a scrape from timing out).
+async fn not_ready(state: &AppState) -> Option<&'static str> {
+    let why = if *state.shutdown.borrow() {
+        Some("shutting down")
+    } else {
+        tokio::time::timeout(Duration::from_secs(2), state.sessions.not_ready())
+            .await
+            .unwrap_or(Some("readiness check timed out"))
+    };
+    crate::telemetry::set_ready(why.is_none());
+    why
 }
 
 /// Prometheus metrics (text format); with `metrics.token` set, only for that bearer token.
@@ -94,6 +107,7 @@ async fn metrics(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     check_metrics_token(&state.settings.metrics.token, &headers)?;
+    not_ready(&state).await;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

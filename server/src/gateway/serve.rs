@@ -3,6 +3,9 @@
 //! minute (issue 18). Here hyper's `header_read_timeout` closes a connection that has not
 //! delivered a request's headers in time — after opening, or idle after a response — and
 //! each request carries its peer address (`ConnectInfo`) for the per-address limits.
+//!
+//! With `[server.tls]` each connection's task first runs the TLS handshake (`tls`), bounded
+//! by the same timeout, then serves HTTP over the encrypted stream exactly as over TCP.
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
@@ -12,16 +15,23 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpListener,
+    sync::watch,
+};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 /// Serves `app` on `listener` until `signal` resolves, then stops accepting, lets requests
 /// in flight finish and returns once every connection has closed (upgraded WebSockets are
-/// their own tasks and say goodbye themselves).
+/// their own tasks and say goodbye themselves). With `tls`, every connection speaks TLS
+/// (the handshake happens in the connection's task, never in this accept loop).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     header_read_timeout: Duration,
+    tls: Option<TlsAcceptor>,
     signal: impl Future<Output = ()>,
 ) {
     // Every connection task holds a `alive` receiver; `done` resolves when none is left.
@@ -54,9 +64,22 @@ pub async fn serve(
         });
         let alive = alive.clone();
         let mut stopping = stopping.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _alive = alive;
-            serve_connection(tcp, peer, service, header_read_timeout, &mut stopping).await;
+            let Some(acceptor) = tls else {
+                serve_connection(tcp, peer, service, header_read_timeout, &mut stopping).await;
+                return;
+            };
+            let handshake = super::tls::handshake(&acceptor, tcp, peer, header_read_timeout);
+            let stream = tokio::select! {
+                stream = handshake => stream,
+                // Shutting down: a connection still saying hello has no request to finish.
+                _ = stopping.changed() => None,
+            };
+            if let Some(stream) = stream {
+                serve_connection(stream, peer, service, header_read_timeout, &mut stopping).await;
+            }
         });
     }
     drop(listener);
@@ -65,8 +88,8 @@ pub async fn serve(
     done.closed().await;
 }
 
-async fn serve_connection<S>(
-    tcp: tokio::net::TcpStream,
+async fn serve_connection<S, I>(
+    io: I,
     peer: SocketAddr,
     service: S,
     header_read_timeout: Duration,
@@ -77,13 +100,14 @@ async fn serve_connection<S>(
         + Send
         + 'static,
     S::Future: Send + 'static,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     let conn = builder
-        .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(conn);
     let mut asked_to_stop = false;

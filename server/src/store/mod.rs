@@ -48,6 +48,16 @@ pub use webhooks::WebhookLog;
 
 use async_trait::async_trait;
 
+/// The newest schema version this build knows on either backend (`kefu doctor` and
+/// `kefu restore` compare a database's with it).
+pub(crate) fn latest_schema_version(postgres: bool) -> i64 {
+    schema::latest(if postgres {
+        &postgres::MIGRATOR
+    } else {
+        &sqlite::MIGRATOR
+    })
+}
+
 /// The store's traits in one import: `use crate::store::prelude::*;`
 /// (`kefu_server::store::prelude::*` outside the crate). Calls on an `Arc<dyn Store>` need
 /// none (a trait object's supertraits are in scope); calls on a concrete backend such as

@@ -7,6 +7,7 @@
 
 pub use kefu_testkit::{
     AgentSpec, Endpoint, KefuCommand, KefuProcess, ORIGIN, PASSWORD, SECRET, SITE, TestAgent,
-    TestServer, TestVisitor, WAIT, Ws, eventually, is_bot, note_body, shopper_opens, test_settings,
-    test_settings_and_database, text_body, text_msg, text_of, ws_request,
+    TestServer, TestVisitor, WAIT, Ws, eventually, is_bot, note_body, read_until_closed,
+    shopper_opens, test_settings, test_settings_and_database, text_body, text_msg, text_of,
+    ws_request,
 };

@@ -36,7 +36,7 @@ mod webhooks;
 use error::Db;
 
 /// The PostgreSQL schema's migrations, embedded in the binary.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// How long a caller waits for a free connection before the store reports `Unavailable`
 /// (readiness fails, the shopper's message is not acked and is resent later).

@@ -38,7 +38,7 @@ use cache::ConversationCache;
 use error::Db;
 
 /// The SQLite schema's migrations, embedded in the binary.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
