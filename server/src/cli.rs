@@ -96,7 +96,7 @@ pub enum BotCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print a commented example configuration.
+    /// Print a commented example configuration (with freshly drawn secrets).
     Example,
     /// Load and validate the configuration, then print it with secrets redacted.
     Check,
@@ -175,7 +175,11 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
         None => serve(cli.config, cli.demo, registry).await,
         Some(Command::Serve { demo }) => serve(cli.config, demo || cli.demo, registry).await,
         Some(Command::Config(ConfigCommand::Example)) => {
-            print!("{}", config::EXAMPLE);
+            // With fresh secrets: the example's placeholder is refused at start.
+            print!(
+                "{}",
+                config::init::fresh(std::path::Path::new("kefu-data"))?
+            );
             Ok(())
         }
         Some(Command::Config(ConfigCommand::Init { file, data_dir })) => {

@@ -11,8 +11,9 @@ use rand::RngCore;
 use super::EXAMPLE;
 
 /// Secrets of [`EXAMPLE`] that are live settings (not comments), each replaced by 32 random
-/// bytes in hex. The test below fails if the example stops containing one.
-const PLACEHOLDER_SECRETS: &[&str] = &["change-me-to-a-long-random-string"];
+/// bytes in hex. The test below fails if the example stops containing one; validation
+/// refuses them, so a copied example cannot run with a secret everyone knows.
+pub(crate) const PLACEHOLDER_SECRETS: &[&str] = &["change-me-to-a-long-random-string"];
 
 /// The data directory line of [`EXAMPLE`].
 const DATA_DIR_LINE: &str = "data_dir = \"kefu-data\"";

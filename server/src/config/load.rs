@@ -197,11 +197,21 @@ mod tests {
     use figment::Jail;
 
     #[test]
-    fn example_config_loads_as_written() {
+    fn example_config_loads_with_fresh_secrets_and_not_with_the_placeholder() {
         Jail::expect_with(|jail| {
-            jail.create_file("kefu.toml", EXAMPLE)?;
+            let fresh = crate::config::init::fresh("kefu-data".as_ref()).unwrap();
+            jail.create_file("kefu.toml", &fresh)?;
             let s = Settings::load(Some("kefu.toml".as_ref())).map_err(|e| e.to_string())?;
             assert_eq!(s.sites.len(), 1, "the example declares one demo site");
+
+            jail.create_file("kefu.toml", EXAMPLE)?;
+            let err = Settings::load(Some("kefu.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("sites.0.identity_secret") && err.contains("placeholder"),
+                "{err}"
+            );
             Ok(())
         });
     }

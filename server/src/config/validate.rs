@@ -182,6 +182,14 @@ impl Settings {
                     );
                 }
             }
+            if super::init::PLACEHOLDER_SECRETS.contains(&s.identity_secret.as_str()) {
+                return bad(
+                    &format!("sites.{i}.identity_secret"),
+                    "expected a secret of your own, not the example's placeholder (anyone who \
+                     read the example could sign in as any of your customers): a long random \
+                     string, e.g. `openssl rand -hex 32`, or \"\" to turn signed identities off",
+                );
+            }
             if s.default_group.is_empty() {
                 return bad(
                     &format!("sites.{i}.default_group"),
