@@ -115,7 +115,7 @@ enum Kind {
 
 /// Describes every metric and creates, at zero, the series known at start: fixed label
 /// values in full (messages by direction, conversations by state) and configured ones
-/// (groups, the back-office source, plugins; webhooks with outcome `dropped`). A labelled
+/// (groups, the back-office source, plugins, webhooks). A labelled
 /// metric whose label values all come from configuration that is absent (no webhook, say)
 /// gets one series without labels, so its name still exists and a panel shows 0 rather
 /// than "no data".
@@ -210,10 +210,10 @@ pub fn register(settings: &Settings, groups: &[Group], views: &Views, plugins: &
     if settings.webhooks.is_empty() {
         let _ = metrics::counter!("kefu_webhook_deliveries_total");
     }
-    // Only `dropped` per webhook: the other outcomes appear with the first delivery, which
-    // tests (tests/webhooks.rs) wait for by the series appearing.
     for w in &settings.webhooks {
-        let _ = metrics::counter!("kefu_webhook_deliveries_total", "webhook" => w.name.clone(), "outcome" => "dropped");
+        for outcome in ["delivered", "failed", "rejected", "dropped"] {
+            let _ = metrics::counter!("kefu_webhook_deliveries_total", "webhook" => w.name.clone(), "outcome" => outcome);
+        }
     }
     // The subscribers `run_with` makes.
     let _ = metrics::counter!("kefu_events_dropped_total", "subscriber" => "prefetch");

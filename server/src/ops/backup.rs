@@ -16,7 +16,6 @@
 use std::{
     fs::File,
     path::{Component, Path, PathBuf},
-    str::FromStr,
 };
 
 use anyhow::{Context, bail, ensure};
@@ -247,9 +246,7 @@ fn sqlite_file(settings: &Settings) -> anyhow::Result<PathBuf> {
             settings.attachment_dir().display()
         );
     }
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&settings.store_url())
-        .with_context(|| "config key `store.url` is not a SQLite URL".to_string())?;
-    Ok(options.get_filename().to_path_buf())
+    super::sqlite_file(settings)
 }
 
 /// Schema version and row counts of the SQLite database at `path`, after SQLite's own
@@ -268,13 +265,8 @@ fn describe(path: &Path) -> anyhow::Result<Manifest> {
     Ok(Manifest {
         format: FORMAT,
         kefu_version: env!("CARGO_PKG_VERSION").to_string(),
-        schema_version: db
-            .query_row(
-                "select coalesce(max(version), 0) from _sqlx_migrations where success",
-                [],
-                |r| r.get(0),
-            )
-            .context("reading the schema version: is this a kefu database?")?,
+        schema_version: super::sqlite_schema_version(&db)?
+            .context("no schema version: is this a kefu database?")?,
         conversations: count("conversation")?,
         messages: count("message")?,
         attachments: 0,
