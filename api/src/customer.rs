@@ -222,6 +222,10 @@ pub struct Section<T> {
     pub error: Option<String>,
     /// When the data was fetched from the source, unix ms.
     pub fetched_at_ms: Option<i64>,
+    /// Parts of the source's answer that could not be read and were left out (a field of
+    /// the wrong type, a record without an id); the data shown is the rest.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl<T> Section<T> {
@@ -233,6 +237,7 @@ impl<T> Section<T> {
             data: None,
             error: Some(why.into()),
             fetched_at_ms: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -295,6 +300,7 @@ mod tests {
                 }),
                 error: None,
                 fetched_at_ms: Some(1),
+                warnings: vec!["customer.tier: invalid type; left out".into()],
             },
             orders: Section::unavailable("orders", "no back office"),
             returns: Section {
@@ -303,6 +309,7 @@ mod tests {
                 data: None,
                 error: Some("3000 ms".into()),
                 fetched_at_ms: None,
+                warnings: Vec::new(),
             },
         };
         let json = serde_json::to_value(&view).unwrap();
@@ -313,5 +320,13 @@ mod tests {
         let back: CustomerView = serde_json::from_value(json).unwrap();
         assert_eq!(back.customer.data.map(|c| c.id).as_deref(), Some("C1"));
         assert_eq!(back.orders.state, SourceState::Unavailable);
+        assert_eq!(back.customer.warnings.len(), 1);
+        let mut older = serde_json::to_value(&view).unwrap();
+        older["orders"].as_object_mut().unwrap().remove("warnings");
+        let read: CustomerView = serde_json::from_value(older).unwrap();
+        assert!(
+            read.orders.warnings.is_empty(),
+            "an older server's view without warnings still reads"
+        );
     }
 }

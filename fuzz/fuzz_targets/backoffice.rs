@@ -1,10 +1,12 @@
 //! Arbitrary bytes as a back-office answer's body, through the real decoding of each
-//! lookup's answer — the generic REST connector (default format, and a retailer's format
-//! with list pointers and field mapping) and the Shopify connector — and on to what Kefu
-//! makes of a decoded order (the order card, amounts in minor units).
+//! lookup's answer — the generic REST connector (default format, a retailer's format with
+//! list pointers and field mapping, and one mapped by jq filters) and the Shopify
+//! connector — and on to what Kefu makes of a decoded order (the order card, amounts in
+//! minor units).
 //!
-//! Invariants: nothing panics; a body that cannot be read is `SourceError::Malformed` with
-//! a reason (never a transport or status error); a refusal's text is non-empty.
+//! Invariants: nothing panics; a body that cannot be read is `SourceError::Malformed` (or
+//! `Mapping`, when a jq filter fails on it) with a reason (never a transport or status
+//! error); a refusal's text is non-empty.
 
 #![no_main]
 
@@ -13,8 +15,8 @@ use std::sync::LazyLock;
 use kefu_server::{
     actions::order_card,
     integrations::{
-        Customer, Order, Return, SourceError,
-        rest::{Kind, RestConnector, RestSettings},
+        Customer, Found, Order, Return, SourceError,
+        rest::{Answer, Args, RestConnector, RestSettings},
         shopify::{ShopifyConnector, ShopifySettings},
     },
     wire,
@@ -26,6 +28,8 @@ struct Connectors {
     plain: RestConnector,
     /// A retailer whose lists sit under `/data/items` and whose fields have other names.
     mapped: RestConnector,
+    /// The same retailer mapped with jq: envelopes, amounts from strings, statuses.
+    jq: RestConnector,
     shopify: ShopifyConnector,
 }
 
@@ -44,6 +48,19 @@ static CONNECTORS: LazyLock<Connectors> = LazyLock::new(|| {
     mapped.fields.order_item = [("quantity", "/qty")]
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .into();
+    let mut jq = RestSettings::new("erp-jq", "http://127.0.0.1:9");
+    jq.map.customer =
+        Some(".data | {id: (.uid | tostring), name: .full_name, tags: [.tags[]?.name]}".into());
+    jq.map.customers = Some("[.data.items[]? | {id: (.uid | tostring), name: .full_name}]".into());
+    jq.map.orders = Some(
+        r#".data.items[]? | {id: .number, status: ({"已发货": "shipped"}[.state] // .state),
+           total: {amount: .amounts.grand_total, currency: "CNY"},
+           items: [.lines[]? | {sku, name, quantity: (.qty | tonumber? // 0)}]}"#
+            .into(),
+    );
+    jq.map.returns = Some(".[] | {id: .rma, order_id: .order, status}".into());
+    jq.map.created_return = Some(".data | {id: .rma, order_id: .order}".into());
+    jq.map.cancelled_order = Some(".data | {id: .number, status: \"cancelled\"}".into());
     let shopify: ShopifySettings = serde_json::from_value(serde_json::json!({
         "shop_url": "https://fuzz.myshopify.com",
         "access_token": "shpat_fuzz",
@@ -53,30 +70,27 @@ static CONNECTORS: LazyLock<Connectors> = LazyLock::new(|| {
         plain: RestConnector::new(
             RestSettings::new("backoffice", "http://127.0.0.1:9"),
             http.clone(),
-        ),
-        mapped: RestConnector::new(mapped, http.clone()),
+        )
+        .expect("default settings"),
+        mapped: RestConnector::new(mapped, http.clone()).expect("mapped settings"),
+        jq: RestConnector::new(jq, http.clone()).expect("jq settings"),
         shopify: ShopifyConnector::new(shopify, http),
     }
 });
 
 fuzz_target!(|body: &[u8]| {
     let c = &*CONNECTORS;
-    for rest in [&c.plain, &c.mapped] {
-        customers(
-            rest.decode_one_answer::<Customer>(Kind::Customer, body)
-                .map(|c| vec![c]),
-        );
-        customers(rest.decode_list_answer(Kind::Customer, body));
-        orders(
-            rest.decode_one_answer::<Order>(Kind::Order, body)
-                .map(|o| vec![o]),
-        );
-        orders(rest.decode_list_answer(Kind::Order, body));
-        returns(
-            rest.decode_one_answer::<Return>(Kind::Return, body)
-                .map(|r| vec![r]),
-        );
-        returns(rest.decode_list_answer(Kind::Return, body));
+    let args = Args::default();
+    for rest in [&c.plain, &c.mapped, &c.jq] {
+        for answer in [Answer::Customer, Answer::Customers] {
+            customers(rest.decode_answer(answer, body, &args).map(data));
+        }
+        for answer in [Answer::Orders, Answer::CancelledOrder] {
+            orders(rest.decode_answer(answer, body, &args).map(data));
+        }
+        for answer in [Answer::Returns, Answer::CreatedReturn] {
+            returns(rest.decode_answer(answer, body, &args).map(data));
+        }
     }
     let shop = &c.shopify;
     customers(shop.decode_customer_answer(body).map(|c| vec![c]));
@@ -95,9 +109,15 @@ fuzz_target!(|body: &[u8]| {
     }
 });
 
+fn data<T>(found: Found<Vec<T>>) -> Vec<T> {
+    found.data
+}
+
 fn refused(e: SourceError) {
     match e {
-        SourceError::Malformed(why) => assert!(!why.is_empty(), "Malformed says why"),
+        SourceError::Malformed(why) | SourceError::Mapping(why) => {
+            assert!(!why.is_empty(), "a refusal says why")
+        }
         other => panic!("a body that cannot be read is Malformed, not {other:?}"),
     }
 }

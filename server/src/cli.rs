@@ -98,8 +98,15 @@ pub enum BotCommand {
 pub enum ConfigCommand {
     /// Print a commented example configuration (with freshly drawn secrets).
     Example,
-    /// Load and validate the configuration, then print it with secrets redacted.
-    Check,
+    /// Load and validate the configuration, then print it with secrets redacted, and run
+    /// each back-office mapping filter on its sample answer, printing what it maps to.
+    Check {
+        /// A sample answer for one filter, `KEY=FILE` (KEY: customer, customers, orders,
+        /// returns, created_return, cancelled_order, order, create_return_request,
+        /// cancel_order_request); adds to `[integrations.backoffice.samples]`. Repeatable.
+        #[arg(long = "sample", value_name = "KEY=FILE")]
+        samples: Vec<String>,
+    },
     /// Write a new configuration file: the example with fresh random secrets (the packages
     /// run this at first install). Never overwrites.
     Init {
@@ -217,12 +224,12 @@ pub async fn main_with(registry: crate::plugins::Registry) -> anyhow::Result<()>
             );
             Ok(())
         }
-        Some(Command::Config(ConfigCommand::Check)) => {
+        Some(Command::Config(ConfigCommand::Check { samples })) => {
             let settings = Settings::load(cli.config.as_deref())?;
             registry.build(&settings.plugins)?;
             // Secrets are redacted: this output ends up in tickets and CI logs.
             println!("{}", settings.redacted_json());
-            Ok(())
+            check_mappings(&settings, &samples)
         }
         Some(Command::Migrate) => {
             let settings = Settings::load(cli.config.as_deref())?;
@@ -421,6 +428,36 @@ fn raise_open_files_limit() {
         Ok(n) => tracing::info!(limit = n, "open files limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
     }
+}
+
+/// Runs the back office's mapping filters on their sample answers (`kefu config check`).
+fn check_mappings(settings: &Settings, given: &[String]) -> anyhow::Result<()> {
+    use crate::integrations::rest::{Mappings, RestConnector, check};
+    let Some(b) = settings.integrations.backoffice.clone() else {
+        anyhow::ensure!(
+            given.is_empty(),
+            "--sample needs an [integrations.backoffice] to try"
+        );
+        return Ok(());
+    };
+    let mut samples = b.samples.clone();
+    for s in given {
+        let (key, file) = s
+            .split_once('=')
+            .with_context(|| format!("--sample {s}: expected KEY=FILE"))?;
+        let known = Mappings::sample_keys();
+        anyhow::ensure!(
+            known.contains(&key),
+            "--sample {s}: no filter reads `{key}` (known: {})",
+            known.join(", ")
+        );
+        samples.insert(key.to_string(), PathBuf::from(file));
+    }
+    let conn = RestConnector::new(b, reqwest::Client::new()).map_err(anyhow::Error::msg)?;
+    let (report, ok) = check::report(&conn, &samples);
+    println!("{report}");
+    anyhow::ensure!(ok, "a mapping failed on its sample (see `error:` above)");
+    Ok(())
 }
 
 #[cfg(test)]

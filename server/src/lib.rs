@@ -96,10 +96,10 @@ pub(crate) fn connector(settings: &Settings) -> Option<Arc<dyn integrations::Con
         )));
     }
     let b = settings.integrations.backoffice.clone()?;
-    Some(Arc::new(integrations::rest::RestConnector::new(
-        b,
-        integrations::rest::http_client(timeout),
-    )))
+    // The settings were validated at load, filters compiled included.
+    let rest = integrations::rest::RestConnector::new(b, integrations::rest::http_client(timeout))
+        .expect("validated back-office settings make a connector");
+    Some(Arc::new(rest))
 }
 
 /// Serves Kefu on `listener` until `shutdown` completes, then says goodbye to every socket,

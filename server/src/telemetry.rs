@@ -95,6 +95,7 @@ const METRICS: &[(&str, Kind, &str)] = {
         ("kefu_rate_limiter_keys", Gauge, "Keys the rate limiters currently track"),
         ("kefu_source_request_seconds", Histogram, "Back-office lookups (with retries), by source and operation"),
         ("kefu_source_errors_total", Counter, "Back-office lookups that failed, by source, operation and kind"),
+        ("kefu_source_warnings_total", Counter, "Parts of back-office answers left out as unreadable (a wrong-typed field, a record without an id), by source and operation"),
         ("kefu_source_cache_total", Counter, "Customer-view cache lookups, by source, operation and result (hit, stale, miss)"),
         ("kefu_actions_total", Counter, "Back-office actions taken by agents, by action and result"),
         ("kefu_plugin_calls_total", Counter, "Plugin calls, by plugin, hook and outcome (ok, error, panic, timeout)"),
@@ -180,15 +181,25 @@ pub fn register(settings: &Settings, groups: &[Group], views: &Views, plugins: &
         None => {
             let _ = metrics::histogram!("kefu_source_request_seconds");
             let _ = metrics::counter!("kefu_source_errors_total");
+            let _ = metrics::counter!("kefu_source_warnings_total");
             let _ = metrics::counter!("kefu_source_cache_total");
         }
         Some(c) => {
             let source = c.name().to_string();
             for op in ["customer", "orders", "returns"] {
                 let _ = metrics::histogram!("kefu_source_request_seconds", "source" => source.clone(), "op" => op);
-                for kind in ["timeout", "status", "malformed", "too_large", "transport"] {
+                for kind in [
+                    "timeout",
+                    "status",
+                    "malformed",
+                    "too_large",
+                    "transport",
+                    "mapping",
+                    "filter_timeout",
+                ] {
                     let _ = metrics::counter!("kefu_source_errors_total", "source" => source.clone(), "op" => op, "kind" => kind);
                 }
+                let _ = metrics::counter!("kefu_source_warnings_total", "source" => source.clone(), "op" => op);
                 for result in ["hit", "stale", "miss"] {
                     let _ = metrics::counter!("kefu_source_cache_total", "source" => source.clone(), "op" => op, "result" => result);
                 }

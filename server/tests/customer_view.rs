@@ -643,15 +643,17 @@ async fn a_back_office_with_other_field_names_is_mapped_by_configuration() {
         .order_item
         .insert("quantity".into(), "/qty".into());
     settings.validate().expect("the mapping is valid");
-    let conn = rest::RestConnector::new(settings, rest::http_client(Duration::from_secs(5)));
+    let conn = rest::RestConnector::new(settings, rest::http_client(Duration::from_secs(5)))
+        .expect("a connector");
     let c = conn
         .find_customer(&CustomerKey::Id("C9".into()))
         .await
         .unwrap()
+        .data
         .unwrap();
     assert_eq!(c.name, "Zhang Wei 张伟 🐼");
     assert_eq!(c.emails, ["zw@example.cn"]);
-    let orders = conn.orders("C9").await.unwrap();
+    let orders = conn.orders("C9").await.unwrap().data;
     assert_eq!(orders[0].id, "A-77");
     assert_eq!(orders[0].status, "shipped");
     assert_eq!(
@@ -704,10 +706,12 @@ async fn the_connector_authenticates_as_configured() {
     for auth in auths {
         let mut settings = RestSettings::new("erp", &url);
         settings.auth = auth;
-        let conn = rest::RestConnector::new(settings, rest::http_client(Duration::from_secs(5)));
+        let conn = rest::RestConnector::new(settings, rest::http_client(Duration::from_secs(5)))
+            .expect("a connector");
         conn.find_customer(&CustomerKey::Id("C1".into()))
             .await
             .unwrap()
+            .data
             .expect("found");
     }
     let seen = seen.lock().unwrap();

@@ -222,6 +222,7 @@ async fn a_customer_by_id_keeps_chinese_and_emoji_and_maps_shopify_fields() {
     let c = conn
         .find_customer(&CustomerKey::Id("207119551".into()))
         .await
+        .map(|f| f.data)
         .expect("the lookup succeeds")
         .expect("the customer is found");
     assert_eq!(c.id, "207119551", "the numeric id becomes a string");
@@ -281,6 +282,7 @@ async fn a_customer_by_id_keeps_chinese_and_emoji_and_maps_shopify_fields() {
     // A GID names the same customer.
     conn.find_customer(&CustomerKey::Id("gid://shopify/Customer/207119551".into()))
         .await
+        .map(|f| f.data)
         .unwrap()
         .expect("a GID is accepted");
 }
@@ -292,13 +294,17 @@ async fn an_unknown_customer_is_none() {
     let found = conn
         .find_customer(&CustomerKey::Id("999".into()))
         .await
+        .map(|f| f.data)
         .expect("a 404 is not an error");
     assert!(found.is_none(), "{found:?}");
     assert_eq!(shop.routes(), ["GET customers/999.json"]);
 
     // Not a Shopify id: nobody to ask, and nothing injected into the path.
     for id in ["C10001", "../orders", "gid://shopify/Order/1"] {
-        let found = conn.find_customer(&CustomerKey::Id(id.into())).await;
+        let found = conn
+            .find_customer(&CustomerKey::Id(id.into()))
+            .await
+            .map(|f| f.data);
         assert!(matches!(found, Ok(None)), "{id}: {found:?}");
     }
     assert_eq!(
@@ -306,8 +312,20 @@ async fn an_unknown_customer_is_none() {
         1,
         "no call for ids that are not numeric"
     );
-    assert!(conn.orders("C10001").await.unwrap().is_empty());
-    assert!(conn.returns("C10001").await.unwrap().is_empty());
+    assert!(
+        conn.orders("C10001")
+            .await
+            .map(|f| f.data)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        conn.returns("C10001")
+            .await
+            .map(|f| f.data)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(shop.routes().len(), 1);
 }
 
@@ -325,6 +343,7 @@ async fn a_customer_is_found_by_email_only_on_an_exact_match() {
     let c = conn
         .find_customer(&CustomerKey::Email("wang.fang@example.cn".into()))
         .await
+        .map(|f| f.data)
         .unwrap()
         .expect("the customer whose email matches (ignoring case) is found");
     assert_eq!(c.id, "207119551", "the near match listed first is skipped");
@@ -340,6 +359,7 @@ async fn a_customer_is_found_by_email_only_on_an_exact_match() {
     let found = conn
         .find_customer(&CustomerKey::Email("wang.fang@example.cn".into()))
         .await
+        .map(|f| f.data)
         .unwrap();
     assert!(
         found.is_none(),
@@ -349,6 +369,7 @@ async fn a_customer_is_found_by_email_only_on_an_exact_match() {
     let found = conn
         .find_customer(&CustomerKey::Email("nobody@example.cn".into()))
         .await
+        .map(|f| f.data)
         .unwrap();
     assert!(found.is_none());
 }
@@ -364,6 +385,7 @@ async fn a_customer_is_found_by_phone() {
     let c = conn
         .find_customer(&CustomerKey::Phone("+86 138-0013-8000".into()))
         .await
+        .map(|f| f.data)
         .unwrap()
         .expect("same digits, other punctuation");
     assert_eq!(c.name, "王芳");
@@ -381,12 +403,14 @@ async fn a_customer_is_found_by_phone() {
         let c = conn
             .find_customer(&CustomerKey::Phone(given.into()))
             .await
+            .map(|f| f.data)
             .unwrap();
         assert_eq!(c.map(|c| c.id).as_deref(), Some("207119551"), "{why}");
     }
     let c = conn
         .find_customer(&CustomerKey::Phone("+86 139 0000 0000".into()))
         .await
+        .map(|f| f.data)
         .unwrap();
     assert!(c.is_none(), "another number is not a match: {c:?}");
 }
@@ -418,7 +442,11 @@ async fn search_sends_the_text_and_a_limit() {
 async fn orders_map_money_items_addresses_and_shipments_newest_first() {
     let (shop, conn) = setup().await;
     shop.on("GET orders.json", 200, ORDERS);
-    let orders = conn.orders("207119551").await.expect("orders are read");
+    let orders = conn
+        .orders("207119551")
+        .await
+        .map(|f| f.data)
+        .expect("orders are read");
     let q = shop.only("GET orders.json").query;
     assert_eq!(q["customer_id"], "207119551", "{q:?}");
     assert_eq!(q["status"], "any", "cancelled and closed orders too: {q:?}");
@@ -532,7 +560,11 @@ async fn orders_map_money_items_addresses_and_shipments_newest_first() {
 async fn returns_are_the_refunds_of_the_orders() {
     let (shop, conn) = setup().await;
     shop.on("GET orders.json", 200, ORDERS);
-    let returns = conn.returns("207119551").await.expect("returns are read");
+    let returns = conn
+        .returns("207119551")
+        .await
+        .map(|f| f.data)
+        .expect("returns are read");
     let q = shop.only("GET orders.json").query;
     assert_eq!(q["customer_id"], "207119551");
     assert_eq!(q["status"], "any");
@@ -589,7 +621,13 @@ async fn returns_are_the_refunds_of_the_orders() {
     );
 
     shop.on("GET orders.json", 200, r#"{"orders": []}"#);
-    assert!(conn.returns("207119551").await.unwrap().is_empty());
+    assert!(
+        conn.returns("207119551")
+            .await
+            .map(|f| f.data)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -603,7 +641,7 @@ async fn shopify_errors_are_reported_with_their_reason() {
         access_token: "shpat_wrong".into(),
         ..settings(&url)
     });
-    let (code, reason) = status_of(wrong.orders("207119551").await);
+    let (code, reason) = status_of(wrong.orders("207119551").await.map(|f| f.data));
     assert_eq!(code, 401);
     assert!(
         reason.contains("Invalid API key or access token"),
@@ -615,7 +653,7 @@ async fn shopify_errors_are_reported_with_their_reason() {
         403,
         r#"{"errors":"[API] This action requires merchant approval for read_orders scope."}"#,
     );
-    let (code, reason) = status_of(conn.orders("207119551").await);
+    let (code, reason) = status_of(conn.orders("207119551").await.map(|f| f.data));
     assert_eq!(code, 403);
     assert!(reason.contains("read_orders scope"), "{reason}");
 
@@ -624,12 +662,12 @@ async fn shopify_errors_are_reported_with_their_reason() {
         429,
         r#"{"errors":"Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}"#,
     );
-    let e = conn.orders("207119551").await.unwrap_err();
+    let e = conn.orders("207119551").await.map(|f| f.data).unwrap_err();
     assert!(e.is_transient(), "a 429 may be retried: {e:?}");
     assert!(e.to_string().contains("Exceeded 2 calls per second"), "{e}");
 
     shop.on("GET orders.json", 500, "");
-    let e = conn.orders("207119551").await.unwrap_err();
+    let e = conn.orders("207119551").await.map(|f| f.data).unwrap_err();
     assert!(e.is_transient(), "a 500 may be retried: {e:?}");
     assert!(
         e.to_string().contains("Internal Server Error"),
@@ -643,7 +681,8 @@ async fn shopify_errors_are_reported_with_their_reason() {
     );
     let (code, reason) = status_of(
         conn.find_customer(&CustomerKey::Id("207119551".into()))
-            .await,
+            .await
+            .map(|f| f.data),
     );
     assert_eq!(
         (code, reason.as_str()),
@@ -652,9 +691,16 @@ async fn shopify_errors_are_reported_with_their_reason() {
 
     // A 404 on a list is a wrong shop or version, not "no orders".
     shop.replies.lock().unwrap().remove("GET orders.json");
-    let (code, reason) = status_of(conn.orders("207119551").await);
+    let (code, reason) = status_of(conn.orders("207119551").await.map(|f| f.data));
     assert_eq!((code, reason.as_str()), (404, "Not Found"));
-    assert!(!conn.returns("207119551").await.unwrap_err().is_transient());
+    assert!(
+        !conn
+            .returns("207119551")
+            .await
+            .map(|f| f.data)
+            .unwrap_err()
+            .is_transient()
+    );
 }
 
 #[tokio::test]
@@ -665,9 +711,9 @@ async fn malformed_answers_are_malformed() {
         other => panic!("expected Malformed, got {other:?}"),
     };
     shop.on("GET orders.json", 200, "{\"orders\": [ {\"id\": ");
-    malformed(conn.orders("207119551").await);
+    malformed(conn.orders("207119551").await.map(|f| f.data));
     shop.on("GET orders.json", 200, r#"{"order": []}"#);
-    let why = malformed(conn.orders("207119551").await);
+    let why = malformed(conn.orders("207119551").await.map(|f| f.data));
     assert!(
         why.contains("orders"),
         "the missing envelope is named: {why}"
@@ -677,20 +723,26 @@ async fn malformed_answers_are_malformed() {
         200,
         r#"{"orders": [{"id": 1, "line_items": [{"quantity": "two"}]}]}"#,
     );
-    malformed(conn.orders("207119551").await);
+    malformed(conn.orders("207119551").await.map(|f| f.data));
     shop.on("GET orders.json", 200, r##"{"orders": [{"name": "#1"}]}"##);
-    let why = malformed(conn.orders("207119551").await);
+    let why = malformed(conn.orders("207119551").await.map(|f| f.data));
     assert!(why.contains("without an id"), "{why}");
 
     shop.on("GET customers/1.json", 200, "<html>not json</html>");
-    let r = conn.find_customer(&CustomerKey::Id("1".into())).await;
+    let r = conn
+        .find_customer(&CustomerKey::Id("1".into()))
+        .await
+        .map(|f| f.data);
     assert!(matches!(r, Err(SourceError::Malformed(_))), "{r:?}");
     shop.on(
         "GET customers/1.json",
         200,
         r#"{"customer": {"id": 1, "first_name": 5}}"#,
     );
-    let r = conn.find_customer(&CustomerKey::Id("1".into())).await;
+    let r = conn
+        .find_customer(&CustomerKey::Id("1".into()))
+        .await
+        .map(|f| f.data);
     assert!(matches!(r, Err(SourceError::Malformed(_))), "{r:?}");
 }
 
@@ -707,20 +759,27 @@ async fn an_oversize_answer_is_refused_streamed_or_not() {
         "x".repeat(1024 * 1024)
     );
     shop.on("GET orders.json", 200, huge.clone());
-    let r = conn.orders("207119551").await;
+    let r = conn.orders("207119551").await.map(|f| f.data);
     assert!(
         matches!(r, Err(SourceError::TooLarge(65536))),
         "refused on its Content-Length: {r:?}"
     );
     shop.on_chunked("GET orders.json", huge);
-    let r = conn.orders("207119551").await;
+    let r = conn.orders("207119551").await.map(|f| f.data);
     assert!(
         matches!(r, Err(SourceError::TooLarge(65536))),
         "refused while streaming without a Content-Length: {r:?}"
     );
     // Just under the cap is fine.
     shop.on_chunked("GET orders.json", ORDERS.to_string());
-    assert_eq!(conn.orders("207119551").await.unwrap().len(), 6);
+    assert_eq!(
+        conn.orders("207119551")
+            .await
+            .map(|f| f.data)
+            .unwrap()
+            .len(),
+        6
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,7 @@ impl Actions {
                 .find_customer(&key)
                 .await
                 .map_err(ActionError::BackOffice)?
+                .data
                 .ok_or_else(|| {
                     ActionError::NotFound(format!(
                         "customer `{customer_id}` not found in the back office"
@@ -92,6 +93,7 @@ impl Actions {
                 .find_customer(&key)
                 .await
                 .map_err(ActionError::BackOffice)?
+                .data
                 .ok_or_else(|| {
                     ActionError::NotFound(
                         "no customer of the back office matches what the shopper typed".into(),
@@ -102,7 +104,11 @@ impl Actions {
                 .orders(&customer.id)
                 .await
                 .map_err(ActionError::BackOffice)?;
-            if !orders.iter().any(|o| o.id.eq_ignore_ascii_case(order_id)) {
+            if !orders
+                .data
+                .iter()
+                .any(|o| o.id.eq_ignore_ascii_case(order_id))
+            {
                 return Err(ActionError::VerificationFailed(format!(
                     "order `{order_id}` is not one of the suggested customer's orders; the \
                      shopper stays unverified"

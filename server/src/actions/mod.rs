@@ -282,6 +282,7 @@ impl Actions {
             .await
             .map_err(ActionError::BackOffice)?;
         let order = orders
+            .data
             .into_iter()
             .find(|o| o.id == order_id)
             .ok_or_else(|| {

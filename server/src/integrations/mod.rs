@@ -5,7 +5,8 @@
 //!   id, or an e-mail or phone that only suggests a customer.
 //! - `model`: the customer, order and return types agents see.
 //! - `prefetch`: pushes the customer view to an agent as a conversation is offered.
-//! - `rest`: the generic REST/JSON connector configured in `kefu.toml`.
+//! - `rest`: the generic REST/JSON connector configured in `kefu.toml`, its answers mapped
+//!   to ours by jq filters (or presets for WooCommerce and Magento 2).
 //! - `shopify`: a Shopify shop over the Admin API (REST, plus GraphQL to create returns).
 //! - `view`: fan-out to the sources in parallel, per-source timeout and retry, a cache that
 //!   serves stale data while it refreshes, and honest per-source status.
@@ -52,6 +53,24 @@ pub struct NewReturnItem {
     pub quantity: u32,
 }
 
+/// What a lookup found, and what of the answer it could not read (a field of the wrong
+/// type, a record without an id), for the agent's panel to show beside the data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found<T> {
+    pub data: T,
+    pub warnings: Vec<String>,
+}
+
+impl<T> Found<T> {
+    /// Everything in the answer was read.
+    pub fn clean(data: T) -> Self {
+        Self {
+            data,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Why a source call failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {
@@ -65,6 +84,13 @@ pub enum SourceError {
     TooLarge(usize),
     #[error("unreachable: {0}")]
     Transport(String),
+    /// A mapping filter failed on the answer, or raised the platform's own error
+    /// (`error(.msg)`); the text starts with the filter's key.
+    #[error("{0}")]
+    Mapping(String),
+    /// A mapping filter ran over its time budget and was cut off.
+    #[error("{0}")]
+    FilterCutOff(String),
 }
 
 impl SourceError {
@@ -81,7 +107,10 @@ impl SourceError {
         match self {
             SourceError::Timeout | SourceError::Transport(_) => true,
             SourceError::Status { code, .. } => *code >= 500 || *code == 429,
-            SourceError::Malformed(_) | SourceError::TooLarge(_) => false,
+            SourceError::Malformed(_)
+            | SourceError::TooLarge(_)
+            | SourceError::Mapping(_)
+            | SourceError::FilterCutOff(_) => false,
         }
     }
 
@@ -93,6 +122,8 @@ impl SourceError {
             SourceError::Malformed(_) => "malformed",
             SourceError::TooLarge(_) => "too_large",
             SourceError::Transport(_) => "transport",
+            SourceError::Mapping(_) => "mapping",
+            SourceError::FilterCutOff(_) => "filter_timeout",
         }
     }
 }
@@ -103,13 +134,16 @@ pub trait Connector: Send + Sync + 'static {
     /// Name for metrics and source status.
     fn name(&self) -> &str;
     /// One customer, or `None` if unknown.
-    async fn find_customer(&self, key: &CustomerKey) -> Result<Option<Customer>, SourceError>;
+    async fn find_customer(
+        &self,
+        key: &CustomerKey,
+    ) -> Result<Found<Option<Customer>>, SourceError>;
     /// Customers matching free text (name, email, phone).
     async fn search_customers(&self, q: &str) -> Result<Vec<Customer>, SourceError>;
     /// The customer's orders, newest first.
-    async fn orders(&self, customer_id: &str) -> Result<Vec<Order>, SourceError>;
+    async fn orders(&self, customer_id: &str) -> Result<Found<Vec<Order>>, SourceError>;
     /// The customer's returns, newest first.
-    async fn returns(&self, customer_id: &str) -> Result<Vec<Return>, SourceError>;
+    async fn returns(&self, customer_id: &str) -> Result<Found<Vec<Return>>, SourceError>;
     /// Creates a return; not retried (not idempotent).
     async fn create_return(&self, r: &NewReturn) -> Result<Return, SourceError>;
     /// Cancels an unfulfilled order; not retried.

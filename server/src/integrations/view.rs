@@ -15,7 +15,7 @@ use std::{
 use backon::{ExponentialBuilder, Retryable};
 use serde::{Deserialize, Serialize};
 
-use super::{Connector, CustomerKey, SourceError, model::*};
+use super::{Connector, CustomerKey, Found, SourceError, model::*};
 use crate::store::now_ms;
 
 /// Cache and call policy (`[integrations]`).
@@ -47,7 +47,7 @@ impl Default for ViewSettings {
 pub use kefu_api::{CustomerView, Section, SourceState};
 
 type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, SourceError>> + Send>>;
-type Fetch<T> = Arc<dyn Fn() -> BoxFut<T> + Send + Sync>;
+type Fetch<T> = Arc<dyn Fn() -> BoxFut<Found<T>> + Send + Sync>;
 
 struct Entry {
     value: Arc<dyn Any + Send + Sync>,
@@ -225,7 +225,7 @@ impl Views {
             let mut cache = self.cache.lock().unwrap();
             cache.get_mut(&(op, key.clone())).and_then(|e| {
                 let age = e.fetched_at.elapsed();
-                let value = e.value.clone().downcast::<T>().ok()?;
+                let value = e.value.clone().downcast::<Found<T>>().ok()?;
                 if age < ttl {
                     return Some((value, e.fetched_at_ms, SourceState::Ok, false));
                 }
@@ -251,12 +251,14 @@ impl Views {
                     me.store(op, key, outcome.ok());
                 });
             }
+            let found = (*value).clone();
             return Section {
                 state,
                 source: source.into(),
-                data: Some((*value).clone()),
+                data: Some(found.data),
                 error: None,
                 fetched_at_ms: Some(at),
+                warnings: found.warnings,
             };
         }
         metrics::counter!("kefu_source_cache_total", "source" => source.to_string(), "op" => op, "result" => "miss").increment(1);
@@ -264,12 +266,13 @@ impl Views {
             Ok((v, at)) => Section {
                 state: SourceState::Ok,
                 source: source.into(),
-                data: Some(v),
+                data: Some(v.data),
                 error: None,
                 fetched_at_ms: at,
+                warnings: v.warnings,
             },
             Err(e) => Section {
-                state: if matches!(e, SourceError::Timeout) {
+                state: if matches!(e, SourceError::Timeout | SourceError::FilterCutOff(_)) {
                     SourceState::TimedOut
                 } else {
                     SourceState::Error
@@ -278,6 +281,7 @@ impl Views {
                 data: None,
                 error: Some(e.to_string()),
                 fetched_at_ms: None,
+                warnings: Vec::new(),
             },
         }
     }
@@ -290,8 +294,8 @@ impl Views {
         op: &'static str,
         key: &str,
         fetch: Fetch<T>,
-    ) -> Result<(T, Option<i64>), SourceError> {
-        type Shared<T> = futures_util::future::Shared<BoxFut<(T, Option<i64>)>>;
+    ) -> Result<(Found<T>, Option<i64>), SourceError> {
+        type Shared<T> = futures_util::future::Shared<BoxFut<(Found<T>, Option<i64>)>>;
         let k = (op, key.to_string());
         let shared = {
             let mut inflight = self.inflight.lock().unwrap();
@@ -299,7 +303,7 @@ impl Views {
                 Some(s) => s.clone(),
                 None => {
                     let (me, source, key) = (self.clone(), source.to_string(), key.to_string());
-                    let fut: BoxFut<(T, Option<i64>)> = Box::pin(async move {
+                    let fut: BoxFut<(Found<T>, Option<i64>)> = Box::pin(async move {
                         let result = me.fetch(&source, op, &fetch).await;
                         me.inflight.lock().unwrap().remove(&(op, key.clone()));
                         let v = result?;
@@ -321,7 +325,7 @@ impl Views {
         source: &str,
         op: &'static str,
         fetch: &Fetch<T>,
-    ) -> Result<T, SourceError> {
+    ) -> Result<Found<T>, SourceError> {
         let started = Instant::now();
         let policy = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(50))
@@ -340,6 +344,12 @@ impl Views {
         if let Err(e) = &result {
             metrics::counter!("kefu_source_errors_total", "source" => source.to_string(), "op" => op, "kind" => e.kind()).increment(1);
             tracing::warn!(source, op, error = %e, "back-office lookup failed");
+        }
+        if let Ok(found) = &result
+            && !found.warnings.is_empty()
+        {
+            metrics::counter!("kefu_source_warnings_total", "source" => source.to_string(), "op" => op).increment(found.warnings.len() as u64);
+            tracing::warn!(source, op, warnings = ?found.warnings, "parts of a back-office answer could not be read");
         }
         result
     }
@@ -385,6 +395,7 @@ fn flatten(s: Section<Option<Customer>>) -> Section<Customer> {
             data: Some(c),
             error: s.error,
             fetched_at_ms: s.fetched_at_ms,
+            warnings: s.warnings,
         },
         Some(None) => Section {
             state: SourceState::Unavailable,
@@ -392,6 +403,7 @@ fn flatten(s: Section<Option<Customer>>) -> Section<Customer> {
             data: None,
             error: Some("customer not found in the back office".into()),
             fetched_at_ms: s.fetched_at_ms,
+            warnings: s.warnings,
         },
         None => Section {
             state: s.state,
@@ -399,6 +411,7 @@ fn flatten(s: Section<Option<Customer>>) -> Section<Customer> {
             data: None,
             error: s.error,
             fetched_at_ms: None,
+            warnings: s.warnings,
         },
     }
 }

@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, test } from "vitest";
 import type { CustomerPanel as Panel } from "../lib/bindings";
+import { setLanguage } from "../lib/i18n.svelte";
 import { fakeDesk, type Answer } from "../test/backend";
 import { customerPanel, order, unverifiedPanel } from "../test/fixtures";
 import CustomerPanel from "./CustomerPanel.svelte";
@@ -73,6 +74,67 @@ describe("customer panel", () => {
     expect(badge("returns")).toHaveTextContent("Couldn't load: timed out");
     expect(screen.getByTestId("customer-offline")).toHaveTextContent("Offline copy from");
     expect(screen.queryByTestId("order"), "failed sections show no made-up rows").toBeNull();
+  });
+
+  test("what a source sent but couldn't be read is listed per section, as text; the rest still shows", async () => {
+    const base = customerPanel();
+    const script = 'orders[1].note: invalid type: string "<script>alert(1)</script>", expected a map; left out';
+    setup({
+      ...base,
+      customer: { ...base.customer, warnings: ["customer.tier: invalid type: map, expected a string; left out"] },
+      orders: { ...base.orders, warnings: ["orders[2]: no `id` after mapping; left out", script] },
+    });
+    await screen.findByTestId("customer-name");
+    const notice = (source: string) =>
+      screen.queryAllByTestId("section-warnings").find((n) => n.dataset.source === source) ?? null;
+
+    const orders = notice("orders")!;
+    expect(within(orders).getByTestId("section-warnings-summary")).toHaveTextContent("2 fields couldn't be read");
+    expect(within(notice("customer")!).getByTestId("section-warnings-summary")).toHaveTextContent(
+      "1 field couldn't be read",
+    );
+    expect(notice("returns"), "a section read in full has no notice").toBeNull();
+    expect(badge("orders"), "the section itself is fine").toHaveAttribute("data-state", "ok");
+    expect(screen.getByTestId("order"), "the data that was read still shows").toHaveAttribute("data-id", "O-1001");
+    expect(screen.getByTestId("return")).toHaveAttribute("data-id", "R-77");
+
+    const items = within(orders).getAllByTestId("section-warning");
+    expect(orders).not.toHaveAttribute("open");
+    expect(items[0], "collapsed until asked for").not.toBeVisible();
+    await fireEvent.click(within(orders).getByTestId("section-warnings-summary"));
+    expect(orders).toHaveAttribute("open");
+    expect(items.map((li) => li.textContent)).toEqual(["orders[2]: no `id` after mapping; left out", script]);
+    expect(items[1]).toBeVisible();
+    expect(orders.querySelector("script"), "markup in a warning stays text").toBeNull();
+  });
+
+  test("the warnings notice is translated, and absent when the server sent none", async () => {
+    setLanguage("zh-CN");
+    const base = customerPanel();
+    const warnings = ["returns[0].items: invalid type: string, expected a sequence; left out", "returns[3]: no `id`; left out"];
+    setup({ ...base, returns: { ...base.returns, warnings } });
+    await screen.findByTestId("customer-name");
+    expect(screen.getAllByTestId("section-warnings")).toHaveLength(1);
+    expect(screen.getByTestId("section-warnings-summary")).toHaveTextContent("有 2 项数据无法读取");
+  });
+
+  test("sections without a warnings field (it is optional in the bindings) show no notice", async () => {
+    const base = customerPanel();
+    setup({ ...base, orders: { state: "ok", source: "shop", error: null, fetched_at_ms: 0, data: [order()] } });
+    await screen.findByTestId("customer-name");
+    expect(screen.queryAllByTestId("section-warnings")).toHaveLength(0);
+  });
+
+  test("an unverified panel shows no warnings, which may quote the shopper's data", async () => {
+    const base = customerPanel();
+    setup({
+      ...base,
+      verification: "unverified",
+      matched_by: "none",
+      orders: { ...base.orders, warnings: ['orders[0].email: invalid type: string "lilei@example.com", expected a map'] },
+    });
+    await waitFor(() => expect(badge("orders")).toBeInTheDocument());
+    expect(screen.queryAllByTestId("section-warnings")).toHaveLength(0);
   });
 
   test("an unmatched shopper says no customer record matched", async () => {

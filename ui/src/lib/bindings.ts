@@ -308,6 +308,11 @@ export type Section<T> = {
 	error: string | null,
 	/**  When the data was fetched from the source, unix ms. */
 	fetched_at_ms: number | null,
+	/**
+	 *  Parts of the source's answer that could not be read and were left out (a field of
+	 *  the wrong type, a record without an id); the data shown is the rest.
+	 */
+	warnings?: string[],
 };
 
 export type Sender = "shopper" | "agent" | "bot" | "system";

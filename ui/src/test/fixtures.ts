@@ -81,7 +81,7 @@ export function returned(overrides: Partial<Return> = {}): Return {
 
 /** What the desk gets for a shopper who only typed an e-mail: a suggested name, no data. */
 export function unverifiedPanel(name: string, contact: string): CustomerPanel {
-  const withheld = { state: "unavailable" as const, source: "crm", error: "unverified", fetched_at_ms: null, data: null };
+  const withheld = { state: "unavailable" as const, source: "crm", error: "unverified", fetched_at_ms: null, data: null, warnings: [] };
   return customerPanel({
     matched_by: "email",
     verification: "unverified",
@@ -103,6 +103,7 @@ export function customerPanel(overrides: Partial<CustomerPanel> = {}): CustomerP
       source: "crm",
       error: null,
       fetched_at_ms: T0,
+      warnings: [],
       data: {
         id: "C10001",
         name: "Li Lei",
@@ -116,8 +117,8 @@ export function customerPanel(overrides: Partial<CustomerPanel> = {}): CustomerP
         attributes: { city: "Shanghai", newsletter: true },
       },
     },
-    orders: { state: "ok", source: "shop", error: null, fetched_at_ms: T0, data: [order()] },
-    returns: { state: "ok", source: "shop", error: null, fetched_at_ms: T0, data: [returned()] },
+    orders: { state: "ok", source: "shop", error: null, fetched_at_ms: T0, warnings: [], data: [order()] },
+    returns: { state: "ok", source: "shop", error: null, fetched_at_ms: T0, warnings: [], data: [returned()] },
     conversations: [{ id: "c0", state: "closed", created_at: T0 - 86_400_000, closed_at: T0 - 80_000_000 }],
     from_cache: false,
     received_at: T0,

@@ -55,7 +55,7 @@ use async_trait::async_trait;
 
 pub use settings::ShopifySettings;
 
-use super::{Connector, CustomerKey, NewReturn, SourceError, model::*};
+use super::{Connector, CustomerKey, Found, NewReturn, SourceError, model::*};
 
 /// The Shopify Admin API connector.
 pub struct ShopifyConnector {
@@ -81,20 +81,23 @@ impl Connector for ShopifyConnector {
         &self.settings.name
     }
 
-    async fn find_customer(&self, key: &CustomerKey) -> Result<Option<Customer>, SourceError> {
-        self.customer_by_key(key).await
+    async fn find_customer(
+        &self,
+        key: &CustomerKey,
+    ) -> Result<Found<Option<Customer>>, SourceError> {
+        self.customer_by_key(key).await.map(Found::clean)
     }
 
     async fn search_customers(&self, q: &str) -> Result<Vec<Customer>, SourceError> {
         self.customers_matching(q).await
     }
 
-    async fn orders(&self, customer_id: &str) -> Result<Vec<Order>, SourceError> {
-        self.customer_orders(customer_id).await
+    async fn orders(&self, customer_id: &str) -> Result<Found<Vec<Order>>, SourceError> {
+        self.customer_orders(customer_id).await.map(Found::clean)
     }
 
-    async fn returns(&self, customer_id: &str) -> Result<Vec<Return>, SourceError> {
-        self.refunds_as_returns(customer_id).await
+    async fn returns(&self, customer_id: &str) -> Result<Found<Vec<Return>>, SourceError> {
+        self.refunds_as_returns(customer_id).await.map(Found::clean)
     }
 
     /// Creates a Shopify return over GraphQL: see `returns`.

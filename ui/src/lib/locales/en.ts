@@ -199,6 +199,10 @@ export const en = {
   "source.timed_out": "timed out",
   "source.unavailable": "No customer record matched",
   "source.unknown_error": "unknown error",
+  "source.warnings_hint": "Left out; the rest is shown as usual.",
+  // Pick by count: `_one` for exactly 1, `_other` otherwise (languages without plurals repeat it).
+  "source.warnings_one": "{count} field couldn't be read",
+  "source.warnings_other": "{count} fields couldn't be read",
 
   "state.assigned": "Open",
   "state.closed": "Closed",

@@ -201,6 +201,9 @@ export const zhCN: Record<MessageKey, string> = {
   "source.timed_out": "超时",
   "source.unavailable": "未匹配到客户记录",
   "source.unknown_error": "未知错误",
+  "source.warnings_hint": "这些数据未显示，其余数据照常显示。",
+  "source.warnings_one": "有 {count} 项数据无法读取",
+  "source.warnings_other": "有 {count} 项数据无法读取",
 
   "state.assigned": "进行中",
   "state.closed": "已结束",
