@@ -453,6 +453,14 @@ fn check_mappings(settings: &Settings, given: &[String]) -> anyhow::Result<()> {
         );
         samples.insert(key.to_string(), PathBuf::from(file));
     }
+    if samples.is_empty() {
+        // stdout stays the settings' JSON alone, for scripts that read it.
+        eprintln!(
+            "(to try the back-office mapping, give sample answers: --sample orders=answer.json \
+             or [integrations.backoffice.samples])"
+        );
+        return Ok(());
+    }
     let conn = RestConnector::new(b, reqwest::Client::new()).map_err(anyhow::Error::msg)?;
     let (report, ok) = check::report(&conn, &samples);
     println!("{report}");

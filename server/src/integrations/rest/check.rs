@@ -81,12 +81,6 @@ pub fn report(conn: &RestConnector, samples: &BTreeMap<String, PathBuf>) -> (Str
         });
         ok &= print(&mut out, result);
     }
-    if out.is_empty() {
-        out.push_str(
-            "\n(no samples: give one per filter with `--sample orders=answer.json` or \
-             [integrations.backoffice.samples])",
-        );
-    }
     (out, ok)
 }
 
