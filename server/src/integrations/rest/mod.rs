@@ -414,24 +414,29 @@ impl Connector for RestConnector {
         key: &CustomerKey,
     ) -> Result<Found<Option<Customer>>, SourceError> {
         let p = &self.settings.paths;
-        let (template, var, value, answer) = match key {
-            CustomerKey::Id(id) => (&p.customer_by_id, "customer_id", id, Answer::Customer),
-            CustomerKey::Email(e) => (&p.customer_by_email, "email", e, Answer::Customers),
-            CustomerKey::Phone(ph) => (&p.customer_by_phone, "phone", ph, Answer::Customers),
-        };
-        let args = match key {
-            CustomerKey::Id(id) => Args {
-                customer_id: id.clone(),
-                ..Args::default()
-            },
-            CustomerKey::Email(e) => Args {
-                email: e.clone(),
-                ..Args::default()
-            },
-            CustomerKey::Phone(ph) => Args {
-                phone: ph.clone(),
-                ..Args::default()
-            },
+        let none = Args::default();
+        let (template, var, value, answer, args) = match key {
+            CustomerKey::Id(id) => {
+                let args = Args {
+                    customer_id: id.clone(),
+                    ..none
+                };
+                (&p.customer_by_id, "customer_id", id, Answer::Customer, args)
+            }
+            CustomerKey::Email(e) => {
+                let args = Args {
+                    email: e.clone(),
+                    ..none
+                };
+                (&p.customer_by_email, "email", e, Answer::Customers, args)
+            }
+            CustomerKey::Phone(ph) => {
+                let args = Args {
+                    phone: ph.clone(),
+                    ..none
+                };
+                (&p.customer_by_phone, "phone", ph, Answer::Customers, args)
+            }
         };
         let url = self.url(template, &[(var, value)]);
         let Some(reply) = self.call(Method::GET, &url, None).await? else {
