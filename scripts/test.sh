@@ -32,6 +32,10 @@ trap cleanup EXIT
 # Setup's Node step with the system node hidden from PATH (a fresh Debian's is too old).
 bash scripts/test-node-setup.sh
 cargo fmt --all -- --check
+# The GitHub Actions workflows (.github/workflows/desktop.yml builds the Windows and macOS
+# installers), with shellcheck on their scripts.
+actionlint="$(bash scripts/actionlint.sh)"
+"$actionlint" .github/workflows/*.yml
 (cd ui && npm run check && npm test) 2>&1 | tee "$log"
 (cd widget && npm run gen:check && npm run check && npm test) 2>&1 | tee -a "$log"
 # The app embeds ui/dist and kefu embeds widget/dist when compiled: build both first.

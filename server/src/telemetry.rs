@@ -98,6 +98,7 @@ const METRICS: &[(&str, Kind, &str)] = {
         ("kefu_source_warnings_total", Counter, "Parts of back-office answers left out as unreadable (a wrong-typed field, a record without an id), by source and operation"),
         ("kefu_source_cache_total", Counter, "Customer-view cache lookups, by source, operation and result (hit, stale, miss)"),
         ("kefu_actions_total", Counter, "Back-office actions taken by agents, by action and result"),
+        ("kefu_desk_update_checks_total", Counter, "Desk update checks answered, by result (none, offered)"),
         ("kefu_plugin_calls_total", Counter, "Plugin calls, by plugin, hook and outcome (ok, error, panic, timeout)"),
         ("kefu_plugin_seconds", Histogram, "Time one plugin call took"),
         ("kefu_webhook_deliveries_total", Counter, "Webhook deliveries, by webhook and outcome (delivered, failed, rejected, dropped)"),

@@ -183,3 +183,65 @@ async fn a_bot_replies_once_per_id_tags_and_hands_off_to_a_human() {
     assert_eq!(status, 404);
     srv.shutdown().await;
 }
+
+/// The next `Updated` event of `conv` on an agent socket.
+async fn labels_of(desk: &mut Ws, conv: &str) -> kefu_proto::v1::Updated {
+    use kefu_proto::v1::conversation_event::Kind;
+    desk.recv_event(|e| match &e.kind {
+        Some(Kind::Updated(u)) if e.conversation_id == conv => Some(u.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// The desk shows a tag or priority the moment a bot or plugin sets it: the agent who has
+/// the chat hears `Updated` with all the labels; the shopper never hears of them.
+#[tokio::test]
+async fn labels_set_on_an_agents_chat_reach_the_agent_live_and_never_the_shopper() {
+    use kefu_proto::v1::{self as pb, server_envelope::Kind as Out};
+    let is_updated = |f: &Out| matches!(f, Out::Event(e) if matches!(e.kind, Some(pb::conversation_event::Kind::Updated(_))));
+    let srv = TestServer::start().await;
+    let admin = srv.agent("root", Role::Admin, &["pre-sales"], 5).await;
+    let (_, token) = create_bot(&srv, &admin.token, "Tagger").await;
+    let ann = srv.agent("ann", Role::Agent, &["pre-sales"], 5).await;
+    let mut desk = srv.agent_ws(&ann).await;
+    let (mut shopper, _, conv) = shopper_opens(&srv, "where is my order").await;
+    assert_eq!(desk.accept_next_offer().await, conv);
+    let path = format!("/api/v1/bot/conversations/{conv}");
+    let (status, _) = srv
+        .post(&format!("{path}/tags"), &token, json!({"tags": ["vip"]}))
+        .await;
+    assert_eq!(status, 200);
+    let u = labels_of(&mut desk, &conv).await;
+    assert_eq!(u.tags, ["vip"]);
+    assert_eq!(u.priority(), pb::Priority::Unspecified);
+
+    let handoff = json!({"group": "pre-sales", "priority": "urgent"});
+    let (status, c) = srv.post(&format!("{path}/handoff"), &token, handoff).await;
+    assert_eq!(status, 200, "{c}");
+    // The handoff tags, then raises the priority: the last update has both.
+    let u = labels_of(&mut desk, &conv).await;
+    assert_eq!(u.tags, ["vip", "handoff"]);
+    let u = labels_of(&mut desk, &conv).await;
+    assert_eq!(
+        (u.tags.as_slice(), u.priority()),
+        (
+            ["vip".to_string(), "handoff".to_string()].as_slice(),
+            pb::Priority::Urgent
+        )
+    );
+
+    // Tags already there and the same priority again change nothing and tell no one.
+    let (status, _) = srv
+        .post(&format!("{path}/tags"), &token, json!({"tags": ["vip"]}))
+        .await;
+    assert_eq!(status, 200);
+    let quiet = desk.frames_until_heartbeat(42).await;
+    assert!(!quiet.iter().any(is_updated), "{quiet:?}");
+    let heard = shopper.frames_until_heartbeat(43).await;
+    assert!(
+        !heard.iter().any(is_updated),
+        "the shopper hears no labels: {heard:?}"
+    );
+    srv.shutdown().await;
+}

@@ -1,17 +1,24 @@
-//! Measures the desktop app: cold start to an interactive window with 1,000 cached
-//! conversations (25 open, the rest closed; offline: the server is unreachable), switch
-//! time between conversations, and idle memory (RSS) of the app and its WebKit processes.
+//! Measures the desktop app, in two runs of it:
+//! 1. an **empty profile** at the sign-in screen: the baseline memory;
+//! 2. **1,000 cached conversations** (50 open with 200 messages each, the rest closed with
+//!    20; offline: the server is unreachable): cold start to an interactive list, 50
+//!    switches between the open ones (click → the conversation's last message painted,
+//!    timed inside the page so WebDriver's round trips are not counted), and memory after
+//!    the switching, idle.
+//!
+//! Memory is read per process: the app and each WebKit process it started (RSS, and PSS,
+//! which shares the pages of common libraries out between the processes using them).
 //!
 //! Run in a desktop session, against a built app (release for representative figures):
-//! `scripts/desktop-session.sh cargo run -p kefu-desk --example desk_bench -- <path to kefu-desk>`
+//! `scripts/desktop-session.sh cargo run --release -p kefu-desk --example desk_bench -- <path to kefu-desk>`
 
 use std::{
-    path::Path,
-    process::{Command, Stdio},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::{Client, ClientBuilder, Locator};
 use kefu_desk::{
     cache::{Cache, ConversationInfo},
     desk::{Dirs, cache_file},
@@ -21,30 +28,45 @@ use kefu_desk::{
 use kefu_proto::v1 as pb;
 
 const CONVERSATIONS: usize = 1000;
-const MESSAGES: u64 = 20;
-/// Of which open (assigned to the agent); the rest are closed.
-const OPEN: usize = 25;
+/// Open conversations (assigned to the agent), each with `OPEN_MESSAGES`; the rest are
+/// closed history with `CLOSED_MESSAGES`.
+const OPEN: usize = 50;
+const OPEN_MESSAGES: u64 = 200;
+const CLOSED_MESSAGES: u64 = 20;
+/// Switches timed, cycling through the first rows of the list.
+const SWITCHES: usize = 50;
+const CYCLE: usize = 20;
 /// Nothing listens here: the app starts offline, from its cache.
 const SERVER: &str = "http://127.0.0.1:9";
+const AGENT_ID: &str = "bench-agent";
+
+fn messages(i: usize) -> u64 {
+    if i < OPEN {
+        OPEN_MESSAGES
+    } else {
+        CLOSED_MESSAGES
+    }
+}
+
+fn conversation_id(i: usize) -> String {
+    format!("00000000-0000-4000-8000-{i:012}")
+}
 
 async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
     let agent = Agent {
-        id: "bench-agent".into(),
+        id: AGENT_ID.into(),
         username: "demo".into(),
         display_name: "Bench Agent".into(),
         role: Role::Agent,
     };
-    std::fs::create_dir_all(&dirs.data)?;
-    std::fs::create_dir_all(&dirs.config)?;
-    let cache = Cache::open(&cache_file(dirs, SERVER, "demo")).await?;
+    let cache = Cache::open(&cache_file(dirs, SERVER, "demo"), AGENT_ID).await?;
     // Recent enough to be inside the default retention (30 days).
     let now = kefu_desk::cache::now_ms();
     for i in 0..CONVERSATIONS {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = conversation_id(i);
         cache
             .upsert(&ConversationInfo {
                 id: id.clone(),
-                // An agent's cache: a few open chats, the rest closed history.
                 state: Some(if i < OPEN {
                     ConversationState::Assigned
                 } else {
@@ -56,7 +78,7 @@ async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
                 ..Default::default()
             })
             .await?;
-        for seq in 1..=MESSAGES {
+        for seq in 1..=messages(i) {
             let role = if seq % 2 == 1 {
                 pb::Role::Shopper
             } else {
@@ -66,7 +88,7 @@ async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
                 id: uuid::Uuid::new_v4().to_string(),
                 conversation_id: id.clone(),
                 seq,
-                client_msg_id: uuid::Uuid::new_v4().to_string(),
+                client_msg_id: format!("bench-{i}-{seq}"),
                 sender: Some(pb::Participant {
                     role: role as i32,
                     id: if role == pb::Role::Agent {
@@ -81,11 +103,17 @@ async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
                         text: format!("Message {seq} about order SO-{i:05}: where is it?"),
                     })),
                 }),
-                created_at_ms: now - (i as i64) * 60_000 + seq as i64,
+                // Newest conversation first, its messages in order.
+                created_at_ms: now - (i as i64) * 600_000 + seq as i64 * 1000,
             };
             cache.store_message(&m, false).await?;
         }
     }
+    sign_in_offline(dirs, &agent).await
+}
+
+/// What a signed-in desk keeps: the prefs naming the agent, and the token in the keyring.
+async fn sign_in_offline(dirs: &Dirs, agent: &Agent) -> anyhow::Result<()> {
     let prefs = serde_json::json!({ "server_url": SERVER, "username": "demo", "agent": agent });
     std::fs::write(dirs.config.join("desk.json"), serde_json::to_vec(&prefs)?)?;
     // The Secret Service store runs its own runtime: call it off this one.
@@ -94,26 +122,156 @@ async fn seed(dirs: &Dirs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rss_kib(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+/// `VmRSS` and `Pss` of a process, KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let field = |file: &str, name: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with(name))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    (field("status", "VmRSS:"), field("smaps_rollup", "Pss:"))
 }
 
-fn pids(pattern: &str) -> Vec<String> {
-    let out = Command::new("pgrep")
-        .args(["-f", pattern])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
         .collect()
+}
+
+fn name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The app's process (tauri-driver starts WebKitWebDriver, which starts the app) and every
+/// process under it (the WebKit processes, and any sandbox helpers), with their memory.
+fn report_memory(driver: u32, app: &Path) -> u64 {
+    let app_name: String = app
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .take(15) // what /proc/<pid>/comm keeps
+        .collect();
+    let mut stack = vec![driver];
+    let mut root = None;
+    while let Some(pid) = stack.pop() {
+        if name(pid) == app_name {
+            root = Some(pid);
+            break;
+        }
+        stack.extend(children(pid));
+    }
+    let Some(root) = root else {
+        println!("  (the app is not running)");
+        return 0;
+    };
+    let mut stack = vec![root];
+    let mut rows = Vec::new();
+    while let Some(pid) = stack.pop() {
+        rows.push((name(pid), memory_kib(pid)));
+        stack.extend(children(pid));
+    }
+    let mib = |k: u64| k as f64 / 1024.0;
+    let (mut rss, mut pss) = (0, 0);
+    for (n, (r, p)) in &rows {
+        println!(
+            "  {n:<22} RSS {:7.1} MiB   PSS {:7.1} MiB",
+            mib(*r),
+            mib(*p)
+        );
+        rss += r;
+        pss += p;
+    }
+    println!(
+        "  {:<22} RSS {:7.1} MiB   PSS {:7.1} MiB",
+        "total",
+        mib(rss),
+        mib(pss)
+    );
+    rss
+}
+
+/// One life of the app under tauri-driver, on the profile under `home`.
+struct Run {
+    driver: Child,
+    client: Client,
+}
+
+impl Run {
+    async fn start(app: &Path, home: &Path, port: u16) -> anyhow::Result<Self> {
+        let xdg = |d: &str| home.join(d);
+        let driver =
+            Command::new(Path::new(&std::env::var("HOME")?).join(".cargo/bin/tauri-driver"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &(port + 1).to_string(),
+                ])
+                .env("XDG_DATA_HOME", xdg("data"))
+                .env("XDG_CONFIG_HOME", xdg("config"))
+                .env("XDG_CACHE_HOME", xdg("cache"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app.to_string_lossy() }),
+        );
+        let client = ClientBuilder::rustls()?
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await?;
+        Ok(Self { driver, client })
+    }
+
+    async fn idle_memory(&self, app: &Path) -> u64 {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        report_memory(self.driver.id(), app)
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        self.client.close().await?;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        Ok(())
+    }
+}
+
+/// Clicks conversation `i`'s row and waits, in the page, until its last message is in the
+/// DOM and a frame with it has been painted; the milliseconds that took.
+const SWITCH: &str = r#"
+const [id, last, done] = arguments;
+const row = document.querySelector(`[data-testid=conversation-item][data-id="${id}"]`);
+if (!row) { done(-1); return; }
+row.scrollIntoView({ block: "nearest" });
+const target = `[data-testid=chat-pane][data-id="${id}"] [data-client-msg-id="${last}"]`;
+const t0 = performance.now();
+row.click();
+const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
+if (document.querySelector(target)) { painted(); return; }
+const seen = new MutationObserver(() => {
+  if (document.querySelector(target)) { seen.disconnect(); painted(); }
+});
+seen.observe(document.body, { childList: true, subtree: true });
+"#;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at]
 }
 
 #[tokio::main]
@@ -121,91 +279,83 @@ async fn main() -> anyhow::Result<()> {
     let app = std::env::args()
         .nth(1)
         .expect("usage: desk_bench <path to kefu-desk>");
-    let app = std::fs::canonicalize(app)?;
+    let app: PathBuf = std::fs::canonicalize(app)?;
+
+    // 1. The empty profile, at the sign-in screen.
+    let empty = tempfile::tempdir()?;
+    let run = Run::start(&app, empty.path(), 4455).await?;
+    run.client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("[data-testid=signin-submit]"))
+        .await?;
+    println!("empty profile, sign-in screen, idle 10 s:");
+    let baseline = run.idle_memory(&app).await;
+    run.stop().await?;
+
+    // 2. 1,000 cached conversations.
     let home = tempfile::tempdir()?;
-    let xdg = |d: &str| home.path().join(d);
     let dirs = Dirs {
-        data: xdg("data").join("app.kefu.desk"),
-        config: xdg("config").join("app.kefu.desk"),
+        data: home.path().join("data").join("app.kefu.desk"),
+        config: home.path().join("config").join("app.kefu.desk"),
     };
+    std::fs::create_dir_all(&dirs.data)?;
+    std::fs::create_dir_all(&dirs.config)?;
     let t = Instant::now();
     seed(&dirs).await?;
     println!(
-        "seeded {CONVERSATIONS} conversations × {MESSAGES} messages in {:?}",
+        "seeded {CONVERSATIONS} conversations ({OPEN} open × {OPEN_MESSAGES} messages, the rest × {CLOSED_MESSAGES}) in {:.1?}",
         t.elapsed()
     );
-
-    let port = 4455;
-    let mut driver =
-        Command::new(Path::new(&std::env::var("HOME")?).join(".cargo/bin/tauri-driver"))
-            .args(["--port", &port.to_string(), "--native-port", "4456"])
-            .env("XDG_DATA_HOME", xdg("data"))
-            .env("XDG_CONFIG_HOME", xdg("config"))
-            .env("XDG_CACHE_HOME", xdg("cache"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": app.to_string_lossy() }),
-    );
     let start = Instant::now();
-    let c = ClientBuilder::rustls()?
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await?;
-    c.wait()
+    let run = Run::start(&app, home.path(), 4465).await?;
+    run.client
+        .wait()
         .at_most(Duration::from_secs(60))
         .for_element(Locator::Css("[data-testid=conversation-item]"))
         .await?;
-    let cold = start.elapsed();
-    let items = c
-        .find_all(Locator::Css("[data-testid=conversation-item]"))
-        .await?;
-    println!(
-        "cold start to an interactive list: {cold:?} ({} rows shown)",
-        items.len()
-    );
+    println!("cold start to an interactive list: {:.2?}", start.elapsed());
 
-    let mut switches = Vec::new();
-    for item in items.iter().take(21) {
-        let id = item.attr("data-id").await?.unwrap_or_default();
-        let t = Instant::now();
-        item.click().await?;
-        let pane = format!("[data-testid=chat-pane][data-id='{id}'] [data-testid=message]");
-        c.wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(&pane))
-            .await?;
-        switches.push(t.elapsed());
+    let mut times = Vec::new();
+    // One switch first, untimed: it loads the chat pane's and customer panel's code paths.
+    for k in 0..=SWITCHES {
+        let i = k % CYCLE;
+        let args = vec![
+            conversation_id(i).into(),
+            format!("bench-{i}-{OPEN_MESSAGES}").into(),
+        ];
+        let ms = run.client.execute_async(SWITCH, args).await?;
+        let ms = ms.as_f64().unwrap_or(-1.0);
+        anyhow::ensure!(ms >= 0.0, "row {i} is not in the list");
+        if k > 0 {
+            times.push(ms);
+        }
     }
-    switches.remove(0); // the first open also loads the customer panel's code paths
-    switches.sort();
+    times.sort_by(f64::total_cmp);
     println!(
-        "switch between conversations (to messages shown), {} switches: median {:?}, max {:?}",
-        switches.len(),
-        switches[switches.len() / 2],
-        switches[switches.len() - 1]
+        "{} switches (click → last message painted): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        times.len(),
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        times[times.len() - 1]
     );
-
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let app_path = app.to_string_lossy().to_string();
-    let main: u64 = pids(&app_path).iter().map(|p| rss_kib(p)).sum();
-    let web: u64 = pids("WebKitWebProcess|WebKitNetworkProcess")
-        .iter()
-        .map(|p| rss_kib(p))
-        .sum();
+    let rows = run
+        .client
+        .find_all(Locator::Css("[data-testid=conversation-item]"))
+        .await?
+        .len();
+    let messages = run
+        .client
+        .find_all(Locator::Css("[data-testid=message]"))
+        .await?
+        .len();
+    println!("DOM: {rows} list rows, {messages} messages mounted");
+    println!("{CONVERSATIONS} conversations, after the switches, idle 10 s:");
+    let loaded = run.idle_memory(&app).await;
+    run.stop().await?;
     println!(
-        "idle RSS after 10 s: app {:.1} MiB + WebKit processes {:.1} MiB = {:.1} MiB",
-        main as f64 / 1024.0,
-        web as f64 / 1024.0,
-        (main + web) as f64 / 1024.0
+        "total RSS with {CONVERSATIONS} conversations / empty profile: {:.2}×",
+        loaded as f64 / baseline as f64
     );
-    c.close().await?;
-    let _ = driver.kill();
     Ok(())
 }

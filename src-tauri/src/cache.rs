@@ -65,10 +65,12 @@ macro_rules! resume_from {
     };
 }
 
-/// The desktop's cache.
+/// The desktop's cache: one per server and agent.
 #[derive(Clone)]
 pub struct Cache {
     pool: SqlitePool,
+    /// The agent whose cache this is: what is "mine" ([`View::of`]).
+    me: std::sync::Arc<str>,
 }
 
 pub fn now_ms() -> i64 {
@@ -102,7 +104,10 @@ fn is_shopper(m: &pb::Message) -> bool {
     m.sender.as_ref().map(|s| s.role) == Some(pb::Role::Shopper as i32)
 }
 
-fn summary(r: &sqlx::sqlite::SqliteRow) -> Result<ConversationSummary, sqlx::Error> {
+/// A list row; `me` (the cache's agent) decides its views.
+fn summary(r: &sqlx::sqlite::SqliteRow, me: &str) -> Result<ConversationSummary, sqlx::Error> {
+    let state = ConversationState::parse(r.try_get("state")?);
+    let agent_id: Option<String> = r.try_get("agent_id")?;
     let page = PageContext {
         url: r.try_get("page_url")?,
         title: r.try_get("page_title")?,
@@ -111,9 +116,10 @@ fn summary(r: &sqlx::sqlite::SqliteRow) -> Result<ConversationSummary, sqlx::Err
     };
     Ok(ConversationSummary {
         id: r.try_get("id")?,
-        state: ConversationState::parse(r.try_get("state")?),
+        state,
         group: r.try_get("group_name")?,
-        agent_id: r.try_get("agent_id")?,
+        views: View::of(state, agent_id.as_deref(), me),
+        agent_id,
         shopper_name: r.try_get("shopper_name")?,
         last_preview: r.try_get("last_preview")?,
         last_at: r.try_get("last_at")?,
@@ -142,7 +148,8 @@ fn decode_messages(rows: &[sqlx::sqlite::SqliteRow]) -> anyhow::Result<Vec<pb::M
 
 impl Cache {
     /// Opens (creating) the cache file and migrates it.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+    /// Opens (creating if need be) the cache of the agent with id `me`.
+    pub async fn open(path: &Path, me: &str) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -152,7 +159,10 @@ impl Cache {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            me: me.into(),
+        })
     }
 
     /// Stores a message from the server; returns false if it was already cached. A new
@@ -274,23 +284,18 @@ impl Cache {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(summary).transpose()?)
+        Ok(row.as_ref().map(|r| summary(r, &self.me)).transpose()?)
     }
 
-    /// A view of the list, newest activity first; `query` keeps conversations whose shopper
-    /// name or cached messages contain it.
+    /// A view of the list (offers first, then newest activity first), at most
+    /// [`LIST_ROWS`]; `query` keeps conversations whose shopper name or cached messages
+    /// contain it. The states narrow the read; [`View::of`] decides membership.
     pub async fn list(
         &self,
         view: View,
-        me: &str,
         query: Option<&str>,
     ) -> anyhow::Result<Vec<ConversationSummary>> {
-        let (states, mine_only): (&[&str], bool) = match view {
-            View::Mine => (&["assigned"], true),
-            View::Queue => (&["queued", "offered"], false),
-            View::Open => (&["queued", "offered", "assigned"], false),
-            View::Closed => (&["closed"], false),
-        };
+        let states: Vec<&str> = view.states().into_iter().map(|s| s.as_str()).collect();
         let pattern = query.map(str::trim).filter(|q| !q.is_empty()).map(|q| {
             format!(
                 "%{}%",
@@ -299,22 +304,27 @@ impl Cache {
                     .replace('_', "\\_")
             )
         });
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "select * from conversation c \
              where state in (select value from json_each(?1)) \
-               and (not ?2 or agent_id = ?3) \
-               and (?4 is null or c.shopper_name like ?4 escape '\\' or exists \
-                    (select 1 from message m where m.conversation_id = c.id and m.text like ?4 escape '\\')) \
-             order by case when state = 'offered' then 0 else 1 end, last_at desc limit ?5",
+               and (?2 is null or c.shopper_name like ?2 escape '\\' or exists \
+                    (select 1 from message m where m.conversation_id = c.id and m.text like ?2 escape '\\')) \
+             order by case when state = 'offered' then 0 else 1 end, last_at desc",
         )
-        .bind(serde_json::to_string(states)?)
-        .bind(mine_only)
-        .bind(me)
+        .bind(serde_json::to_string(&states)?)
         .bind(pattern)
-        .bind(LIST_ROWS)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(summary).collect::<Result<_, _>>()?)
+        .fetch(&self.pool);
+        let mut list = Vec::new();
+        while list.len() < LIST_ROWS as usize {
+            let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await? else {
+                break;
+            };
+            let c = summary(&row, &self.me)?;
+            if c.views.contains(&view) {
+                list.push(c);
+            }
+        }
+        Ok(list)
     }
 
     /// Conversations to resume after a (re)connect, with where to resume from: those that

@@ -110,6 +110,21 @@ impl App {
         .await;
     }
 
+    /// Sets the agent away and waits until the desk says so.
+    async fn step_away(&mut self) {
+        self.desk.set_status(AgentStatus::Away).await.unwrap();
+        self.next("the agent to be away", |u| {
+            matches!(
+                u,
+                Update::Status {
+                    status: AgentStatus::Away
+                }
+            )
+            .then_some(())
+        })
+        .await;
+    }
+
     /// Signs in and waits until the desk is connected.
     async fn sign_in(&mut self, kefu: &Kefu, username: &str) -> Agent {
         let agent = self
@@ -133,15 +148,18 @@ impl App {
     }
 
     /// The shopper's chat is offered to this (the only online) agent, who accepts it.
-    /// Returns the conversation id once it shows in Mine.
+    /// Returns the conversation id once it is hers (an offer shows in Mine already).
     async fn accept_chat(&mut self, shopper: &mut Shopper, first: &str) -> String {
         let conv = shopper.say(first).await.conversation_id;
         self.offer(&conv).await;
         self.desk.accept(&conv).await.unwrap();
-        eventually("the chat to show in Mine", async || {
-            self.ids(View::Mine, None).await.contains(&conv)
+        self.next("the chat to be assigned", |u| {
+            matches!(u, Update::Conversation { conversation: c }
+                if c.id == conv && c.state == ConversationState::Assigned)
+            .then_some(())
         })
         .await;
+        assert!(self.ids(View::Mine, None).await.contains(&conv));
         conv
     }
 
@@ -313,6 +331,51 @@ fn sign_in_keeps_the_token_in_the_keyring_and_a_restart_restores_the_session_eve
     });
 }
 
+/// An agent who stepped away and restarts the app is still away: the desk shows it and
+/// sets it on the new connection, so no chat is offered until they come back.
+#[test]
+fn the_status_the_agent_chose_survives_a_restart_and_keeps_chats_away_until_they_return() {
+    let data = tempfile::tempdir().unwrap();
+    let kefu = Kefu::start(data.path(), "127.0.0.1:0");
+    let root = tempfile::tempdir().unwrap();
+    let store = keyring();
+    app_run(async {
+        kefu.add_agent("ann", "Ann", PASSWORD).await;
+        let mut app = open(root.path(), &store);
+        app.sign_in(&kefu, "ann").await;
+        app.step_away().await;
+    });
+
+    app_run(async {
+        let mut again = open(root.path(), &store);
+        let session = again.desk.session().await.unwrap();
+        assert_eq!(session.status, AgentStatus::Away, "shown from the start");
+        again.online(true).await;
+        let mut shopper = Shopper::open(&kefu, "Lin").await;
+        let conv = shopper.say("anyone there?").await.conversation_id;
+        // Ann comes back; only then is the chat offered to her.
+        again.desk.set_status(AgentStatus::Online).await.unwrap();
+        let mut back = false;
+        again
+            .next("the offer after ann is back", |u| match u {
+                Update::Status {
+                    status: AgentStatus::Online,
+                } => {
+                    back = true;
+                    None
+                }
+                Update::Conversation { conversation: c }
+                    if c.id == conv && c.state == ConversationState::Offered =>
+                {
+                    assert!(back, "offered while ann was away");
+                    Some(())
+                }
+                _ => None,
+            })
+            .await;
+    });
+}
+
 #[tokio::test]
 async fn an_offered_chat_is_accepted_read_answered_once_and_found_by_search() {
     let Setup {
@@ -327,11 +390,17 @@ async fn an_offered_chat_is_accepted_read_answered_once_and_found_by_search() {
     let offered = app.offer(&conv).await;
     assert_eq!(offered.shopper_name, "Lin", "the offer names the shopper");
     assert_eq!(
-        app.ids(View::Queue, None).await,
-        [conv.as_str()],
-        "an offered chat is listed in the queue"
+        offered.views,
+        [View::Mine, View::Offered, View::Queue, View::Open],
+        "an offer waits for Ann's answer in her list and in the queue"
     );
-    assert!(app.ids(View::Mine, None).await.is_empty(), "not mine yet");
+    for view in View::ALL {
+        assert_eq!(
+            app.ids(view, None).await.contains(&conv),
+            offered.views.contains(&view),
+            "{view:?}: the cache's list agrees with the live row"
+        );
+    }
 
     app.desk.accept(&conv).await.unwrap();
     app.next("the assignment", |u| {
@@ -405,6 +474,66 @@ async fn an_offered_chat_is_accepted_read_answered_once_and_found_by_search() {
         })
     })
     .await;
+}
+
+/// A tag or priority set by a bot reaches the open list at once, as the row's new state
+/// (no reload): the server's `Updated` event, cached, then sent to the window.
+#[tokio::test]
+async fn a_bots_tags_and_priority_show_on_the_row_live() {
+    let Setup {
+        kefu,
+        mut app,
+        keep: _keep,
+        ..
+    } = setup().await;
+    let mut shopper = Shopper::open(&kefu, "Lin").await;
+    let conv = app.accept_chat(&mut shopper, "退货怎么办？").await;
+    let admin = kefu.admin_token().await;
+    let http = reqwest::Client::new();
+    let bot: serde_json::Value = http
+        .post(format!("{}/api/v1/bots", kefu.url()))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Triage"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = bot["token"].as_str().expect("a bot token").to_string();
+    let handoff = http
+        .post(format!(
+            "{}/api/v1/bot/conversations/{conv}/handoff",
+            kefu.url()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"priority": "urgent"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handoff.status(), 200);
+    let row = app
+        .next("the row with the bot's labels", |u| match u {
+            Update::Conversation { conversation: c }
+                if c.id == conv && c.priority == kefu_desk::model::Priority::Urgent =>
+            {
+                Some(c.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(
+        row.tags.iter().any(|t| t == "handoff"),
+        "the handoff's tag, beside any the demo's plugins set: {:?}",
+        row.tags
+    );
+    assert_eq!(row.views, [View::Mine, View::Open], "still Ann's chat");
+    let listed = app.desk.conversations(View::Mine, None).await.unwrap();
+    assert_eq!(
+        (listed[0].tags.as_slice(), listed[0].priority),
+        (row.tags.as_slice(), row.priority),
+        "the cache holds what the window was told"
+    );
 }
 
 #[tokio::test]
@@ -491,7 +620,9 @@ async fn messages_written_offline_are_pending_then_reach_the_shopper_once_in_ord
         ["Hi, let me check", "one ✈", "two", "three", "All caught up"],
         "stored once each on the server"
     );
-    let cache = Cache::open(&cache_file(keep.root.path())).await.unwrap();
+    let cache = Cache::open(&cache_file(keep.root.path()), "a1")
+        .await
+        .unwrap();
     assert!(
         cache.pending(None).await.unwrap().is_empty(),
         "outbox empty"
@@ -626,7 +757,9 @@ async fn a_revoked_token_ends_the_session_keeping_the_cache_and_the_outbox() {
     let code = app.desk.conversations(View::Mine, None).await.unwrap_err();
     assert_eq!(code.code, DeskErrorCode::NotSignedIn);
 
-    let cache = Cache::open(&cache_file(keep.root.path())).await.unwrap();
+    let cache = Cache::open(&cache_file(keep.root.path()), "a1")
+        .await
+        .unwrap();
     assert!(
         cache.conversation(&conv).await.unwrap().is_some(),
         "the cache file was kept"
@@ -773,17 +906,7 @@ async fn the_list_shows_the_page_the_shopper_is_on_from_the_offer_then_the_lates
     // Ann steps away while the chat opens, so its offer is made when she is back, from the
     // conversation as stored, page included. (An offer made the instant a conversation opens
     // may be built before the server has stored its page; the next refresh then brings it.)
-    app.desk.set_status(AgentStatus::Away).await.unwrap();
-    app.next("ann to be away", |u| {
-        matches!(
-            u,
-            Update::Status {
-                status: AgentStatus::Away
-            }
-        )
-        .then_some(())
-    })
-    .await;
+    app.step_away().await;
     let mut shopper = Shopper::open(&kefu, "Lin").await;
     shopper
         .open_conversation(
@@ -821,8 +944,10 @@ async fn the_list_shows_the_page_the_shopper_is_on_from_the_offer_then_the_lates
     // The shopper writes from an order page. No live event says so: the agent learns it
     // from the server's list on the next refresh (here, after the server restarts).
     app.desk.accept(&conv).await.unwrap();
-    eventually("the chat to show in Mine", async || {
-        app.ids(View::Mine, None).await.contains(&conv)
+    app.next("the chat to be assigned", |u| {
+        matches!(u, Update::Conversation { conversation: c }
+            if c.id == conv && c.state == ConversationState::Assigned)
+        .then_some(())
     })
     .await;
     let order_page = pb::PageContext {
@@ -856,7 +981,9 @@ async fn the_list_shows_the_page_the_shopper_is_on_from_the_offer_then_the_lates
 #[tokio::test]
 async fn pruning_drops_only_old_closed_conversations_without_unsent_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+    let cache = Cache::open(&dir.path().join("cache.db"), "a1")
+        .await
+        .unwrap();
     let day = 86_400_000;
     let (now, old) = (now_ms(), now_ms() - 40 * day);
     let conversation = |id: &str, state, closed_at: Option<i64>| ConversationInfo {

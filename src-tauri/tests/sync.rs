@@ -75,7 +75,7 @@ async fn online_engine(
     dir: &std::path::Path,
 ) -> (client::Server, Cache, Sync, broadcast::Receiver<Event>) {
     let account = agent(kefu).await;
-    let cache = Cache::open(&dir.join("cache.db")).await.unwrap();
+    let cache = Cache::open(&dir.join("cache.db"), "a1").await.unwrap();
     let sync = Sync::start(cache.clone(), account.clone());
     let mut events = sync.subscribe();
     wait_for(&mut events, |e| matches!(e, Event::Online).then_some(())).await;
@@ -116,7 +116,9 @@ async fn offline_writes_survive_app_and_server_restarts_and_arrive_once_in_order
     // The app is closed with them pending, and started again.
     drop(events);
     drop(sync);
-    let cache = Cache::open(&desk.path().join("cache.db")).await.unwrap();
+    let cache = Cache::open(&desk.path().join("cache.db"), "a1")
+        .await
+        .unwrap();
     assert_eq!(
         cache.pending(None).await.unwrap().len(),
         2,
@@ -231,7 +233,9 @@ async fn a_gap_below_the_newest_cached_message_is_filled_on_reconnect() {
     drop(sync);
 
     // Another cache holding only the newest message of a chat that is ours.
-    let gappy = Cache::open(&desk.path().join("gappy.db")).await.unwrap();
+    let gappy = Cache::open(&desk.path().join("gappy.db"), "a1")
+        .await
+        .unwrap();
     gappy
         .upsert(&ConversationInfo {
             id: conv.clone(),

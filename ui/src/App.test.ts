@@ -4,7 +4,13 @@ import App from "./App.svelte";
 import { fakeDesk } from "./test/backend";
 import { AGENT, conversation } from "./test/fixtures";
 
-const signedIn = { server_url: "http://kefu.test", username: "alice", agent: AGENT, notice: null };
+const signedIn = {
+  server_url: "http://kefu.test",
+  username: "alice",
+  agent: AGENT,
+  status: "online" as const,
+  notice: null,
+};
 
 describe("app", () => {
   test("a stored session goes straight to the desk, offline until the Rust side says online", async () => {
@@ -19,9 +25,21 @@ describe("app", () => {
     expect(screen.getByText(AGENT.display_name)).toBeInTheDocument();
   });
 
+  test("the status chosen before a restart shows from the start", async () => {
+    fakeDesk({ session: { ...signedIn, status: "away" } });
+    render(App);
+    expect(await screen.findByTestId("status-toggle")).toHaveAttribute("data-status", "away");
+  });
+
   test("without a session the sign-in form shows the session's notice", async () => {
     fakeDesk({
-      session: { server_url: "http://kefu.test", username: "alice", agent: null, notice: "Token expired" },
+      session: {
+        server_url: "http://kefu.test",
+        username: "alice",
+        agent: null,
+        status: "online",
+        notice: "Token expired",
+      },
     });
     render(App);
     expect(await screen.findByTestId("signin-notice")).toHaveTextContent("Token expired");
@@ -57,6 +75,23 @@ describe("app", () => {
     expect(screen.getByTestId("signout")).toHaveTextContent("退出登录");
     expect(dialog).toHaveTextContent("设置");
     expect(desk.lastCall("save_settings")).toMatchObject({ settings: { language: "zh-CN" } });
+  });
+
+  test("a file dropped outside the composer is refused, not opened in place of the app", async () => {
+    fakeDesk({ session: signedIn });
+    render(App);
+    const list = await screen.findByTestId("conversation-rows");
+    const drag = (type: string, types: string[]) => {
+      const event = new Event(type, { bubbles: true, cancelable: true });
+      Object.defineProperty(event, "dataTransfer", { value: { types, files: [], dropEffect: "copy" } });
+      list.dispatchEvent(event);
+      return event;
+    };
+    const over = drag("dragover", ["Files"]);
+    expect(over.defaultPrevented, "the web view's default for a file drop is to open it").toBe(true);
+    expect((over as DragEvent).dataTransfer!.dropEffect, "the cursor says no").toBe("none");
+    expect(drag("drop", ["Files"]).defaultPrevented).toBe(true);
+    expect(drag("drop", ["text/plain"]).defaultPrevented, "text drags are none of its business").toBe(false);
   });
 
   test("the theme setting applies to the page immediately", async () => {

@@ -67,6 +67,29 @@ pub struct Settings {
     /// Cluster mode (`[cluster]`, see `docs/CLUSTER.md`); absent: one node on its own.
     #[serde(default)]
     pub cluster: Option<ClusterSettings>,
+    /// Signed builds of the desktop app for the desks (`[desk_updates]`, see
+    /// `docs/desktop-updates.md`); absent: desks are not offered updates.
+    #[serde(default)]
+    pub desk_updates: DeskUpdateSettings,
+}
+
+/// Where the signed desktop builds Kefu offers to its desks live (`[desk_updates]`).
+///
+/// The folder holds `latest.json` (Tauri's static update format) and the bundles it names;
+/// both are read on each request, so publishing a release needs no restart.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeskUpdateSettings {
+    /// The folder (e.g. `/var/lib/kefu/desk-updates`); it must exist when kefu starts.
+    /// Empty: desktop updates are off and their endpoints answer 404.
+    pub dir: PathBuf,
+}
+
+impl DeskUpdateSettings {
+    /// The configured folder, or `None` when desktop updates are off.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        (!self.dir.as_os_str().is_empty()).then_some(self.dir.as_path())
+    }
 }
 
 /// Several `kefu` nodes on one PostgreSQL, joined by NATS (`[cluster]`).
@@ -359,6 +382,7 @@ impl Default for Settings {
             webhooks: Vec::new(),
             metrics: MetricsSettings::default(),
             cluster: None,
+            desk_updates: DeskUpdateSettings::default(),
         }
     }
 }

@@ -38,6 +38,29 @@ impl Settings {
                 "expected at least 16 characters (or empty for no token)",
             );
         }
+        // The folder's contents are read on each request (a release is published by copying
+        // files in); only the folder itself must be there from the start.
+        if let Some(dir) = self.desk_updates.dir() {
+            let problem = match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => None,
+                Ok(_) => Some("is not a folder".to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Some("does not exist".to_string())
+                }
+                Err(e) => Some(format!("cannot be read: {e}")),
+            };
+            if let Some(problem) = problem {
+                return bad(
+                    "desk_updates.dir",
+                    &format!(
+                        "expected the folder holding latest.json and the desktop bundles \
+                         (see docs/desktop-updates.md), or \"\" to turn desktop updates off; \
+                         {} {problem}",
+                        dir.display()
+                    ),
+                );
+            }
+        }
         if !self.store.url.is_empty()
             && !self.store.url.starts_with("sqlite:")
             && !super::is_postgres_url(&self.store.url)

@@ -9,7 +9,8 @@
 //! - `extract`: `Json`/`Query`/`Path` whose rejections are `ApiError`s too.
 //! - `account`, `admin`, `conversations`, `customers`, `visitor`, `shopper`, `attachments`,
 //!   `bots` (bot accounts and the bot API), `blocking` (supervisors block shoppers),
-//!   `webhooks` (delivery log), `ops`: REST routers.
+//!   `webhooks` (delivery log), `desk_updates` (signed desktop builds for Tauri's
+//!   updater), `ops`: REST routers.
 //! - `openapi`: the REST API's OpenAPI description, generated from the handlers' annotations
 //!   as the routers register them (how to annotate a new route is there).
 //! - `assets`: the embedded shopper widget (`/widget.js`) and full-page chat (`/chat`).
@@ -28,6 +29,7 @@ pub mod blocking;
 pub mod bots;
 pub mod conversations;
 pub mod customers;
+pub mod desk_updates;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -90,6 +92,7 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
         .merge(bots::router())
         .merge(blocking::router())
         .merge(webhooks::router())
+        .merge(desk_updates::router())
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(attachments::router(settings.attachments.max_bytes))
         .layer(cors(settings));

@@ -1,11 +1,21 @@
 //! What plugins and bot accounts may do in a conversation: reply, note, tag, prioritise,
 //! route. One code path for in-process plugins and bots over REST.
 
+use kefu_proto::v1 as pb;
 use uuid::Uuid;
 
-use super::{OpError, Sessions, check_client_msg_id, routing::AgentInfo, stored};
-use crate::store::{
-    Body, ConvState, Conversation, NewMessage, Priority, Role, SenderRole, StoredMessage, now_ms,
+use super::{
+    OpError, Sessions, check_client_msg_id,
+    hub::{Outbound, Recipients},
+    routing::AgentInfo,
+    stored,
+};
+use crate::{
+    store::{
+        Body, ConvState, Conversation, NewMessage, Priority, Role, SenderRole, StoredMessage,
+        now_ms,
+    },
+    wire,
 };
 
 /// A bot or plugin acting in a conversation.
@@ -75,6 +85,7 @@ impl Sessions {
             return Ok(());
         }
         conv.tags = self.store.add_tags(conv.id, tags).await?;
+        self.publish_updated(conv);
         Ok(())
     }
 
@@ -84,12 +95,37 @@ impl Sessions {
         conv: &mut Conversation,
         priority: Priority,
     ) -> Result<(), OpError> {
+        if conv.priority == priority {
+            return Ok(());
+        }
         self.store.set_priority(conv.id, priority).await?;
         conv.priority = priority;
         self.router
             .adjust(conv.id, None, None, Some(priority))
             .await;
+        self.publish_updated(conv);
         Ok(())
+    }
+
+    /// Tells the conversation's agent and supervisors its new labels, so their lists show a
+    /// tag or priority the moment it is set. Never the shopper: labels are internal.
+    fn publish_updated(&self, conv: &Conversation) {
+        let agents: Vec<Uuid> = conv.agent_id.into_iter().collect();
+        let updated = pb::Updated {
+            tags: conv.tags.clone(),
+            priority: wire::priority(conv.priority) as i32,
+        };
+        self.hub.publish(
+            &Recipients {
+                agents: &agents,
+                watchers: true,
+                ..Default::default()
+            },
+            Outbound::event(wire::event(
+                conv.id,
+                pb::conversation_event::Kind::Updated(updated),
+            )),
+        );
     }
 
     /// Sends the conversation to `group`'s queue or to `agent`. A waiting conversation is

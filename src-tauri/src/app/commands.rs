@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
-use tauri::State;
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_autostart::ManagerExt as _;
+use tauri_plugin_dialog::DialogExt as _;
 
+use super::{LaunchLink, updates};
 use crate::{
-    desk::Desk,
+    desk::{Desk, safe_file_name},
     model::{
-        ActionDone, Agent, AgentStatus, CannedReply, ChatMessage, ConversationSummary,
-        CustomerPanel, DeskError, HistoryPage, OrderAction, Session, Settings, TransferTarget,
-        TransferTargets, View,
+        ActionDone, Agent, AgentStatus, AvailableUpdate, CannedReply, ChatMessage,
+        ConversationSummary, CustomerPanel, DeskError, DeskErrorCode, HistoryPage, OrderAction,
+        Session, Settings, TransferTarget, TransferTargets, View,
     },
 };
 
@@ -186,15 +189,32 @@ pub async fn order_action(
     desk.order_action(&conversation_id, action).await
 }
 
+/// The settings; "start at login" as the OS has it (the agent may have changed it there).
 #[tauri::command]
 #[specta::specta]
-pub async fn settings(desk: Desk_<'_>) -> Res<Settings> {
-    Ok(desk.settings())
+pub async fn settings(app: AppHandle, desk: Desk_<'_>) -> Res<Settings> {
+    let mut settings = desk.settings();
+    settings.start_at_login = app.autolaunch().is_enabled().unwrap_or(false);
+    Ok(settings)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn save_settings(desk: Desk_<'_>, settings: Settings) -> Res<()> {
+pub async fn save_settings(app: AppHandle, desk: Desk_<'_>, settings: Settings) -> Res<()> {
+    let autostart = app.autolaunch();
+    if autostart.is_enabled().unwrap_or(false) != settings.start_at_login {
+        let changed = if settings.start_at_login {
+            autostart.enable()
+        } else {
+            autostart.disable()
+        };
+        changed.map_err(|e| {
+            DeskError::new(
+                DeskErrorCode::Internal,
+                format!("changing start at login: {e}"),
+            )
+        })?;
+    }
     desk.save_settings(settings).await
 }
 
@@ -203,4 +223,73 @@ pub async fn save_settings(desk: Desk_<'_>, settings: Settings) -> Res<()> {
 #[specta::specta]
 pub async fn focus(desk: Desk_<'_>, conversation_id: Option<String>) -> Res<()> {
     desk.focus(conversation_id).await
+}
+
+/// Saves an attachment where the agent picks in the OS save dialog (the window never names
+/// a path); `null` when the agent cancels, else where it was saved.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_attachment(
+    app: AppHandle,
+    desk: Desk_<'_>,
+    attachment_id: String,
+    file_name: String,
+) -> Res<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_file_name(safe_file_name(&file_name))
+        .save_file(move |path| {
+            let _ = tx.send(path);
+        });
+    let Some(path) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let path = path
+        .into_path()
+        .map_err(|e| DeskError::new(DeskErrorCode::Invalid, format!("save location: {e}")))?;
+    desk.save_attachment(&attachment_id, &path).await?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// The conversation the `kefu://` link that started the app names, once.
+#[tauri::command]
+#[specta::specta]
+pub async fn opened_with(app: AppHandle) -> Res<Option<String>> {
+    Ok(app
+        .state::<LaunchLink>()
+        .0
+        .lock()
+        .expect("launch link lock")
+        .take())
+}
+
+/// Asks the server signed in to for a newer signed build.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_update(app: AppHandle, desk: Desk_<'_>) -> Res<Option<AvailableUpdate>> {
+    let (server, token) = desk.server_credentials().await?;
+    let update = updates::check(&app, &server, &token).await?;
+    Ok(update.as_ref().map(updates::available))
+}
+
+/// Downloads the newer build, installs it only if its signature verifies, and restarts.
+#[tauri::command]
+#[specta::specta]
+pub async fn install_update(app: AppHandle, desk: Desk_<'_>) -> Res<()> {
+    let (server, token) = desk.server_credentials().await?;
+    let Some(mut update) = updates::check(&app, &server, &token).await? else {
+        return Err(DeskError::new(
+            DeskErrorCode::NotFound,
+            "no newer build is offered any more",
+        ));
+    };
+    let bytes = updates::download(&mut update, &server).await?;
+    update.install(bytes).map_err(|e| {
+        DeskError::new(
+            DeskErrorCode::Internal,
+            format!("installing the update: {e}"),
+        )
+    })?;
+    app.restart()
 }

@@ -2,7 +2,10 @@
 //! the behaviour lives in [`crate::desk`].
 
 mod commands;
+pub mod links;
 mod tray;
+pub mod updates;
+mod webview;
 
 use std::sync::Arc;
 
@@ -50,6 +53,10 @@ pub fn specta() -> tauri_specta::Builder<tauri::Wry> {
             commands::settings,
             commands::save_settings,
             commands::focus,
+            commands::save_attachment,
+            commands::opened_with,
+            commands::check_update,
+            commands::install_update,
         ])
         .events(collect_events![DeskEvent])
         // Ids, seqs and unix-ms times stay far below 2^53, and JSON numbers are JS numbers.
@@ -102,13 +109,74 @@ async fn forward(app: AppHandle, desk: Arc<Desk>) {
     }
 }
 
+/// Opens the conversation a `kefu://` link names, in the window already signed in.
+fn open_link(app: &AppHandle, link: &str) {
+    if let Some(conversation_id) = links::conversation_id(link) {
+        show_window(app);
+        let _ = DeskEvent(Update::OpenConversation { conversation_id }).emit(app);
+    }
+}
+
+/// The conversation the link that started the app names, until the window asks for it
+/// (it cannot hear an event before it has loaded).
+struct LaunchLink(std::sync::Mutex<Option<String>>);
+
+/// How often a signed-in desk asks its server for a newer build.
+const UPDATE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Checks for a newer build now and then while signed in; tells the window about one.
+async fn watch_updates(app: AppHandle, desk: Arc<Desk>) {
+    loop {
+        // A minute after start: not on the start path, and after the session is restored.
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        if let Ok((server, token)) = desk.server_credentials().await {
+            match updates::check(&app, &server, &token).await {
+                Ok(Some(u)) => {
+                    let _ = DeskEvent(Update::UpdateAvailable {
+                        update: updates::available(&u),
+                    })
+                    .emit(&app);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e.message, "checking for updates"),
+            }
+        }
+        tokio::time::sleep(UPDATE_CHECK_EVERY).await;
+    }
+}
+
 /// Runs the app.
 pub fn run() -> anyhow::Result<()> {
     let specta = specta();
     tauri::Builder::default()
+        // First: a second launch (a `kefu://` link, a double click) only focuses this one;
+        // with `deep-link`, its link reaches `on_open_url` below.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            show_window(app)
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_autostart::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
+            if let Some(window) = app.get_webview_window("main") {
+                webview::tune(&window);
+            }
+            {
+                use tauri_plugin_deep_link::DeepLinkExt;
+                let launched = app.deep_link().get_current().ok().flatten();
+                app.manage(LaunchLink(std::sync::Mutex::new(launched.and_then(
+                    |urls| urls.iter().find_map(|u| links::conversation_id(u.as_str())),
+                ))));
+                let handle = app.handle().clone();
+                app.deep_link().on_open_url(move |event| {
+                    for url in event.urls() {
+                        open_link(&handle, url.as_str());
+                    }
+                });
+            }
             let paths = app.path();
             let guard = logging::init(&paths.app_log_dir()?)?;
             app.manage(guard);
@@ -131,7 +199,8 @@ pub fn run() -> anyhow::Result<()> {
             let desk = tauri::async_runtime::block_on(async { Desk::new(dirs, secrets, display) })?;
             app.manage(desk.clone());
             tray::create(app.handle())?;
-            tauri::async_runtime::spawn(forward(app.handle().clone(), desk));
+            tauri::async_runtime::spawn(forward(app.handle().clone(), desk.clone()));
+            tauri::async_runtime::spawn(watch_updates(app.handle().clone(), desk));
             Ok(())
         })
         .run(tauri::generate_context!())?;

@@ -8,6 +8,8 @@ mod convert;
 mod ops;
 mod pump;
 
+pub use ops::safe_file_name;
+
 use std::{
     collections::{HashMap, HashSet},
     path::PathBuf,
@@ -20,7 +22,7 @@ use tokio::sync::{RwLock, broadcast};
 use crate::{
     cache::Cache,
     client::{self, ClientError, Server},
-    model::{Agent, CannedReply, DeskError, DeskErrorCode, Session, Settings, Update},
+    model::{Agent, AgentStatus, CannedReply, DeskError, DeskErrorCode, Session, Settings, Update},
     notifier::{Display, Notifier},
     secrets::Secrets,
     sync::{NotOnline, Sync},
@@ -43,7 +45,22 @@ struct Prefs {
     username: Option<String>,
     /// The agent last signed in, so the app starts signed in while offline.
     agent: Option<Agent>,
+    /// The status the agent chose, asserted on every connect so a restart or a dropped
+    /// network does not put an agent who stepped away back into routing.
+    status: AgentStatus,
+    #[serde(deserialize_with = "settings_over_defaults")]
     settings: Settings,
+}
+
+/// Settings as saved, over the defaults: a setting an older version did not save (e.g.
+/// `start_at_login`) takes its default instead of losing the whole file.
+fn settings_over_defaults<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Settings, D::Error> {
+    let saved = serde_json::Value::deserialize(d)?;
+    let mut merged = serde_json::to_value(Settings::default()).map_err(serde::de::Error::custom)?;
+    if let (Some(merged), serde_json::Value::Object(saved)) = (merged.as_object_mut(), saved) {
+        merged.extend(saved);
+    }
+    serde_json::from_value(merged).map_err(serde::de::Error::custom)
 }
 
 /// The signed-in session.
@@ -218,6 +235,7 @@ impl Desk {
             server_url: prefs.server_url,
             username: prefs.username,
             agent,
+            status: prefs.status,
             notice: self.notice.lock().expect("notice lock").clone(),
         })
     }
@@ -247,6 +265,8 @@ impl Desk {
             p.server_url = Some(server.base_url.clone());
             p.username = Some(agent.username.clone());
             p.agent = Some(agent.clone());
+            // Signing in is starting work.
+            p.status = AgentStatus::Online;
         })?;
         *self.notice.lock().expect("notice lock") = None;
         self.stop().await;
@@ -300,7 +320,7 @@ impl Desk {
 
     async fn activate(self: &Arc<Self>, server: Server, agent: Agent) -> Result<(), DeskError> {
         let path = cache_file(&self.dirs, &server.base_url, &agent.username);
-        let cache = Cache::open(&path).await?;
+        let cache = Cache::open(&path, &agent.id).await?;
         let retention = self
             .prefs
             .lock()
@@ -311,6 +331,9 @@ impl Desk {
         tracing::info!(pruned, cache = %path.display(), "cache opened");
         let sync = Sync::start(cache.clone(), server.clone());
         sync.set_focus(self.focus.lock().expect("focus lock").clone());
+        sync.set_status(ops::wire_status(
+            self.prefs.lock().expect("prefs lock").status,
+        ));
         let events = sync.subscribe();
         // The pump holds no `Sync` handle: when the session ends the engine stops, its
         // event channel closes and the pump ends with it.
@@ -328,5 +351,30 @@ impl Desk {
             sync,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefs_from_an_older_version_keep_the_session_and_default_what_is_new() {
+        let older = serde_json::json!({
+            "server_url": "http://kefu.test",
+            "username": "ann",
+            "agent": {"id": "a1", "username": "ann", "display_name": "Ann", "role": "agent"},
+            "settings": {"notify_offers": false, "notify_messages": true, "sound": true,
+                         "retention_days": 7, "language": "zh-CN", "theme": "dark"},
+        });
+        let prefs: Prefs = serde_json::from_value(older).unwrap();
+        assert_eq!(prefs.agent.map(|a| a.id).as_deref(), Some("a1"));
+        assert_eq!(prefs.status, AgentStatus::Online, "no status saved: online");
+        assert!(!prefs.settings.notify_offers, "saved settings are kept");
+        assert_eq!(prefs.settings.retention_days, 7);
+        assert!(
+            !prefs.settings.start_at_login,
+            "new settings take their default"
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     model::{
         ActionDone, AgentRef, AgentStatus, CannedReply, ChatMessage, ConversationSummary,
         CustomerPanel, DeskError, DeskErrorCode, HistoryPage, OrderAction, Settings,
-        TransferTarget, TransferTargets, View,
+        TransferTarget, TransferTargets, Update, View,
     },
 };
 
@@ -59,7 +59,7 @@ impl Desk {
         query: Option<String>,
     ) -> Result<Vec<ConversationSummary>, DeskError> {
         let a = self.active().await?;
-        Ok(a.cache.list(view, &a.agent.id, query.as_deref()).await?)
+        Ok(a.cache.list(view, query.as_deref()).await?)
     }
 
     /// A page of messages before `before_seq` (the newest page when `None`, followed by the
@@ -178,6 +178,12 @@ impl Desk {
         self.send(conversation_id, body).await
     }
 
+    /// The server signed in to and the session's token, for the updater's requests.
+    pub async fn server_credentials(&self) -> Result<(String, String), DeskError> {
+        let a = self.active().await?;
+        Ok((a.server.base_url.clone(), a.server.token.clone()))
+    }
+
     /// An attachment as a `data:` URL for the window to show.
     pub async fn attachment(&self, attachment_id: &str) -> Result<String, DeskError> {
         let a = self.active().await?;
@@ -186,6 +192,36 @@ impl Desk {
             "data:{mime};base64,{}",
             base64::engine::general_purpose::STANDARD.encode(bytes)
         ))
+    }
+
+    /// Saves an attachment to `path` (chosen by the agent in the save dialog): written
+    /// beside it first and renamed into place, so a failed download leaves no partial file.
+    pub async fn save_attachment(
+        &self,
+        attachment_id: &str,
+        path: &std::path::Path,
+    ) -> Result<(), DeskError> {
+        let a = self.active().await?;
+        let (_, bytes) = a.server.download(attachment_id).await?;
+        let partial = path.with_file_name(format!(
+            ".{}.kefu-partial",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        let written = async {
+            tokio::fs::write(&partial, &bytes).await?;
+            tokio::fs::rename(&partial, path).await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(DeskError::new(
+                DeskErrorCode::Invalid,
+                format!("saving to {}: {e}", path.display()),
+            ));
+        }
+        Ok(())
     }
 
     pub async fn accept(&self, conversation_id: &str) -> Result<(), DeskError> {
@@ -267,17 +303,24 @@ impl Desk {
         Ok(())
     }
 
+    /// Sets the agent's status now if online, and on every connect from now on, across
+    /// restarts (kept in the prefs: the server forgets it with the agent's last socket).
     pub async fn set_status(&self, status: AgentStatus) -> Result<(), DeskError> {
         let a = self.active().await?;
-        let status = match status {
-            AgentStatus::Online => pb::AgentStatus::Online,
-            AgentStatus::Away => pb::AgentStatus::Away,
-        };
-        Ok(a.sync
-            .live(In::SetStatus(pb::SetStatus {
-                status: status as i32,
-            }))
-            .await?)
+        self.save_prefs(|p| p.status = status)?;
+        a.sync.set_status(wire_status(status));
+        self.emit(Update::Status { status });
+        let frame = In::SetStatus(pb::SetStatus {
+            status: wire_status(status) as i32,
+        });
+        // Offline: the engine sets it when the connection is back.
+        let _ = a.sync.live(frame).await;
+        Ok(())
+    }
+
+    /// The status the agent chose last.
+    pub(super) fn chosen_status(&self) -> AgentStatus {
+        self.prefs.lock().expect("prefs lock").status
     }
 
     /// Canned replies (the last list fetched when offline).
@@ -440,5 +483,52 @@ impl Desk {
             Ok(a) => a.cache.unread_total().await.unwrap_or(0),
             Err(_) => 0,
         }
+    }
+}
+
+pub(super) fn wire_status(status: AgentStatus) -> pb::AgentStatus {
+    match status {
+        AgentStatus::Online => pb::AgentStatus::Online,
+        AgentStatus::Away => pb::AgentStatus::Away,
+    }
+}
+
+/// A shopper's file name made safe to offer in a save dialog: no folders, no characters
+/// Windows refuses, no control or bidirectional-override characters (which can disguise
+/// `invoice\u{202e}fdp.exe` as `invoiceexe.pdf`), not hidden, not empty, not too long.
+pub fn safe_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    let mut out: String = trimmed.chars().take(150).collect();
+    if out.is_empty() {
+        out = "attachment".into();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn a_shoppers_file_name_cannot_pick_the_folder_or_disguise_its_type() {
+        assert_eq!(safe_file_name("receipt 2024.pdf"), "receipt 2024.pdf");
+        assert_eq!(safe_file_name("发票.pdf"), "发票.pdf");
+        assert_eq!(safe_file_name("../../.bashrc"), "_.._.bashrc");
+        assert_eq!(safe_file_name("..\\..\\evil.exe"), "_.._evil.exe");
+        assert_eq!(safe_file_name(".hidden"), "hidden");
+        assert_eq!(safe_file_name("invoice\u{202e}fdp.exe"), "invoice_fdp.exe");
+        assert_eq!(safe_file_name("a\nb\tc.txt"), "a_b_c.txt");
+        assert_eq!(safe_file_name("C:secret|?.txt"), "C_secret__.txt");
+        assert_eq!(safe_file_name("   "), "attachment");
+        assert_eq!(safe_file_name(&"x".repeat(400)).chars().count(), 150);
     }
 }

@@ -59,6 +59,10 @@ impl Pump {
                     online: true,
                     reason: None,
                 });
+                // The engine set the agent's chosen status on the new connection.
+                self.desk.emit(Update::Status {
+                    status: self.desk.chosen_status(),
+                });
                 self.refresh().await?;
             }
             Event::Offline(reason) => self.desk.emit(Update::Connection {

@@ -77,27 +77,68 @@ pub struct Session {
     pub username: Option<String>,
     /// `None`: signed out; the UI shows sign-in.
     pub agent: Option<Agent>,
+    /// The status the agent chose last, restored at start.
+    pub status: AgentStatus,
     /// Why the last session ended (e.g. the token expired), for the sign-in screen.
     pub notice: Option<String>,
 }
 
+/// A list of conversations the desk shows. Which views a conversation is in is decided by
+/// [`View::of`] alone: the cache's lists and the rows the window patches live both carry
+/// its answer, so a row never changes lists on a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
 pub enum View {
+    /// Assigned to me, and offers to me (they need an answer from me).
     Mine,
+    /// Offers to me, waiting for accept or decline.
+    Offered,
+    /// Waiting for an agent, and offers to me.
     Queue,
+    /// Everything not closed.
     Open,
     Closed,
 }
 
 impl View {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            View::Mine => "mine",
-            View::Queue => "queue",
-            View::Open => "open",
-            View::Closed => "closed",
-        }
+    pub const ALL: [View; 5] = [
+        View::Mine,
+        View::Offered,
+        View::Queue,
+        View::Open,
+        View::Closed,
+    ];
+
+    /// The views a conversation belongs to, for the agent `me`. The desk's cache holds
+    /// only offers made to this agent (the server sends each agent its own), so an offered
+    /// row is an offer to me.
+    pub fn of(state: ConversationState, agent_id: Option<&str>, me: &str) -> Vec<View> {
+        let mine = state == ConversationState::Assigned && agent_id == Some(me);
+        let offered = state == ConversationState::Offered;
+        let queued = state == ConversationState::Queued;
+        let closed = state == ConversationState::Closed;
+        [
+            (View::Mine, mine || offered),
+            (View::Offered, offered),
+            (View::Queue, queued || offered),
+            (View::Open, !closed),
+            (View::Closed, closed),
+        ]
+        .into_iter()
+        .filter_map(|(view, member)| member.then_some(view))
+        .collect()
+    }
+
+    /// The states a conversation in this view can be in, whoever has it: what the cache
+    /// reads before [`View::of`] decides.
+    pub fn states(self) -> Vec<ConversationState> {
+        ConversationState::ALL
+            .into_iter()
+            .filter(|&s| {
+                View::of(s, Some("me"), "me").contains(&self)
+                    || View::of(s, None, "me").contains(&self)
+            })
+            .collect()
     }
 }
 
@@ -111,6 +152,9 @@ pub enum ConversationState {
 }
 
 impl ConversationState {
+    pub const ALL: [ConversationState; 4] =
+        [Self::Queued, Self::Offered, Self::Assigned, Self::Closed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -130,9 +174,10 @@ impl ConversationState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
+    #[default]
     Online,
     Away,
 }
@@ -160,6 +205,8 @@ pub struct ConversationSummary {
     /// order added. Free text: show it as text.
     pub tags: Vec<String>,
     pub priority: Priority,
+    /// The lists this row belongs in ([`View::of`]); the window never works it out itself.
+    pub views: Vec<View>,
 }
 
 /// How urgently a conversation needs a human; the server offers waiting conversations of
@@ -356,6 +403,8 @@ pub struct Settings {
     pub retention_days: u32,
     pub language: Language,
     pub theme: Theme,
+    /// Start the app when the agent logs in to the computer (opt-in).
+    pub start_at_login: bool,
 }
 
 impl Default for Settings {
@@ -367,6 +416,7 @@ impl Default for Settings {
             retention_days: 30,
             language: Language::Auto,
             theme: Theme::System,
+            start_at_login: false,
         }
     }
 }
@@ -419,4 +469,47 @@ pub enum Update {
     OpenConversation {
         conversation_id: String,
     },
+    /// The server offers a newer signed build of the app.
+    UpdateAvailable {
+        update: AvailableUpdate,
+    },
+}
+
+/// A newer build of the app the server offers.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AvailableUpdate {
+    pub version: String,
+    /// The release notes, as the admin wrote them (show as text).
+    pub notes: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ConversationState as S, View, View::*};
+
+    #[test]
+    fn each_state_is_in_the_views_an_agent_expects() {
+        assert_eq!(View::of(S::Assigned, Some("me"), "me"), [Mine, Open]);
+        assert_eq!(
+            View::of(S::Assigned, Some("bo"), "me"),
+            [Open],
+            "someone else's chat is not mine"
+        );
+        assert_eq!(
+            View::of(S::Offered, None, "me"),
+            [Mine, Offered, Queue, Open],
+            "an offer to me waits for my answer in mine and in the queue"
+        );
+        assert_eq!(View::of(S::Queued, None, "me"), [Queue, Open]);
+        assert_eq!(View::of(S::Closed, Some("me"), "me"), [Closed]);
+    }
+
+    #[test]
+    fn a_view_reads_only_the_states_it_can_hold() {
+        assert_eq!(Mine.states(), [S::Offered, S::Assigned]);
+        assert_eq!(Offered.states(), [S::Offered]);
+        assert_eq!(Queue.states(), [S::Queued, S::Offered]);
+        assert_eq!(Open.states(), [S::Queued, S::Offered, S::Assigned]);
+        assert_eq!(Closed.states(), [S::Closed]);
+    }
 }

@@ -1,5 +1,5 @@
 //! What a conversation's lifecycle event (queued, offered, assigned, transferred, closed,
-//! reopened, offer withdrawn) tells the cache about it; the engine stores it as it arrives.
+//! reopened, offer withdrawn, labels updated) tells the cache about it; the engine stores it as it arrives.
 
 use kefu_proto::v1 as pb;
 
@@ -62,6 +62,10 @@ pub(super) fn info(e: &pb::ConversationEvent) -> ConversationInfo {
             c.state = Some(ConversationState::Queued);
             c.offer_expires_at = Some(None);
         }
+        Some(Kind::Updated(u)) => {
+            c.tags = Some(u.tags.clone());
+            c.priority = Some(priority(u.priority()));
+        }
         Some(Kind::CustomerViewReady(_)) | None => {}
     }
     c
@@ -91,7 +95,7 @@ fn priority(p: pb::Priority) -> Priority {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::Cache;
+    use crate::{cache::Cache, model::View};
 
     fn offered(conversation: pb::Conversation) -> pb::ConversationEvent {
         pb::ConversationEvent {
@@ -105,6 +109,15 @@ mod tests {
         }
     }
 
+    /// A fresh cache of agent `a1`, in a folder that lives as long as the first value.
+    async fn cache() -> (tempfile::TempDir, Cache) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db"), "a1")
+            .await
+            .unwrap();
+        (dir, cache)
+    }
+
     /// A later event of `id` (at 2 s).
     fn later(id: &str, kind: pb::conversation_event::Kind) -> pb::ConversationEvent {
         pb::ConversationEvent {
@@ -116,8 +129,7 @@ mod tests {
 
     #[tokio::test]
     async fn tags_and_priority_of_an_offer_round_trip_through_the_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        let (_dir, cache) = cache().await;
         let tags = vec!["escalated".to_string(), "keyword:投诉".to_string()];
         let event = offered(pb::Conversation {
             id: "c1".into(),
@@ -165,12 +177,77 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_labels_update_replaces_tags_and_priority_and_nothing_else() {
+        let (_dir, cache) = cache().await;
+        let event = offered(pb::Conversation {
+            id: "c1".into(),
+            group: "after-sales".into(),
+            tags: vec!["vip".into()],
+            ..Default::default()
+        });
+        cache.upsert(&info(&event)).await.unwrap();
+        let updated = later(
+            "c1",
+            pb::conversation_event::Kind::Updated(pb::Updated {
+                tags: vec!["vip".into(), "keyword:投诉".into()],
+                priority: pb::Priority::Urgent as i32,
+            }),
+        );
+        cache.upsert(&info(&updated)).await.unwrap();
+        let row = cache.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(row.tags, ["vip", "keyword:投诉"], "the new tags, in order");
+        assert_eq!(row.priority, Priority::Urgent);
+        assert_eq!(
+            (row.state, row.group.as_str()),
+            (ConversationState::Offered, "after-sales"),
+            "state and group are not the labels' business"
+        );
+    }
+
+    /// The review that found "mine" defined twice: an offer shown in Mine must still be
+    /// there when the list is read again from the cache.
+    #[tokio::test]
+    async fn an_offer_is_in_the_same_views_live_and_after_a_reload() {
+        let (_dir, cache) = cache().await;
+        let event = offered(pb::Conversation {
+            id: "c1".into(),
+            ..Default::default()
+        });
+        cache.upsert(&info(&event)).await.unwrap();
+        let live = cache.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(
+            live.views,
+            [View::Mine, View::Offered, View::Queue, View::Open]
+        );
+        for view in View::ALL {
+            let listed = cache.list(view, None).await.unwrap();
+            assert_eq!(
+                listed.iter().any(|c| c.id == "c1"),
+                live.views.contains(&view),
+                "{view:?}: the list agrees with the row's views"
+            );
+        }
+        let assigned = later(
+            "c1",
+            pb::conversation_event::Kind::Assigned(pb::Assigned {
+                agent: Some(pb::Participant {
+                    id: "someone-else".into(),
+                    ..Default::default()
+                }),
+            }),
+        );
+        cache.upsert(&info(&assigned)).await.unwrap();
+        let row = cache.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(row.views, [View::Open], "taken by another agent");
+        assert!(cache.list(View::Mine, None).await.unwrap().is_empty());
+    }
+
     /// The list is refreshed over REST after every connect, while offers arrive on the
     /// socket: a listing fetched before the offer must not turn it back into "queued".
     #[tokio::test]
     async fn a_listed_queued_row_keeps_a_live_offer_and_a_withdrawal_ends_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        let (_dir, cache) = cache().await;
         let event = offered(pb::Conversation {
             id: "c1".into(),
             ..Default::default()
@@ -199,8 +276,7 @@ mod tests {
 
     #[tokio::test]
     async fn offers_of_an_earlier_connection_are_void() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        let (_dir, cache) = cache().await;
         for id in ["offered", "assigned"] {
             let event = offered(pb::Conversation {
                 id: id.into(),
@@ -224,8 +300,7 @@ mod tests {
 
     #[tokio::test]
     async fn conversations_known_only_from_messages_have_no_tags_and_normal_priority() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+        let (_dir, cache) = cache().await;
         let m = pb::Message {
             conversation_id: "c2".into(),
             seq: 1,

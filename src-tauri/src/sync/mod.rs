@@ -73,6 +73,7 @@ pub struct Sync {
     events: broadcast::Sender<Event>,
     online: watch::Receiver<bool>,
     focus: watch::Sender<Option<String>>,
+    status: watch::Sender<pb::AgentStatus>,
 }
 
 /// Reconnect backoff bounds.
@@ -89,6 +90,7 @@ impl Sync {
         let (events, _) = broadcast::channel(1024);
         let (online_tx, online) = watch::channel(false);
         let (focus, focus_rx) = watch::channel(None);
+        let (status, status_rx) = watch::channel(pb::AgentStatus::Online);
         let engine = Engine {
             cache: cache.clone(),
             server,
@@ -97,6 +99,7 @@ impl Sync {
             in_flight: None,
             me: String::new(),
             focus: focus_rx,
+            status: status_rx,
         };
         tokio::spawn(engine.run(rx));
         Self {
@@ -105,7 +108,14 @@ impl Sync {
             events,
             online,
             focus,
+            status,
         }
+    }
+
+    /// The status the agent chose: set on every connection from now on (a new connection
+    /// starts online on the server). Send it live too to change it now.
+    pub fn set_status(&self, status: pb::AgentStatus) {
+        self.status.send_replace(status);
     }
 
     /// The conversation the agent is looking at (`None`: none, or the window is hidden):
@@ -192,6 +202,7 @@ struct Engine {
     /// Our agent id, from the server's Hello.
     me: String,
     focus: watch::Receiver<Option<String>>,
+    status: watch::Receiver<pb::AgentStatus>,
 }
 
 /// How a session ended.
@@ -282,6 +293,15 @@ impl Engine {
         };
         if let Err(e) = self.cache.void_offers().await {
             tracing::error!(error = %e, "voiding offers of the last connection");
+        }
+        let status = *self.status.borrow();
+        if status != pb::AgentStatus::Online {
+            let frame = In::SetStatus(pb::SetStatus {
+                status: status as i32,
+            });
+            if let Err(e) = send(&mut socket, frame).await {
+                return End::dropped(e);
+            }
         }
         for (conversation_id, last_seq) in later {
             let resume = In::Resume(pb::Resume {

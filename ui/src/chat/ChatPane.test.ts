@@ -129,6 +129,8 @@ describe("chat pane", () => {
     }).desk;
     const image = await screen.findByAltText("photo.png");
     expect(image).toHaveAttribute("src", "data:image/png;base64,iVBORw0KGgo=");
+    expect(image, "off-screen images wait, and decoding doesn't block the pane").toHaveAttribute("loading", "lazy");
+    expect(image).toHaveAttribute("decoding", "async");
     expect(desk.calls("attachment"), "only images are fetched for display").toEqual([{ attachmentId: "at1" }]);
     expect(shown()[1]).toHaveTextContent("receipt.pdf");
     expect(shown()[2]).toHaveTextContent("Order O-1");
@@ -166,6 +168,56 @@ describe("chat pane", () => {
     expect(history).toHaveBeenLastCalledWith({ conversationId: "c1", beforeSeq: 11 });
     await fireEvent.scroll(scroller, { target: { scrollTop: 0 } });
     expect(history, "has_more false stops paging").toHaveBeenCalledTimes(2);
+  });
+
+  test("a long read keeps at most 200 messages mounted once the agent is back at the bottom", async () => {
+    // 1,000 messages, served 50 a page like the desk's cache.
+    const history = vi.fn(({ beforeSeq }: Record<string, unknown>) => {
+      const end = beforeSeq === null ? 1001 : Number(beforeSeq);
+      const first = Math.max(1, end - 50);
+      return page(
+        Array.from({ length: end - first }, (_, i) => message({ seq: first + i })),
+        first > 1,
+      );
+    });
+    const { desk } = open({ history });
+    await waitFor(() => expect(shown()).toHaveLength(50));
+    // happy-dom does no layout: 40 px a message in a 500 px pane.
+    const scroller = screen.getByTestId("chat-pane").querySelector<HTMLElement>(".scroller")!;
+    Object.defineProperty(scroller, "clientHeight", { configurable: true, value: 500 });
+    Object.defineProperty(scroller, "scrollHeight", { configurable: true, get: () => shown().length * 40 });
+    const scrollTo = (top: number) => {
+      scroller.scrollTop = top;
+      return fireEvent.scroll(scroller);
+    };
+
+    for (const count of [100, 150, 200, 250]) {
+      await scrollTo(0);
+      await waitFor(() => expect(shown()).toHaveLength(count));
+    }
+    expect(shownSeqs()[0], "scrolling up pages in history").toBe("cm-751");
+    await desk.emit({ type: "message", message: message({ seq: 1001 }) });
+    await desk.emit({ type: "message", message: message({ seq: 5 }) });
+    await waitFor(() => expect(shown()).toHaveLength(251));
+    expect(shownSeqs(), "an old message arriving live waits for paging, or paging would skip past it").not.toContain(
+      "cm-5",
+    );
+
+    await scrollTo(251 * 40 - 500);
+    await waitFor(() => expect(shown()).toHaveLength(200));
+    expect(shownSeqs()[0], "back at the bottom, only the newest 200 stay").toBe("cm-802");
+    expect(shownSeqs().slice(-1)[0]).toBe("cm-1001");
+    await desk.emit({ type: "message", message: message({ seq: 1002 }) });
+    await waitFor(() => expect(shownSeqs().slice(-1)[0]).toBe("cm-1002"));
+    expect(shown(), "following new messages keeps the cap").toHaveLength(200);
+
+    await scrollTo(0);
+    await waitFor(() => expect(shown()).toHaveLength(250));
+    expect(history, "the let-go messages page in again, with no gap").toHaveBeenLastCalledWith({
+      conversationId: "c1",
+      beforeSeq: 803,
+    });
+    expect(shownSeqs()[0]).toBe("cm-753");
   });
 
   test("closing asks first and calls close only after confirmation", async () => {

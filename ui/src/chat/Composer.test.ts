@@ -108,6 +108,71 @@ describe("composer", () => {
     await waitFor(() => expect(onsent).toHaveBeenCalled());
   });
 
+  describe("dropping files", () => {
+    const png = () => new File([new Uint8Array([137, 80, 78, 71])], "shot.png", { type: "image/png" });
+    const pdf = () => new File([new Uint8Array([37, 80, 68, 70])], "receipt.pdf", { type: "application/pdf" });
+    /** happy-dom has no way to fill a DataTransfer with files: a look-alike is enough. */
+    const carrying = (files: File[], types = files.length ? ["Files"] : ["text/plain"]) => ({
+      dataTransfer: { files, types, dropEffect: "none" },
+    });
+    const area = () => screen.getByTestId("composer-area");
+
+    test("files dragged over the composer light it up; dropped, each is sent", async () => {
+      const { desk, onsent } = setup({
+        send_file: ({ fileName }: Record<string, unknown>) =>
+          message({ seq: null, client_msg_id: String(fileName), mine: true, delivery: "pending" }),
+      });
+      const files = [png(), pdf()];
+      await fireEvent.dragEnter(area(), carrying(files));
+      expect(area()).toHaveClass("dropping");
+      expect(screen.getByTestId("drop-hint")).toHaveTextContent("Drop files to send");
+      // Over the textarea, a child: the composer still takes it.
+      const over = new Event("dragover", { bubbles: true, cancelable: true });
+      Object.defineProperty(over, "dataTransfer", { value: carrying(files).dataTransfer });
+      screen.getByTestId("composer").dispatchEvent(over);
+      expect(over.defaultPrevented, "a drag the page doesn't accept can't be dropped").toBe(true);
+
+      await fireEvent.drop(area(), carrying(files));
+      expect(screen.queryByTestId("drop-hint"), "the highlight goes with the drop").toBeNull();
+      await waitFor(() => expect(onsent).toHaveBeenCalledTimes(2));
+      expect(desk.calls("send_file")).toEqual([
+        { conversationId: "c1", fileName: "shot.png", mime: "image/png", dataBase64: "iVBORw==" },
+        { conversationId: "c1", fileName: "receipt.pdf", mime: "application/pdf", dataBase64: "JVBERg==" },
+      ]);
+    });
+
+    test("dragging out again clears the highlight, also after crossing the composer's children", async () => {
+      setup();
+      const files = [png()];
+      await fireEvent.dragEnter(area(), carrying(files));
+      await fireEvent.dragEnter(screen.getByTestId("composer"), carrying(files));
+      await fireEvent.dragLeave(area(), carrying(files));
+      expect(screen.getByTestId("drop-hint"), "still over the textarea").toBeInTheDocument();
+      await fireEvent.dragLeave(screen.getByTestId("composer"), carrying(files));
+      expect(screen.queryByTestId("drop-hint")).toBeNull();
+      expect(area()).not.toHaveClass("dropping");
+    });
+
+    test("a drag without files (text, a link) is left to the textarea", async () => {
+      const { desk } = setup();
+      await fireEvent.dragEnter(area(), carrying([]));
+      expect(screen.queryByTestId("drop-hint")).toBeNull();
+      const drop = new Event("drop", { bubbles: true, cancelable: true });
+      Object.defineProperty(drop, "dataTransfer", { value: carrying([]).dataTransfer });
+      area().dispatchEvent(drop);
+      expect(drop.defaultPrevented, "dropped text goes into the reply as usual").toBe(false);
+      expect(desk.calls("send_file")).toHaveLength(0);
+    });
+
+    test("a disabled composer takes no files", async () => {
+      const { desk } = setup({}, "This conversation is closed.");
+      await fireEvent.dragEnter(area(), carrying([png()]));
+      expect(screen.queryByTestId("drop-hint")).toBeNull();
+      await fireEvent.drop(area(), carrying([png()]));
+      expect(desk.calls("send_file")).toHaveLength(0);
+    });
+  });
+
   test("a failed send keeps the words and says why", async () => {
     const { composer } = setup({
       send_text: () => {

@@ -60,6 +60,18 @@ export class Thread {
     }
   }
 
+  /**
+   * Forgets all but the newest `keep` messages, so a chat the agent scrolled far back in
+   * doesn't keep every page mounted once they are back at the bottom; the pages come back
+   * from the cache on the way up. Never while an older page is loading: it would land
+   * beyond a gap.
+   */
+  trim(keep: number): void {
+    if (!this.loaded || this.loadingOlder || this.messages.length <= keep) return;
+    this.messages = this.messages.slice(-keep);
+    this.hasMore = true;
+  }
+
   /** A message this desk just sent (usually still pending). */
   add(message: ChatMessage): void {
     this.messages = upsertAll(this.messages, [message]);
@@ -69,6 +81,9 @@ export class Thread {
     switch (event.type) {
       case "message":
         if (event.message.conversation_id !== this.id) return;
+        // Older than what is shown while more is left to page in: paging brings it, in
+        // place; adding it now would leave a gap that paging would then skip.
+        if (this.#beforeShown(event.message)) return;
         this.messages = upsertAll(this.messages, [event.message]);
         if (event.message.sender === "shopper") this.#setTyping(false);
         break;
@@ -94,6 +109,11 @@ export class Thread {
 
   dispose(): void {
     clearTimeout(this.#typingTimer);
+  }
+
+  #beforeShown(message: ChatMessage): boolean {
+    const oldest = oldestSeq(this.messages);
+    return this.hasMore && message.seq !== null && oldest !== null && message.seq < oldest;
   }
 
   #setTyping(typing: boolean): void {

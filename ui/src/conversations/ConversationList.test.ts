@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/sve
 import { describe, expect, test, vi } from "vitest";
 import type { View } from "../lib/bindings";
 import { fakeDesk } from "../test/backend";
-import { AGENT, conversation, message } from "../test/fixtures";
+import { conversation, message } from "../test/fixtures";
 import ConversationList from "./ConversationList.svelte";
 import { ConversationStore } from "./store.svelte";
 
@@ -29,6 +29,8 @@ const byView: Record<View, ReturnType<typeof conversation>[]> = {
       offer_expires_at: NOW + 25_000,
     }),
   ],
+  // The desk lists offers on their own too, but no tab shows that list.
+  offered: [],
   open: [],
   closed: [conversation({ id: "x1", state: "closed", shopper_name: "Old Chat" })],
 };
@@ -39,7 +41,7 @@ function setup(extra: Record<string, unknown> = {}) {
       byView[view as View].filter((c) => !query || c.shopper_name.toLowerCase().includes(String(query))),
     ...extra,
   });
-  const store = new ConversationStore(() => AGENT.id);
+  const store = new ConversationStore();
   const onaccept = vi.fn();
   const ondecline = vi.fn();
   render(ConversationList, { store, onaccept, ondecline });
@@ -81,6 +83,29 @@ describe("conversation list", () => {
     expect(ondecline).toHaveBeenCalledWith("q2");
   });
 
+  test("the tabs are mine, queue, open and closed; offers show inside mine and queue", async () => {
+    setup();
+    await waitFor(() => expect(rows()).toHaveLength(2));
+    const tabs = screen.getAllByRole("tab");
+    expect(tabs.map((tab) => tab.dataset.testid)).toEqual(["view-mine", "view-queue", "view-open", "view-closed"]);
+    expect(tabs.map((tab) => tab.textContent)).toEqual(["Mine", "Queue", "Open", "Closed"]);
+  });
+
+  test("a patched row joins or leaves the list by the views the desk sent with it, not its state", async () => {
+    const { desk } = setup();
+    await waitFor(() => expect(rows()).toHaveLength(2));
+    // Assigned, but to someone else: the desk puts it only in "open".
+    await desk.emit({
+      type: "conversation",
+      conversation: conversation({ id: "c9", agent_id: "a2", last_at: NOW, views: ["open"] }),
+    });
+    await desk.emit({
+      type: "conversation",
+      conversation: conversation({ id: "c8", state: "offered", last_at: NOW + 1, offer_expires_at: NOW + 30_000 }),
+    });
+    await waitFor(() => expect(ids(), "an offer to me is in mine; a colleague's chat is not").toEqual(["c8", "c1", "c2"]));
+  });
+
   test("the search box asks the Rust side once the agent stops typing", async () => {
     const { desk } = setup();
     await waitFor(() => expect(rows()).toHaveLength(2));
@@ -114,5 +139,77 @@ describe("conversation list", () => {
     await desk.emit({ type: "removed", conversation_id: "c1", reason: "transferred" });
     await waitFor(() => expect(ids()).toEqual(["c3"]));
     expect(store.items).toHaveLength(1);
+  });
+});
+
+describe("conversation list virtualisation", () => {
+  /** Plain rows are ROW_PX.base (58 px) tall; the list's viewport is mocked to this. */
+  const VIEWPORT = 600;
+  const ROW = 58;
+
+  async function longList() {
+    const many = Array.from({ length: 200 }, (_, i) =>
+      conversation({ id: `c${i}`, shopper_name: `Shopper ${i}`, last_at: NOW - i * 1000 }),
+    );
+    fakeDesk({ conversations: many });
+    const store = new ConversationStore();
+    render(ConversationList, { store, onaccept: vi.fn(), ondecline: vi.fn() });
+    await waitFor(() => expect(store.items).toHaveLength(200));
+    const scroller = screen.getByTestId("conversation-rows");
+    return { store, scroller, list: scroller.querySelector("ul")! };
+  }
+
+  /** happy-dom does no layout: give the scroller a height, then scroll it. */
+  async function scrollTo(scroller: HTMLElement, top: number) {
+    Object.defineProperty(scroller, "clientHeight", { configurable: true, value: VIEWPORT });
+    scroller.scrollTop = top;
+    await fireEvent.scroll(scroller);
+  }
+
+  test("with 200 rows only those near the viewport are mounted, under a full-height list", async () => {
+    const { scroller, list } = await longList();
+    // Before the first layout the list assumes an 800 px viewport: 14 rows + 12 overscan.
+    await waitFor(() => expect(rows()).toHaveLength(26));
+    expect(ids().slice(0, 21), "the first 21 rows (desk_bench clicks them) are mounted").toEqual(
+      Array.from({ length: 21 }, (_, i) => `c${i}`),
+    );
+
+    await scrollTo(scroller, 0);
+    // 600 px shows rows 0–10 (11 rows); 12 more below.
+    await waitFor(() => expect(rows()).toHaveLength(23));
+    expect(rows().length, "200 rows must not all be in the DOM").toBeLessThan(60);
+    expect(list.style.height, "the list keeps the height of all 200 rows for the scrollbar").toBe(`${200 * ROW}px`);
+    expect(rows()[0]).toHaveAttribute("aria-setsize", "200");
+    expect(rows()[0]).toHaveAttribute("aria-posinset", "1");
+  });
+
+  test("scrolling mounts the rows at the new position and pads the list above them", async () => {
+    const { scroller, list } = await longList();
+    await scrollTo(scroller, 100 * ROW);
+    // Rows 100–110 are on screen; 12 each side of them are mounted too.
+    await waitFor(() => expect(ids()[0]).toBe("c88"));
+    expect(ids(), "rows 88–122").toEqual(Array.from({ length: 35 }, (_, i) => `c${88 + i}`));
+    expect(list.style.paddingTop, "the unmounted rows above are replaced by padding").toBe(`${88 * ROW}px`);
+    expect(rows()[12]).toHaveAttribute("aria-posinset", "101");
+
+    await scrollTo(scroller, 199 * ROW);
+    await waitFor(() => expect(ids().slice(-1)[0], "the last row can be reached").toBe("c199"));
+    expect(rows().length).toBeLessThan(60);
+  });
+
+  test("moving the selection far down (Alt+↓) scrolls to it and mounts it", async () => {
+    const { store, scroller } = await longList();
+    await scrollTo(scroller, 0);
+    await waitFor(() => expect(rows()).toHaveLength(23));
+    expect(ids(), "row 150 starts unmounted").not.toContain("c150");
+
+    store.move(1); // opens the first row: already in view, nothing scrolls
+    store.move(150);
+    await waitFor(() => expect(screen.getByText("Shopper 150").closest("li")).toHaveAttribute("aria-current", "true"));
+    expect(scroller.scrollTop, "row 150's bottom is aligned with the viewport's").toBe(151 * ROW - VIEWPORT);
+
+    store.move(-149);
+    await waitFor(() => expect(screen.getByText("Shopper 1").closest("li")).toHaveAttribute("aria-current", "true"));
+    expect(scroller.scrollTop, "moving up aligns row 1's top with the viewport's").toBe(1 * ROW);
   });
 });

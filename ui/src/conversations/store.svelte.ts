@@ -28,24 +28,6 @@ export function previewOf(message: ChatMessage): string {
   }
 }
 
-/**
- * Whether a conversation belongs in a view, for rows the server hasn't listed yet. An offer
- * to me (it has `offer_expires_at`) shows both in "mine" and in "queue".
- */
-export function belongsTo(view: View, c: ConversationSummary, me: string | null): boolean {
-  const offeredToMe = c.state === "offered" && c.offer_expires_at !== null;
-  switch (view) {
-    case "mine":
-      return (c.state === "assigned" && c.agent_id === me) || offeredToMe;
-    case "queue":
-      return c.state === "queued" || offeredToMe;
-    case "open":
-      return c.state !== "closed";
-    case "closed":
-      return c.state === "closed";
-  }
-}
-
 function order(view: View): (a: ConversationSummary, b: ConversationSummary) => number {
   if (view === "queue") {
     // Offers first (they lapse), then longest-waiting first.
@@ -67,11 +49,6 @@ export class ConversationStore {
 
   /** Answers to superseded requests are dropped. */
   #generation = 0;
-  readonly #me: () => string | null;
-
-  constructor(me: () => string | null) {
-    this.#me = me;
-  }
 
   /** Loads the current view and search, keeping the old rows on screen meanwhile. */
   async load(): Promise<void> {
@@ -165,7 +142,8 @@ export class ConversationStore {
   #upsert(c: ConversationSummary): void {
     if (c.id === this.selectedId) this.selected = c;
     const rest = this.items.filter((row) => row.id !== c.id);
-    const wanted = belongsTo(this.view, c, this.#me()) && this.#matchesQuery(c);
+    // Which lists a row is in is decided in Rust (`View::of`) and sent with it.
+    const wanted = c.views.includes(this.view) && this.#matchesQuery(c);
     this.items = wanted ? [...rest, c].sort(order(this.view)) : rest;
   }
 

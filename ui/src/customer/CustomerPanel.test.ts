@@ -56,6 +56,32 @@ describe("customer panel", () => {
     expect(badge("orders")).toHaveAttribute("data-state", "ok");
   });
 
+  test("a tracking address is offered to copy only if it is a web page", async () => {
+    const shipment = { carrier: "SF Express", tracking_number: "SF9", status: null, shipped_at: null };
+    setup(
+      customerPanel({
+        orders: {
+          state: "ok",
+          source: "shop",
+          error: null,
+          fetched_at_ms: 0,
+          warnings: [],
+          data: [
+            order({ id: "O-1", shipments: [{ ...shipment, tracking_url: "javascript:alert(1)" }] }),
+            order({ id: "O-2", shipments: [{ ...shipment, tracking_url: "https://track.test/SF9" }] }),
+          ],
+        },
+      }),
+    );
+    await screen.findByTestId("customer-name");
+    const [bad, good] = screen.getAllByTestId("order");
+    expect(within(bad).queryByTestId("tracking-url")).toBeNull();
+    expect(bad, "the tracking number still shows").toHaveTextContent("SF9");
+    expect(bad).not.toHaveTextContent("javascript:");
+    expect(within(good).getByTestId("tracking-url")).toHaveTextContent("https://track.test/SF9");
+    expect(screen.getByTestId("customer-panel").querySelector("a, [href]")).toBeNull();
+  });
+
   test("says honestly when a section is stale, failed, or served from the offline cache", async () => {
     const fetched = Date.UTC(2025, 0, 15, 8, 5);
     const base = customerPanel();

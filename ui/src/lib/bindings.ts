@@ -34,10 +34,22 @@ export const commands = {
 	/**  Verifies an unverified shopper with an order number they quoted. */
 	verifyCustomer: (conversationId: string, orderId: string) => typedError<CustomerPanel, DeskError>(__TAURI_INVOKE("verify_customer", { conversationId, orderId })),
 	orderAction: (conversationId: string, action: OrderAction) => typedError<ActionDone, DeskError>(__TAURI_INVOKE("order_action", { conversationId, action })),
+	/**  The settings; "start at login" as the OS has it (the agent may have changed it there). */
 	settings: () => typedError<Settings, DeskError>(__TAURI_INVOKE("settings")),
 	saveSettings: (settings: Settings) => typedError<null, DeskError>(__TAURI_INVOKE("save_settings", { settings })),
 	/**  The conversation on screen (`null`: none, or the window is in the background). */
 	focus: (conversationId: string | null) => typedError<null, DeskError>(__TAURI_INVOKE("focus", { conversationId })),
+	/**
+	 *  Saves an attachment where the agent picks in the OS save dialog (the window never names
+	 *  a path); `null` when the agent cancels, else where it was saved.
+	 */
+	saveAttachment: (attachmentId: string, fileName: string) => typedError<string | null, DeskError>(__TAURI_INVOKE("save_attachment", { attachmentId, fileName })),
+	/**  The conversation the `kefu://` link that started the app names, once. */
+	openedWith: () => typedError<string | null, DeskError>(__TAURI_INVOKE("opened_with")),
+	/**  Asks the server signed in to for a newer signed build. */
+	checkUpdate: () => typedError<AvailableUpdate | null, DeskError>(__TAURI_INVOKE("check_update")),
+	/**  Downloads the newer build, installs it only if its signature verifies, and restarts. */
+	installUpdate: () => typedError<null, DeskError>(__TAURI_INVOKE("install_update")),
 };
 
 /** Events */
@@ -76,6 +88,13 @@ export type AgentRef = {
 };
 
 export type AgentStatus = "online" | "away";
+
+/**  A newer build of the app the server offers. */
+export type AvailableUpdate = {
+	version: string,
+	/**  The release notes, as the admin wrote them (show as text). */
+	notes: string | null,
+};
 
 export type CannedReply = {
 	shortcut: string,
@@ -126,6 +145,8 @@ export type ConversationSummary = {
 	 */
 	tags: string[],
 	priority: Priority,
+	/**  The lists this row belongs in ([`View::of`]); the window never works it out itself. */
+	views: View[],
 };
 
 /**  The customer's profile from the CRM. */
@@ -323,6 +344,8 @@ export type Session = {
 	username: string | null,
 	/**  `None`: signed out; the UI shows sign-in. */
 	agent: Agent | null,
+	/**  The status the agent chose last, restored at start. */
+	status: AgentStatus,
 	/**  Why the last session ended (e.g. the token expired), for the sign-in screen. */
 	notice: string | null,
 };
@@ -336,6 +359,8 @@ export type Settings = {
 	retention_days: number,
 	language: Language,
 	theme: Theme,
+	/**  Start the app when the agent logs in to the computer (opt-in). */
+	start_at_login: boolean,
 };
 
 /**  A parcel on its way. */
@@ -376,7 +401,9 @@ export type TransferTargets = {
 };
 
 /**  Everything the core pushes to the window, on one channel. */
-export type Update = { type: "connection"; online: boolean; reason: string | null } | { type: "message"; message: ChatMessage } | { type: "delivered"; conversation_id: string; client_msg_id: string; seq: number } | { type: "undeliverable"; conversation_id: string; client_msg_id: string; reason: string } | { type: "conversation"; conversation: ConversationSummary } | { type: "removed"; conversation_id: string; reason: string } | { type: "typing"; conversation_id: string; typing: boolean } | { type: "read"; conversation_id: string; seq: number } | { type: "customer_view"; conversation_id: string } | { type: "status"; status: AgentStatus } | { type: "session_expired"; message: string } | { type: "open_conversation"; conversation_id: string };
+export type Update = { type: "connection"; online: boolean; reason: string | null } | { type: "message"; message: ChatMessage } | { type: "delivered"; conversation_id: string; client_msg_id: string; seq: number } | { type: "undeliverable"; conversation_id: string; client_msg_id: string; reason: string } | { type: "conversation"; conversation: ConversationSummary } | { type: "removed"; conversation_id: string; reason: string } | { type: "typing"; conversation_id: string; typing: boolean } | { type: "read"; conversation_id: string; seq: number } | { type: "customer_view"; conversation_id: string } | { type: "status"; status: AgentStatus } | { type: "session_expired"; message: string } | { type: "open_conversation"; conversation_id: string } | 
+/**  The server offers a newer signed build of the app. */
+{ type: "update_available"; update: AvailableUpdate };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
 
@@ -387,7 +414,20 @@ export type Value = null | boolean | number | string | Value[] | { [key in strin
  */
 export type Verification = "verified" | "unverified";
 
-export type View = "mine" | "queue" | "open" | "closed";
+/**
+ *  A list of conversations the desk shows. Which views a conversation is in is decided by
+ *  [`View::of`] alone: the cache's lists and the rows the window patches live both carry
+ *  its answer, so a row never changes lists on a reload.
+ */
+export type View = 
+/**  Assigned to me, and offers to me (they need an answer from me). */
+"mine" | 
+/**  Offers to me, waiting for accept or decline. */
+"offered" | 
+/**  Waiting for an agent, and offers to me. */
+"queue" | 
+/**  Everything not closed. */
+"open" | "closed";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

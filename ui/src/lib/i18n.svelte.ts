@@ -40,11 +40,38 @@ export function localeTag(): string {
   return active.tag;
 }
 
+function template(key: MessageKey): string {
+  return catalogs[active.language][key] ?? en[key];
+}
+
 /** The string for `key`, with `{name}` placeholders filled from `params`. */
 export function t(key: MessageKey, params?: Record<string, string | number>): string {
-  const text = catalogs[active.language][key] ?? en[key];
+  const text = template(key);
   if (!params) return text;
   return text.replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in params ? String(params[name]) : whole,
   );
+}
+
+/** One run of a translated string: the translation's own words, or a value filled in. */
+export interface PhrasePart {
+  text: string;
+  /** A value from `params` (a name, an id), which markup may set apart. */
+  value: boolean;
+}
+
+/** `t(key, params)` cut at the placeholders, for markup that isolates the values (Phrase.svelte). */
+export function tParts(key: MessageKey, params: Record<string, string | number>): PhrasePart[] {
+  const text = template(key);
+  const parts: PhrasePart[] = [];
+  let at = 0;
+  for (const match of text.matchAll(/\{(\w+)\}/g)) {
+    const start = match.index ?? 0;
+    if (!(match[1] in params)) continue;
+    if (start > at) parts.push({ text: text.slice(at, start), value: false });
+    parts.push({ text: String(params[match[1]]), value: true });
+    at = start + match[0].length;
+  }
+  if (at < text.length) parts.push({ text: text.slice(at), value: false });
+  return parts;
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { language, localeTag, setLanguage, t } from "./i18n.svelte";
+import { language, localeTag, setLanguage, t, tParts } from "./i18n.svelte";
 import { en } from "./locales/en";
 import { zhCN } from "./locales/zh-CN";
 
@@ -26,6 +26,20 @@ describe("i18n", () => {
     expect(t("list.position", { position: 3 })).toBe("排队第 3 位");
     setLanguage("en");
     expect(t("list.position", { position: 3 })).toBe("#3 in queue");
+  });
+
+  test("a phrase is cut at its values, in the language's own word order", () => {
+    setLanguage("en");
+    expect(tParts("chat.typing", { name: "\u202Eevil" })).toEqual([
+      { text: "\u202Eevil", value: true },
+      { text: " is typing…", value: false },
+    ]);
+    setLanguage("zh-CN");
+    expect(tParts("close.message", { name: "Li" }).map((p) => p.text).join("")).toBe(t("close.message", { name: "Li" }));
+    expect(tParts("close.message", { name: "Li" })[1]).toEqual({ text: "Li", value: true });
+    expect(tParts("chat.typing", {}), "a value not given stays as written").toEqual([
+      { text: "{name} 正在输入…", value: false },
+    ]);
   });
 
   test("every translation keeps the placeholders of the English text", () => {

@@ -12,6 +12,7 @@ export const DEFAULT_SETTINGS: Settings = {
   retention_days: 30,
   language: "auto",
   theme: "system",
+  start_at_login: false,
 };
 
 export const prefs = $state<{ settings: Settings }>({ settings: { ...DEFAULT_SETTINGS } });

@@ -13,6 +13,7 @@ const lists: Record<View, ReturnType<typeof conversation>[]> = {
     conversation({ id: "c2", shopper_name: "Han Meimei", last_at: NOW - 1000 }),
   ],
   queue: [conversation({ id: "q1", state: "queued", agent_id: null, shopper_name: "Wang Fang", queue_position: 1 })],
+  offered: [],
   open: [],
   closed: [],
 };
@@ -71,6 +72,30 @@ describe("workstation", () => {
     await desk.emit({ type: "open_conversation", conversation_id: "q1" });
     await waitFor(() => expect(openId()).toBe("q1"));
     expect(screen.getByTestId("view-queue")).toHaveAttribute("aria-selected", "true");
+  });
+
+  test("started by a kefu:// link, the desk opens its conversation once, wherever it is listed", async () => {
+    const { desk } = setup({ opened_with: "q1" });
+    await waitFor(() => expect(openId()).toBe("q1"));
+    expect(screen.getByTestId("view-queue")).toHaveAttribute("aria-selected", "true");
+    expect(desk.calls("opened_with"), "the link is asked for once").toHaveLength(1);
+  });
+
+  test("started without a link, nothing opens by itself", async () => {
+    const { desk } = setup();
+    await screen.findAllByTestId("conversation-item");
+    await waitFor(() => expect(desk.calls("opened_with")).toHaveLength(1));
+    expect(openId()).toBeNull();
+    expect(screen.getByTestId("view-mine")).toHaveAttribute("aria-selected", "true");
+  });
+
+  test("an update found by the check in settings shows in the banner under the status bar", async () => {
+    setup({ check_update: { version: "1.4.0", notes: null } });
+    await fireEvent.click(await screen.findByTestId("settings-open"));
+    await fireEvent.click(await screen.findByTestId("update-check"));
+    const banner = await screen.findByTestId("update-banner");
+    expect(banner).toHaveTextContent("Kefu 1.4.0 is available");
+    expect(banner.previousElementSibling, "right under the status bar").toBe(screen.getByTestId("status-toggle").closest("header"));
   });
 
   test("a conversation taken away while open stays readable with a notice", async () => {

@@ -12,13 +12,21 @@ export type Answer = unknown | ((args: Record<string, unknown>) => unknown);
 
 /** What the fake answers when a test doesn't say. */
 const DEFAULTS: Record<string, unknown> = {
-  session: { server_url: null, username: null, agent: null, notice: null },
+  session: { server_url: null, username: null, agent: null, status: "online", notice: null },
   settings: DEFAULT_SETTINGS,
   conversations: [],
   history: { messages: [], has_more: false },
   customer_view: null,
   canned_replies: [],
   transfer_targets: { groups: [], agents: [] },
+  // The agent cancelled the save dialog.
+  save_attachment: null,
+  // Started without a `kefu://` link.
+  opened_with: null,
+  // This build is the newest.
+  check_update: null,
+  // Installed; the real app would restart now.
+  install_update: null,
 };
 
 export interface FakeDesk {

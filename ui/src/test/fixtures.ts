@@ -1,13 +1,36 @@
 //! Sample data shaped exactly like the contract in bindings.ts.
 
-import type { ChatMessage, ConversationSummary, CustomerPanel, Order, Return } from "../lib/bindings";
+import type {
+  ChatMessage,
+  ConversationState,
+  ConversationSummary,
+  CustomerPanel,
+  Order,
+  Return,
+  View,
+} from "../lib/bindings";
 
 export const AGENT = { id: "a1", username: "alice", display_name: "Alice Wang", role: "agent" as const };
 
 const T0 = Date.UTC(2025, 0, 15, 9, 0, 0);
 
+/**
+ * The views the desk sends with a row of each state, for AGENT (`View::of` in
+ * src-tauri/src/model/mod.rs, whose tests pin the same table). Someone else's chat is only open.
+ */
+const VIEWS_OF: Record<ConversationState, View[]> = {
+  assigned: ["mine", "open"],
+  offered: ["mine", "offered", "queue", "open"],
+  queued: ["queue", "open"],
+  closed: ["closed"],
+};
+
 export function conversation(overrides: Partial<ConversationSummary> = {}): ConversationSummary {
+  const state = overrides.state ?? "assigned";
+  const agent = overrides.agent_id === undefined ? AGENT.id : overrides.agent_id;
+  const othersChat = state === "assigned" && agent !== AGENT.id;
   return {
+    views: othersChat ? ["open"] : VIEWS_OF[state],
     id: "c1",
     state: "assigned",
     group: "pre-sales",

@@ -4,6 +4,7 @@ import { clearMocks } from "@tauri-apps/api/mocks";
 import { afterEach, beforeEach } from "vitest";
 import { forgetCannedReplies } from "../chat/canned";
 import { applySettings, DEFAULT_SETTINGS } from "../lib/settings.svelte";
+import { updates } from "../lib/updates.svelte";
 
 beforeEach(() => {
   applySettings({ ...DEFAULT_SETTINGS, language: "en" });
@@ -14,4 +15,5 @@ afterEach(() => {
   cleanup();
   clearMocks();
   forgetCannedReplies();
+  updates.reset();
 });
