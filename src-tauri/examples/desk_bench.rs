@@ -137,11 +137,20 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("status", "VmRSS:"), field("smaps_rollup", "Pss:"))
 }
 
+/// A process's children, whichever of its threads started them.
 fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .flat_map(|task| {
+            std::fs::read_to_string(task.path().join("children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
         .collect()
 }
 
@@ -152,9 +161,9 @@ fn name(pid: u32) -> String {
         .to_string()
 }
 
-/// The app's process (tauri-driver starts WebKitWebDriver, which starts the app) and every
-/// process under it (the WebKit processes, and any sandbox helpers), with their memory.
-fn report_memory(driver: u32, app: &Path) -> u64 {
+/// The app's process (the bench runs one at a time) and every process under it (the WebKit
+/// processes, and any sandbox helpers), with their memory.
+fn report_memory(app: &Path) -> u64 {
     let app_name: String = app
         .file_name()
         .unwrap()
@@ -162,17 +171,14 @@ fn report_memory(driver: u32, app: &Path) -> u64 {
         .chars()
         .take(15) // what /proc/<pid>/comm keeps
         .collect();
-    let mut stack = vec![driver];
-    let mut root = None;
-    while let Some(pid) = stack.pop() {
-        if name(pid) == app_name {
-            root = Some(pid);
-            break;
-        }
-        stack.extend(children(pid));
-    }
+    let root = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&pid| name(pid) == app_name);
     let Some(root) = root else {
-        println!("  (the app is not running)");
+        println!("  ({app_name} is not running: has it exited?)");
         return 0;
     };
     let mut stack = vec![root];
@@ -240,7 +246,7 @@ impl Run {
 
     async fn idle_memory(&self, app: &Path) -> u64 {
         tokio::time::sleep(Duration::from_secs(10)).await;
-        report_memory(self.driver.id(), app)
+        report_memory(app)
     }
 
     async fn stop(mut self) -> anyhow::Result<()> {
@@ -256,11 +262,20 @@ impl Run {
 const SWITCH: &str = r#"
 const [id, last, done] = arguments;
 const row = document.querySelector(`[data-testid=conversation-item][data-id="${id}"]`);
-if (!row) { done(-1); return; }
+if (!row) {
+  const rows = [...document.querySelectorAll("[data-testid=conversation-item]")].map((r) => r.dataset.id);
+  const list = document.querySelector("[data-testid=conversation-rows]");
+  done(`row ${id} is not in the list: ${rows.length} rows mounted (${rows.slice(0, 3)}…), ` +
+    `list scrollTop ${list?.scrollTop} height ${list?.clientHeight}`);
+  return;
+}
 row.scrollIntoView({ block: "nearest" });
 const target = `[data-testid=chat-pane][data-id="${id}"] [data-client-msg-id="${last}"]`;
+// Where a pointer would land: the middle of the row.
+const box = row.getBoundingClientRect();
+const under = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
 const t0 = performance.now();
-row.click();
+under.click();
 const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
 if (document.querySelector(target)) { painted(); return; }
 const seen = new MutationObserver(() => {
@@ -316,17 +331,27 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     println!("cold start to an interactive list: {:.2?}", start.elapsed());
 
+    // The first rows as the list shows them (all open ones, each with 200 messages).
+    let shown = run
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=conversation-item]')].map((r) => r.dataset.id)",
+            vec![],
+        )
+        .await?;
+    let ids: Vec<String> = serde_json::from_value(shown)?;
+    anyhow::ensure!(ids.len() >= CYCLE, "only {} rows shown", ids.len());
     let mut times = Vec::new();
     // One switch first, untimed: it loads the chat pane's and customer panel's code paths.
     for k in 0..=SWITCHES {
-        let i = k % CYCLE;
-        let args = vec![
-            conversation_id(i).into(),
-            format!("bench-{i}-{OPEN_MESSAGES}").into(),
-        ];
-        let ms = run.client.execute_async(SWITCH, args).await?;
-        let ms = ms.as_f64().unwrap_or(-1.0);
-        anyhow::ensure!(ms >= 0.0, "row {i} is not in the list");
+        let id = &ids[k % CYCLE];
+        let i: usize = id.rsplit('-').next().unwrap_or_default().parse()?;
+        anyhow::ensure!(i < OPEN, "row {id} is not an open conversation");
+        let args = vec![id.clone().into(), format!("bench-{i}-{OPEN_MESSAGES}").into()];
+        let answer = run.client.execute_async(SWITCH, args).await?;
+        let Some(ms) = answer.as_f64() else {
+            anyhow::bail!("switch {k}: {answer}");
+        };
         if k > 0 {
             times.push(ms);
         }

@@ -5,7 +5,7 @@ mod commands;
 pub mod links;
 mod tray;
 pub mod updates;
-mod webview;
+pub mod webview;
 
 use std::sync::Arc;
 

@@ -4,9 +4,21 @@
 
 use tauri::{Runtime, WebviewWindow};
 
+/// Set to `1`, the web view keeps WebKit's own defaults: for a machine where software
+/// rendering is slow, and to measure what the settings below save.
+pub const KEEP_DEFAULTS_ENV: &str = "KEFU_DESK_WEBKIT_DEFAULTS";
+
+fn keep_defaults() -> bool {
+    std::env::var_os(KEEP_DEFAULTS_ENV).is_some_and(|v| v == "1")
+}
+
 /// Applies the settings to the main window's web view (WebKitGTK; on Windows and macOS
 /// the system web views manage their own memory).
 pub fn tune<R: Runtime>(window: &WebviewWindow<R>) {
+    if keep_defaults() {
+        tracing::info!("web view on WebKit's default settings ({KEEP_DEFAULTS_ENV}=1)");
+        return;
+    }
     #[cfg(target_os = "linux")]
     if let Err(e) = window.with_webview(|webview| linux::tune(&webview.inner())) {
         tracing::warn!(error = %e, "tuning the web view");
