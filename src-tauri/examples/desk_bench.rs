@@ -347,7 +347,10 @@ async fn main() -> anyhow::Result<()> {
         let id = &ids[k % CYCLE];
         let i: usize = id.rsplit('-').next().unwrap_or_default().parse()?;
         anyhow::ensure!(i < OPEN, "row {id} is not an open conversation");
-        let args = vec![id.clone().into(), format!("bench-{i}-{OPEN_MESSAGES}").into()];
+        let args = vec![
+            id.clone().into(),
+            format!("bench-{i}-{OPEN_MESSAGES}").into(),
+        ];
         let answer = run.client.execute_async(SWITCH, args).await?;
         let Some(ms) = answer.as_f64() else {
             anyhow::bail!("switch {k}: {answer}");
