@@ -11,158 +11,21 @@
 //! `scripts/test.sh` provides both.
 
 mod common;
+mod window;
 
 use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::Duration,
+    path::Path,
+    process::{Command, Stdio},
 };
 
 use common::{Kefu, Shopper, WAIT, eventually, server_texts};
-use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
+use fantoccini::Locator;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn session_bus() {
-    assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
-            && std::env::var_os("DISPLAY").is_some(),
-        "the end-to-end test needs a display and a session bus: run it through scripts/desktop-session.sh"
-    );
-}
-
-/// Starts tauri-driver on a free port with the app's folders under `home`.
-fn tauri_driver(home: &Path) -> (Proc, u16) {
-    let port = free_port();
-    let native = free_port();
-    let bin = which("tauri-driver");
-    let child = Command::new(bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("tauri-driver runs (cargo install tauri-driver --locked)");
-    (Proc(child), port)
-}
-
-fn which(bin: &str) -> PathBuf {
-    let cargo_bin = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cargo/bin").join(bin))
-        .filter(|p| p.exists());
-    cargo_bin.unwrap_or_else(|| PathBuf::from(bin))
-}
-
-async fn connect(port: u16) -> Client {
-    let app = common::target_dir().join("kefu-desk");
-    assert!(
-        app.exists(),
-        "build the app first: cargo build -p kefu-desk"
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({ "application": app.to_string_lossy() }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => return c,
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("connecting to tauri-driver: {e}"),
-        }
-    }
-}
-
-async fn find(c: &Client, css: &str) -> Element {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
-}
-
-async fn click(c: &Client, css: &str) {
-    find(c, css).await.click().await.unwrap();
-}
-
-/// Types into the field matched by `css`, waiting while it is on the page but not yet
-/// focusable (the window is still laying out, or a view is fading in).
-async fn type_into(c: &Client, css: &str, text: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match find(c, css).await.send_keys(text).await {
-            Ok(()) => return,
-            Err(e) if tokio::time::Instant::now() < deadline && not_interactable(&e) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("typing into {css}: {e}"),
-        }
-    }
-}
-
-fn not_interactable(e: &fantoccini::error::CmdError) -> bool {
-    matches!(e, fantoccini::error::CmdError::Standard(w)
-        if w.error == fantoccini::error::ErrorStatus::ElementNotInteractable)
-}
-
-async fn attr(e: &Element, name: &str) -> String {
-    e.attr(name).await.unwrap().unwrap_or_default()
-}
-
-/// Waits until the element matched by `css` has `name` = `value`.
-async fn wait_attr(c: &Client, css: &str, name: &str, value: &str) {
-    eventually(&format!("{css} {name}={value}"), async || {
-        match c.find(Locator::Css(css)).await {
-            Ok(e) => attr(&e, name).await == value,
-            Err(_) => false,
-        }
-    })
-    .await;
-}
-
-async fn screenshot(c: &Client, name: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-output/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
+use window::{
+    AppEnv, Proc, attr, click, connect, fill_sign_in, find, screenshot, session_bus,
+    submit_sign_in, tauri_driver, type_into, wait_attr,
+};
 
 /// Watches `Notify` calls on the session bus.
 fn notification_monitor(log: &Path) -> Proc {
@@ -242,21 +105,13 @@ async fn an_agent_handles_a_chat_end_to_end_through_a_server_outage() {
 
     let notifications = home.join("notify.log");
     let _monitor = notification_monitor(&notifications);
-    let (_driver, port) = tauri_driver(home);
-    let c = connect(port).await;
+    let driver = tauri_driver(&AppEnv::under(home));
+    let c = connect(&driver).await;
 
     // Sign in.
-    find(&c, "[data-testid=signin-server]")
-        .await
-        .clear()
-        .await
-        .unwrap();
-    type_into(&c, "[data-testid=signin-server]", &kefu.url()).await;
-    type_into(&c, "[data-testid=signin-username]", "demo").await;
-    type_into(&c, "[data-testid=signin-password]", "kefu-demo").await;
+    fill_sign_in(&c, &kefu.url()).await;
     screenshot(&c, "01-sign-in").await;
-    click(&c, "[data-testid=signin-submit]").await;
-    wait_attr(&c, "[data-testid=connection-state]", "data-state", "online").await;
+    submit_sign_in(&c).await;
 
     // A shopper opens a chat; the agent sees it in the queue and is notified.
     let mut shopper = identified_shopper(&kefu, &customer.name, &customer.id).await;
