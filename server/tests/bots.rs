@@ -185,7 +185,7 @@ async fn a_bot_replies_once_per_id_tags_and_hands_off_to_a_human() {
 }
 
 /// The next `Updated` event of `conv` on an agent socket.
-async fn labels_of(desk: &mut Ws, conv: &str) -> kefu_proto::v1::Updated {
+async fn labels_of(desk: &mut Ws, conv: &str) -> kefu_proto::v1::Conversation {
     use kefu_proto::v1::conversation_event::Kind;
     desk.recv_event(|e| match &e.kind {
         Some(Kind::Updated(u)) if e.conversation_id == conv => Some(u.clone()),

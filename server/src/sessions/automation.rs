@@ -111,10 +111,8 @@ impl Sessions {
     /// tag or priority the moment it is set. Never the shopper: labels are internal.
     fn publish_updated(&self, conv: &Conversation) {
         let agents: Vec<Uuid> = conv.agent_id.into_iter().collect();
-        let updated = pb::Updated {
-            tags: conv.tags.clone(),
-            priority: wire::priority(conv.priority) as i32,
-        };
+        let mut updated = wire::conversation(conv, pb::Participant::default());
+        updated.shopper = None;
         self.hub.publish(
             &Recipients {
                 agents: &agents,

@@ -62,9 +62,9 @@ pub(super) fn info(e: &pb::ConversationEvent) -> ConversationInfo {
             c.state = Some(ConversationState::Queued);
             c.offer_expires_at = Some(None);
         }
-        Some(Kind::Updated(u)) => {
-            c.tags = Some(u.tags.clone());
-            c.priority = Some(priority(u.priority()));
+        Some(Kind::Updated(now)) => {
+            c.tags = Some(now.tags.clone());
+            c.priority = Some(priority(now.priority()));
         }
         Some(Kind::CustomerViewReady(_)) | None => {}
     }
@@ -189,9 +189,11 @@ mod tests {
         cache.upsert(&info(&event)).await.unwrap();
         let updated = later(
             "c1",
-            pb::conversation_event::Kind::Updated(pb::Updated {
+            pb::conversation_event::Kind::Updated(pb::Conversation {
+                id: "c1".into(),
                 tags: vec!["vip".into(), "keyword:投诉".into()],
                 priority: pb::Priority::Urgent as i32,
+                ..Default::default()
             }),
         );
         cache.upsert(&info(&updated)).await.unwrap();

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kefu/v1/conversation.proto.
  */
 export const file_kefu_v1_conversation: GenFile = /*@__PURE__*/
-  fileDesc("ChprZWZ1L3YxL2NvbnZlcnNhdGlvbi5wcm90bxIHa2VmdS52MSK4AgoMQ29udmVyc2F0aW9uEgoKAmlkGAEgASgJEg8KB3NpdGVfaWQYAiABKAkSJQoHc2hvcHBlchgDIAEoCzIULmtlZnUudjEuUGFydGljaXBhbnQSDQoFZ3JvdXAYBCABKAkSKQoFc3RhdGUYBSABKA4yGi5rZWZ1LnYxLkNvbnZlcnNhdGlvblN0YXRlEhAKCGFnZW50X2lkGAYgASgJEhAKCGxhc3Rfc2VxGAcgASgEEhUKDWNyZWF0ZWRfYXRfbXMYCCABKAMSFQoNdXBkYXRlZF9hdF9tcxgJIAEoAxIlCgdjb250ZXh0GAogASgLMhQua2VmdS52MS5QYWdlQ29udGV4dBIMCgR0YWdzGAsgAygJEiMKCHByaW9yaXR5GAwgASgOMhEua2VmdS52MS5Qcmlvcml0eSJPCgtQYWdlQ29udGV4dBILCgN1cmwYASABKAkSDQoFdGl0bGUYAiABKAkSEgoKcHJvZHVjdF9pZBgDIAEoCRIQCghvcmRlcl9pZBgEIAEoCSK9AwoRQ29udmVyc2F0aW9uRXZlbnQSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg0KBWF0X21zGAIgASgDEiEKBnF1ZXVlZBgDIAEoCzIPLmtlZnUudjEuUXVldWVkSAASIwoHb2ZmZXJlZBgEIAEoCzIQLmtlZnUudjEuT2ZmZXJlZEgAEiUKCGFzc2lnbmVkGAUgASgLMhEua2VmdS52MS5Bc3NpZ25lZEgAEisKC3RyYW5zZmVycmVkGAYgASgLMhQua2VmdS52MS5UcmFuc2ZlcnJlZEgAEiEKBmNsb3NlZBgHIAEoCzIPLmtlZnUudjEuQ2xvc2VkSAASJQoIcmVvcGVuZWQYCCABKAsyES5rZWZ1LnYxLlJlb3BlbmVkSAASMgoPb2ZmZXJfd2l0aGRyYXduGAkgASgLMhcua2VmdS52MS5PZmZlcldpdGhkcmF3bkgAEjkKE2N1c3RvbWVyX3ZpZXdfcmVhZHkYCiABKAsyGi5rZWZ1LnYxLkN1c3RvbWVyVmlld1JlYWR5SAASIwoHdXBkYXRlZBgLIAEoCzIQLmtlZnUudjEuVXBkYXRlZEgAQgYKBGtpbmQiKQoGUXVldWVkEg0KBWdyb3VwGAEgASgJEhAKCHBvc2l0aW9uGAIgASgNIl8KB09mZmVyZWQSEAoIYWdlbnRfaWQYASABKAkSFQoNZXhwaXJlc19hdF9tcxgCIAEoAxIrCgxjb252ZXJzYXRpb24YAyABKAsyFS5rZWZ1LnYxLkNvbnZlcnNhdGlvbiIvCghBc3NpZ25lZBIjCgVhZ2VudBgBIAEoCzIULmtlZnUudjEuUGFydGljaXBhbnQiWQoLVHJhbnNmZXJyZWQSFQoNZnJvbV9hZ2VudF9pZBgBIAEoCRITCgt0b19hZ2VudF9pZBgCIAEoCRIQCgh0b19ncm91cBgDIAEoCRIMCgRub3RlGAQgASgJIlAKBkNsb3NlZBIkCgZyZWFzb24YASABKA4yFC5rZWZ1LnYxLkNsb3NlUmVhc29uEiAKAmJ5GAIgASgLMhQua2VmdS52MS5QYXJ0aWNpcGFudCIZCghSZW9wZW5lZBINCgVncm91cBgBIAEoCSI8CgdVcGRhdGVkEgwKBHRhZ3MYASADKAkSIwoIcHJpb3JpdHkYAiABKA4yES5rZWZ1LnYxLlByaW9yaXR5IiIKDk9mZmVyV2l0aGRyYXduEhAKCGFnZW50X2lkGAEgASgJIjoKEUN1c3RvbWVyVmlld1JlYWR5EhIKCm1hdGNoZWRfYnkYASABKAkSEQoJdmlld19qc29uGAIgASgJKrYBChFDb252ZXJzYXRpb25TdGF0ZRIiCh5DT05WRVJTQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIdChlDT05WRVJTQVRJT05fU1RBVEVfUVVFVUVEEAESHgoaQ09OVkVSU0FUSU9OX1NUQVRFX09GRkVSRUQQAhIfChtDT05WRVJTQVRJT05fU1RBVEVfQVNTSUdORUQQAxIdChlDT05WRVJTQVRJT05fU1RBVEVfQ0xPU0VEEAQqdAoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSQ0xPU0VfUkVBU09OX0FHRU5UEAESGAoUQ0xPU0VfUkVBU09OX1NIT1BQRVIQAhIVChFDTE9TRV9SRUFTT05fSURMRRADKl4KCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASEAoMUFJJT1JJVFlfTE9XEAESEQoNUFJJT1JJVFlfSElHSBACEhMKD1BSSU9SSVRZX1VSR0VOVBADYgZwcm90bzM", [file_kefu_v1_common]);
+  fileDesc("ChprZWZ1L3YxL2NvbnZlcnNhdGlvbi5wcm90bxIHa2VmdS52MSK4AgoMQ29udmVyc2F0aW9uEgoKAmlkGAEgASgJEg8KB3NpdGVfaWQYAiABKAkSJQoHc2hvcHBlchgDIAEoCzIULmtlZnUudjEuUGFydGljaXBhbnQSDQoFZ3JvdXAYBCABKAkSKQoFc3RhdGUYBSABKA4yGi5rZWZ1LnYxLkNvbnZlcnNhdGlvblN0YXRlEhAKCGFnZW50X2lkGAYgASgJEhAKCGxhc3Rfc2VxGAcgASgEEhUKDWNyZWF0ZWRfYXRfbXMYCCABKAMSFQoNdXBkYXRlZF9hdF9tcxgJIAEoAxIlCgdjb250ZXh0GAogASgLMhQua2VmdS52MS5QYWdlQ29udGV4dBIMCgR0YWdzGAsgAygJEiMKCHByaW9yaXR5GAwgASgOMhEua2VmdS52MS5Qcmlvcml0eSJPCgtQYWdlQ29udGV4dBILCgN1cmwYASABKAkSDQoFdGl0bGUYAiABKAkSEgoKcHJvZHVjdF9pZBgDIAEoCRIQCghvcmRlcl9pZBgEIAEoCSLCAwoRQ29udmVyc2F0aW9uRXZlbnQSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg0KBWF0X21zGAIgASgDEiEKBnF1ZXVlZBgDIAEoCzIPLmtlZnUudjEuUXVldWVkSAASIwoHb2ZmZXJlZBgEIAEoCzIQLmtlZnUudjEuT2ZmZXJlZEgAEiUKCGFzc2lnbmVkGAUgASgLMhEua2VmdS52MS5Bc3NpZ25lZEgAEisKC3RyYW5zZmVycmVkGAYgASgLMhQua2VmdS52MS5UcmFuc2ZlcnJlZEgAEiEKBmNsb3NlZBgHIAEoCzIPLmtlZnUudjEuQ2xvc2VkSAASJQoIcmVvcGVuZWQYCCABKAsyES5rZWZ1LnYxLlJlb3BlbmVkSAASMgoPb2ZmZXJfd2l0aGRyYXduGAkgASgLMhcua2VmdS52MS5PZmZlcldpdGhkcmF3bkgAEjkKE2N1c3RvbWVyX3ZpZXdfcmVhZHkYCiABKAsyGi5rZWZ1LnYxLkN1c3RvbWVyVmlld1JlYWR5SAASKAoHdXBkYXRlZBgLIAEoCzIVLmtlZnUudjEuQ29udmVyc2F0aW9uSABCBgoEa2luZCIpCgZRdWV1ZWQSDQoFZ3JvdXAYASABKAkSEAoIcG9zaXRpb24YAiABKA0iXwoHT2ZmZXJlZBIQCghhZ2VudF9pZBgBIAEoCRIVCg1leHBpcmVzX2F0X21zGAIgASgDEisKDGNvbnZlcnNhdGlvbhgDIAEoCzIVLmtlZnUudjEuQ29udmVyc2F0aW9uIi8KCEFzc2lnbmVkEiMKBWFnZW50GAEgASgLMhQua2VmdS52MS5QYXJ0aWNpcGFudCJZCgtUcmFuc2ZlcnJlZBIVCg1mcm9tX2FnZW50X2lkGAEgASgJEhMKC3RvX2FnZW50X2lkGAIgASgJEhAKCHRvX2dyb3VwGAMgASgJEgwKBG5vdGUYBCABKAkiUAoGQ2xvc2VkEiQKBnJlYXNvbhgBIAEoDjIULmtlZnUudjEuQ2xvc2VSZWFzb24SIAoCYnkYAiABKAsyFC5rZWZ1LnYxLlBhcnRpY2lwYW50IhkKCFJlb3BlbmVkEg0KBWdyb3VwGAEgASgJIiIKDk9mZmVyV2l0aGRyYXduEhAKCGFnZW50X2lkGAEgASgJIjoKEUN1c3RvbWVyVmlld1JlYWR5EhIKCm1hdGNoZWRfYnkYASABKAkSEQoJdmlld19qc29uGAIgASgJKrYBChFDb252ZXJzYXRpb25TdGF0ZRIiCh5DT05WRVJTQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIdChlDT05WRVJTQVRJT05fU1RBVEVfUVVFVUVEEAESHgoaQ09OVkVSU0FUSU9OX1NUQVRFX09GRkVSRUQQAhIfChtDT05WRVJTQVRJT05fU1RBVEVfQVNTSUdORUQQAxIdChlDT05WRVJTQVRJT05fU1RBVEVfQ0xPU0VEEAQqdAoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSQ0xPU0VfUkVBU09OX0FHRU5UEAESGAoUQ0xPU0VfUkVBU09OX1NIT1BQRVIQAhIVChFDTE9TRV9SRUFTT05fSURMRRADKl4KCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASEAoMUFJJT1JJVFlfTE9XEAESEQoNUFJJT1JJVFlfSElHSBACEhMKD1BSSU9SSVRZX1VSR0VOVBADYgZwcm90bzM", [file_kefu_v1_common]);
 
 /**
  * A conversation as agents see it in their lists.
@@ -247,11 +247,12 @@ export type ConversationEvent = Message<"kefu.v1.ConversationEvent"> & {
     case: "customerViewReady";
   } | {
     /**
-     * The conversation's labels changed: tags or priority (sent to its agent and supervisors).
+     * The conversation's labels changed (tags, priority): the conversation as it is now,
+     * without its shopper. Sent to its agent and supervisors, never the shopper.
      *
-     * @generated from field: kefu.v1.Updated updated = 11;
+     * @generated from field: kefu.v1.Conversation updated = 11;
      */
-    value: Updated;
+    value: Conversation;
     case: "updated";
   } | { case: undefined; value?: undefined };
 };
@@ -439,34 +440,6 @@ export const ReopenedSchema: GenMessage<Reopened> = /*@__PURE__*/
   messageDesc(file_kefu_v1_conversation, 8);
 
 /**
- * The conversation's labels as they are now, after a plugin, bot or agent changed them.
- *
- * @generated from message kefu.v1.Updated
- */
-export type Updated = Message<"kefu.v1.Updated"> & {
-  /**
-   * All its tags, in the order added (they replace the ones the client holds).
-   *
-   * @generated from field: repeated string tags = 1;
-   */
-  tags: string[];
-
-  /**
-   * Its priority.
-   *
-   * @generated from field: kefu.v1.Priority priority = 2;
-   */
-  priority: Priority;
-};
-
-/**
- * Describes the message kefu.v1.Updated.
- * Use `create(UpdatedSchema)` to create a new message.
- */
-export const UpdatedSchema: GenMessage<Updated> = /*@__PURE__*/
-  messageDesc(file_kefu_v1_conversation, 9);
-
-/**
  * An offer to the receiving agent was withdrawn.
  *
  * @generated from message kefu.v1.OfferWithdrawn
@@ -485,7 +458,7 @@ export type OfferWithdrawn = Message<"kefu.v1.OfferWithdrawn"> & {
  * Use `create(OfferWithdrawnSchema)` to create a new message.
  */
 export const OfferWithdrawnSchema: GenMessage<OfferWithdrawn> = /*@__PURE__*/
-  messageDesc(file_kefu_v1_conversation, 10);
+  messageDesc(file_kefu_v1_conversation, 9);
 
 /**
  * The customer view of the conversation's shopper, prefetched when the conversation was
@@ -516,7 +489,7 @@ export type CustomerViewReady = Message<"kefu.v1.CustomerViewReady"> & {
  * Use `create(CustomerViewReadySchema)` to create a new message.
  */
 export const CustomerViewReadySchema: GenMessage<CustomerViewReady> = /*@__PURE__*/
-  messageDesc(file_kefu_v1_conversation, 11);
+  messageDesc(file_kefu_v1_conversation, 10);
 
 /**
  * Where a conversation is in its life.
