@@ -488,19 +488,8 @@ async fn a_bots_tags_and_priority_show_on_the_row_live() {
     } = setup().await;
     let mut shopper = Shopper::open(&kefu, "Lin").await;
     let conv = app.accept_chat(&mut shopper, "退货怎么办？").await;
-    let admin = kefu.admin_token().await;
+    let token = kefu.bot_token("Triage").await;
     let http = reqwest::Client::new();
-    let bot: serde_json::Value = http
-        .post(format!("{}/api/v1/bots", kefu.url()))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "Triage"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = bot["token"].as_str().expect("a bot token").to_string();
     let handoff = http
         .post(format!(
             "{}/api/v1/bot/conversations/{conv}/handoff",

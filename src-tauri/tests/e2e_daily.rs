@@ -365,19 +365,8 @@ async fn labels_dropped_files_and_kefu_links_work_in_the_running_window() {
     // A bot tags the chat: the row shows the label without a reload.
     let vip = format!("{item} [data-testid=tag][title=vip]");
     assert!(find_all(c, &vip).await.is_empty(), "no vip label yet");
-    let admin = kefu.admin_token().await;
+    let token = kefu.bot_token("Triage").await;
     let http = reqwest::Client::new();
-    let bot: Value = http
-        .post(format!("{}/api/v1/bots", kefu.url()))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "Triage"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = bot["token"].as_str().expect("a bot token");
     let tagged = http
         .post(format!(
             "{}/api/v1/bot/conversations/{conv}/tags",

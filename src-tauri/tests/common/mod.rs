@@ -111,6 +111,22 @@ impl Kefu {
             .status()
     }
 
+    /// Creates a bot account (as the demo admin); returns its token.
+    pub async fn bot_token(&self, name: &str) -> String {
+        let admin = self.admin_token().await;
+        let bot: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/bots", self.url()))
+            .bearer_auth(&admin)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        bot["token"].as_str().expect("a bot token").to_string()
+    }
+
     /// Creates an agent in `pre-sales`; returns its id.
     pub async fn add_agent(&self, username: &str, display_name: &str, password: &str) -> String {
         let admin = self.admin_token().await;
