@@ -4,6 +4,8 @@
 # back office (sample customers, orders and returns) that feeds the agent's customer view,
 # a demo shop website with the shopper chat widget embedded (http://127.0.0.1:8090), and —
 # where a display exists — the agent desktop app, ready to sign in to it.
+# Three scripted shoppers chat with the demo site meanwhile, so the supervisor's live floor
+# moves (`DEMO_SHOPPERS=0 scripts/run.sh` for none; not a KEFU_ name: kefu reads those).
 # Extra arguments go to kefu, e.g. `scripts/run.sh -config=kefu.toml`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,8 @@ else
 fi
 
 backoffice_listen="${KEFU_DEMO_BACKOFFICE:-127.0.0.1:8090}"
-"$CARGO_TARGET_DIR/debug/kefu-demo-backoffice" --listen "$backoffice_listen" &
+"$CARGO_TARGET_DIR/debug/kefu-demo-backoffice" --listen "$backoffice_listen" \
+  --shoppers "${DEMO_SHOPPERS:-3}" &
 pids=($!)
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 if [ -n "$desktop" ]; then

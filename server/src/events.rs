@@ -1,8 +1,8 @@
 //! Domain events: what happened in a conversation, and the one sink the session server
 //! emits to without ever waiting.
 //!
-//! Sessions (the writer and the router) emit; plugins, webhooks and the customer-view
-//! prefetch subscribe, each hearing only the kinds it asks for. Nothing here imports the
+//! Sessions (the writer, the router and the service-level sweeper) emit; plugins, webhooks
+//! and the customer-view prefetch subscribe, each hearing only the kinds it asks for. Nothing here imports the
 //! sessions, plugins or webhooks, so none of them depend on each other through events.
 
 use std::{
@@ -35,6 +35,10 @@ pub enum Lifecycle {
     /// It was offered to an agent, who has not accepted yet. Heard by the customer-view
     /// prefetch only: plugins and webhooks never received offers and still do not.
     Offered { agent_id: Uuid },
+    /// It missed a service-level target (`first_response` or `resolution`), due at
+    /// `due_at` (unix ms). Emitted once per conversation and target, by the one node that
+    /// recorded the breach (`sessions::service_levels`).
+    ServiceLevelBreached { target: String, due_at: i64 },
 }
 
 impl Lifecycle {
@@ -46,6 +50,7 @@ impl Lifecycle {
             Self::Transferred { .. } => "conversation.transferred",
             Self::Closed { .. } => "conversation.closed",
             Self::Offered { .. } => "conversation.offered",
+            Self::ServiceLevelBreached { .. } => "conversation.sla_breached",
         }
     }
 }

@@ -21,6 +21,7 @@
 //! - [`events`]: domain events (messages stored, conversations opened, offered, assigned,
 //!   transferred, closed) and the one sink plugins, webhooks and the prefetch subscribe to.
 //! - [`plugins`]: the plugin bus and the built-in plugins (keywords, FAQ bot, hours, …).
+//! - [`reports`]: how the team did over a date range, from facts the store keeps as events happen.
 //! - [`webhooks`]: signed JSON events to the retailer's systems, retried, logged.
 //! - [`wire`]: rows ⇄ protobuf.
 //! - [`telemetry`]: tracing and the Prometheus recorder.
@@ -39,6 +40,7 @@ pub mod gateway;
 pub mod integrations;
 pub mod ops;
 pub mod plugins;
+pub mod reports;
 pub mod seed;
 pub mod sessions;
 pub mod store;
@@ -143,6 +145,7 @@ pub async fn run_with(
             }
         }
     }
+    config::service_levels::check_groups(&settings.service_levels, &groups)?;
     let views =
         integrations::view::Views::new(connector(&settings), settings.integrations.cache.clone());
     telemetry::register(&settings, &groups, &views, &declared);

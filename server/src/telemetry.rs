@@ -91,6 +91,7 @@ const METRICS: &[(&str, Kind, &str)] = {
         ("kefu_events_dropped_total", Counter, "Domain events a subscriber (plugins, webhooks, prefetch) lost because it fell behind"),
         ("kefu_conversations_closed_total", Counter, "Conversations closed, by reason"),
         ("kefu_ratings_total", Counter, "Shopper satisfaction ratings, by score"),
+        ("kefu_sla_breaches_total", Counter, "Service-level targets missed, by target (first_response, resolution); counted once per conversation and target, by the node that recorded it"),
         ("kefu_rate_limited_total", Counter, "Requests and frames refused by a rate limit, by kind"),
         ("kefu_rate_limiter_keys", Gauge, "Keys the rate limiters currently track"),
         ("kefu_source_request_seconds", Histogram, "Back-office lookups (with retries), by source and operation"),
@@ -221,6 +222,16 @@ pub fn register(settings: &Settings, groups: &[Group], views: &Views, plugins: &
     }
     if settings.webhooks.is_empty() {
         let _ = metrics::counter!("kefu_webhook_deliveries_total");
+    }
+    match settings.service_levels.enabled() {
+        true => {
+            for target in ["first_response", "resolution"] {
+                let _ = metrics::counter!("kefu_sla_breaches_total", "target" => target);
+            }
+        }
+        false => {
+            let _ = metrics::counter!("kefu_sla_breaches_total");
+        }
     }
     for w in &settings.webhooks {
         for outcome in ["delivered", "failed", "rejected", "dropped"] {

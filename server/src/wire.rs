@@ -6,7 +6,7 @@ use prost::Message as _;
 use uuid::Uuid;
 
 use crate::{
-    sessions::OpError,
+    sessions::{OpError, floor::FloorView},
     store::{
         Body, ConvState, Conversation, PageContext, Priority, SenderRole, StoredMessage, now_ms,
     },
@@ -118,6 +118,73 @@ pub fn priority(p: Priority) -> pb::Priority {
         Priority::Normal => pb::Priority::Unspecified,
         Priority::High => pb::Priority::High,
         Priority::Urgent => pb::Priority::Urgent,
+    }
+}
+
+/// The supervisors' floor as the `Floor` frame carries it.
+pub fn floor(f: &FloorView) -> pb::Floor {
+    pb::Floor {
+        at_ms: f.at_ms,
+        agents: f
+            .agents
+            .iter()
+            .map(|a| pb::FloorAgent {
+                agent_id: a.agent_id.to_string(),
+                display_name: a.display_name.clone(),
+                status: a.status.to_pb() as i32,
+                active: a.active,
+                capacity: a.capacity,
+                last_reply_at_ms: a.last_reply_at_ms,
+                groups: a.groups.clone(),
+            })
+            .collect(),
+        queues: f
+            .queues
+            .iter()
+            .map(|q| pb::FloorQueue {
+                group: q.group.clone(),
+                waiting: q.waiting,
+                oldest_since_ms: q.oldest_since_ms,
+                expected_wait_ms: q.expected_wait_ms,
+                agents_online: q.agents_online,
+            })
+            .collect(),
+        breaches: f
+            .breaches
+            .iter()
+            .map(|b| pb::FloorBreach {
+                conversation_id: b.conversation_id.to_string(),
+                group: b.group.clone(),
+                agent_id: b.agent_id.map(|a| a.to_string()).unwrap_or_default(),
+                target: b.target.clone(),
+                due_at_ms: b.due_at_ms,
+                priority: priority(b.priority) as i32,
+            })
+            .collect(),
+    }
+}
+
+/// The key byte a `ServerEnvelope` starts with when it carries `kind` field `n`: the
+/// envelope holds nothing but its `kind`, a message (wire type 2), and every field number is
+/// below 16, so it fits one byte.
+const fn first_key(n: u8) -> u8 {
+    (n << 3) | 2
+}
+
+/// Typing indicators and read receipts: frames after which no one's state differs (the
+/// supervisors' floor is not rebuilt for them). Read from the frame's first byte.
+pub fn is_chatter(frame: &[u8]) -> bool {
+    matches!(frame.first(), Some(&b) if b == first_key(6) || b == first_key(7))
+}
+
+/// The `Presence` a frame carries, if it is one (decoded only then).
+pub fn presence_of(frame: &Bytes) -> Option<pb::Presence> {
+    if frame.first() != Some(&first_key(8)) {
+        return None;
+    }
+    match pb::ServerEnvelope::decode(frame.clone()).ok()?.kind? {
+        pb::server_envelope::Kind::Presence(p) => Some(p),
+        _ => None,
     }
 }
 
@@ -283,6 +350,41 @@ mod tests {
             assert_eq!(body_from_pb(body_to_pb(&b)).unwrap(), b);
         }
         assert!(body_from_pb(pb::MessageBody { kind: None }).is_err());
+    }
+
+    #[test]
+    fn chatter_and_presence_are_told_apart_by_their_first_byte() {
+        use pb::server_envelope::Kind;
+        let typing = encode(Kind::Typing(pb::Typing {
+            conversation_id: "c".into(),
+            typing: true,
+            who: None,
+        }));
+        let read = encode(Kind::Read(pb::ReadReceipt::default()));
+        let presence = pb::Presence {
+            agent_id: "a".into(),
+            status: pb::AgentStatus::Away as i32,
+        };
+        let presence_frame = encode(Kind::Presence(presence.clone()));
+        let message = message_frame(&StoredMessage {
+            id: Uuid::now_v7(),
+            conversation_id: Uuid::now_v7(),
+            seq: 1,
+            client_msg_id: "m".into(),
+            sender_role: SenderRole::Shopper,
+            sender_id: Uuid::now_v7(),
+            sender_name: "Ann".into(),
+            body: Body::Text { text: "hi".into() },
+            created_at: 1,
+        });
+        let floor = encode(Kind::Floor(pb::Floor::default()));
+        assert!(is_chatter(&typing) && is_chatter(&read));
+        for other in [&presence_frame, &message, &floor] {
+            assert!(!is_chatter(other), "only typing and receipts are chatter");
+        }
+        assert_eq!(presence_of(&presence_frame), Some(presence));
+        assert_eq!(presence_of(&message), None);
+        assert_eq!(presence_of(&typing), None);
     }
 
     #[test]

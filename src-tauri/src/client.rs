@@ -11,6 +11,10 @@ use tokio_tungstenite::{
 
 use crate::model::{Agent, CannedReply, PageContext};
 
+mod supervision;
+
+pub use supervision::RemoteMessage;
+
 /// Where the server is and who we are.
 #[derive(Debug, Clone)]
 pub struct Server {

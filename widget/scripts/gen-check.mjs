@@ -28,7 +28,7 @@ function files(dir) {
 try {
   // buf finds the protoc-gen-es plugin on PATH: put the local bin first, as `npm run` does.
   const bin = join(root, "node_modules/.bin");
-  execFileSync(join(bin, "buf"), ["generate", "../proto", "--template", "buf.gen.yaml", "-o", tmp], {
+  execFileSync(join(bin, "buf"), ["generate", "--template", "buf.gen.yaml", "-o", tmp], {
     cwd: root,
     stdio: "inherit",
     env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },

@@ -37,6 +37,7 @@ pub mod http;
 pub mod model;
 pub mod money;
 pub mod shop;
+pub mod shoppers;
 pub mod time;
 
 use std::{future::Future, time::Duration};

@@ -8,7 +8,7 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::Context;
 use clap::Parser;
 use kefu_demo_backoffice::{
-    Config, DEFAULT_IDENTITY_SECRET, DEFAULT_KEFU_URL, DEFAULT_SEED, serve_with,
+    Config, DEFAULT_IDENTITY_SECRET, DEFAULT_KEFU_URL, DEFAULT_SEED, dataset, serve_with,
 };
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -39,6 +39,10 @@ struct Args {
     /// (hex HMAC-SHA256). The default is the one `kefu --demo` uses.
     #[arg(long, value_name = "SECRET", default_value = DEFAULT_IDENTITY_SECRET)]
     identity_secret: String,
+    /// Scripted shoppers chatting at once with Kefu's `demo` site over the widget's socket
+    /// (0: none), so the supervisor's live floor has something to show.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    shoppers: usize,
 }
 
 /// An `http://` or `https://` base URL, without a trailing slash.
@@ -77,6 +81,20 @@ async fn main() -> anyhow::Result<()> {
         "  demo shop: http://{addr}/  (chat widget from {}/widget.js, site `demo`)",
         args.kefu_url
     );
+
+    if args.shoppers > 0 {
+        let script = kefu_demo_backoffice::shoppers::Script {
+            kefu_url: args.kefu_url.clone(),
+            origin: format!("http://{addr}"),
+            identity_secret: args.identity_secret.clone(),
+            customers: kefu_demo_backoffice::shoppers::customers(&dataset(args.seed)),
+        };
+        println!(
+            "  {} scripted shoppers chat with {}",
+            args.shoppers, args.kefu_url
+        );
+        tokio::spawn(kefu_demo_backoffice::shoppers::run(script, args.shoppers));
+    }
 
     let config = Config {
         seed: args.seed,

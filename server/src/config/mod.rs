@@ -12,6 +12,7 @@ pub mod init;
 mod limits;
 mod load;
 mod redact;
+pub mod service_levels;
 mod validate;
 
 use std::{path::PathBuf, time::Duration};
@@ -71,6 +72,10 @@ pub struct Settings {
     /// `docs/desktop-updates.md`); absent: desks are not offered updates.
     #[serde(default)]
     pub desk_updates: DeskUpdateSettings,
+    /// First-response and resolution targets (`[service_levels]`, see
+    /// `docs/service-levels.md`); absent: nothing is tracked.
+    #[serde(default)]
+    pub service_levels: service_levels::ServiceLevelSettings,
 }
 
 /// Where the signed desktop builds Kefu offers to its desks live (`[desk_updates]`).
@@ -383,6 +388,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             cluster: None,
             desk_updates: DeskUpdateSettings::default(),
+            service_levels: Default::default(),
         }
     }
 }

@@ -221,6 +221,7 @@ impl Settings {
             }
         }
         crate::webhooks::validate(&self.webhooks)?;
+        self.service_levels.validate()?;
         Ok(())
     }
 }

@@ -35,8 +35,11 @@ pub mod extract;
 pub mod limits;
 pub mod openapi;
 pub mod ops;
+pub mod reports;
+pub mod search;
 pub mod serve;
 pub mod shopper;
+pub mod supervisor;
 pub mod tls;
 pub mod visitor;
 pub mod webhooks;
@@ -93,6 +96,9 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
         .merge(blocking::router())
         .merge(webhooks::router())
         .merge(desk_updates::router())
+        .merge(supervisor::router())
+        .merge(reports::router())
+        .merge(search::router())
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(attachments::router(settings.attachments.max_bytes))
         .layer(cors(settings));

@@ -526,6 +526,13 @@ impl Conn {
     /// Sends a queued frame unless this connection already delivered that message, after
     /// the messages before it that this connection missed.
     async fn deliver(&mut self, out: std::sync::Arc<Outbound>) -> bool {
+        // A supervisor set this agent's status: the node holding its socket keeps it.
+        if let Caller::Agent(a) = &self.caller
+            && let Some(p) = wire::presence_of(&out.frame)
+            && p.agent_id == a.id.to_string()
+        {
+            self.state.sessions.status_seen(a.id, p.status).await;
+        }
         if let Some((conv, seq)) = out.seq {
             match self.delivered.entry(conv).or_default().live(seq) {
                 Live::Skip => return true,

@@ -107,6 +107,12 @@ impl Sessions {
         self.router.set_status(agent, status).await
     }
 
+    /// One of the agent's sockets here delivered its own status (set by a supervisor, say):
+    /// in a cluster, this node reports it from now on (see `Router::status_seen`).
+    pub async fn status_seen(&self, agent: Uuid, status: i32) {
+        self.router.status_seen(agent, status).await
+    }
+
     /// Takes a waiting conversation (offered to `agent`, or picked from its group's queue).
     pub async fn accept(&self, agent: Uuid, conv: Uuid) -> Result<(), OpError> {
         Ok(self.router.accept(conv, agent).await?)

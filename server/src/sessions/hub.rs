@@ -7,6 +7,10 @@
 //!
 //! In cluster mode a [`Remote`] carries each frame to the other nodes too, and tells them
 //! to close sockets; frames arriving from them are delivered here with [`Hub::deliver`].
+//!
+//! The supervisors' floor (`sessions::floor`) is told here when it may have changed: a
+//! frame for supervisors went out (from this node or another: whatever moves the floor is
+//! something supervisors are told), or a supervisor's socket joined and has no floor yet.
 
 use std::{
     collections::HashMap,
@@ -104,6 +108,8 @@ struct Inner {
     by_agent: HashMap<Uuid, Vec<ConnId>>,
     /// Supervisors and admins: they see every conversation's traffic.
     watchers: Vec<ConnId>,
+    /// Watchers that joined since the last floor went out.
+    unfloored: Vec<ConnId>,
 }
 
 /// The registry of live connections.
@@ -113,6 +119,8 @@ pub struct Hub {
     next_id: AtomicU64,
     /// Cluster mode: the other nodes.
     remote: OnceLock<Arc<dyn Remote>>,
+    /// Nudged when the floor may have changed; nudges coalesce into one wake-up.
+    floor: Notify,
 }
 
 /// Whose sockets a node holds, as far as the other nodes' frames are concerned.
@@ -210,6 +218,8 @@ impl Hub {
                         first.push(Interest::Watchers);
                     }
                     inner.watchers.push(id);
+                    inner.unfloored.push(id);
+                    self.floor.notify_one();
                 }
             }
         }
@@ -289,6 +299,7 @@ impl Hub {
                 }
                 let watched = !inner.watchers.is_empty();
                 remove_id(&mut inner.watchers, id);
+                remove_id(&mut inner.unfloored, id);
                 if watched && inner.watchers.is_empty() {
                     last.push(Interest::Watchers);
                 }
@@ -344,6 +355,9 @@ impl Hub {
         for a in to.agents {
             ids.extend(inner.by_agent.get(a).into_iter().flatten());
         }
+        if to.watchers && !inner.watchers.is_empty() && !crate::wire::is_chatter(&out.frame) {
+            self.floor.notify_one();
+        }
         if to.watchers {
             let skip = |id: &ConnId| match inner.conns.get(id).map(|e| e.key) {
                 Some(PeerKey::Agent { id: a, .. }) => skip_agents.contains(&a),
@@ -354,23 +368,60 @@ impl Hub {
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
-            if to.except == Some(id) {
-                continue;
+            if to.except != Some(id) {
+                self.push(&mut inner, id, &out);
             }
-            let Some(entry) = inner.conns.get(&id) else {
-                continue;
-            };
-            match entry.tx.try_send(out.clone()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    // Too slow: cut it off rather than let it hold up everyone else.
-                    metrics::counter!("kefu_slow_connections_dropped_total").increment(1);
-                    if let Some(e) = self.remove_locked(&mut inner, id) {
-                        e.kick.kick(GoAwayCode::TooSlow);
-                    }
+        }
+    }
+
+    /// Queues `out` for one connection, cutting it off if its queue is full.
+    fn push(&self, inner: &mut Inner, id: ConnId, out: &Arc<Outbound>) {
+        let Some(entry) = inner.conns.get(&id) else {
+            return;
+        };
+        match entry.tx.try_send(out.clone()) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // Too slow: cut it off rather than let it hold up everyone else.
+                metrics::counter!("kefu_slow_connections_dropped_total").increment(1);
+                if let Some(e) = self.remove_locked(inner, id) {
+                    e.kick.kick(GoAwayCode::TooSlow);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Resolves once the floor may have changed since the last call (or at once if it may
+    /// have meanwhile).
+    pub async fn floor_changed(&self) {
+        self.floor.notified().await
+    }
+
+    /// Says the floor may have changed (a change no frame announces).
+    pub fn nudge_floor(&self) {
+        self.floor.notify_one();
+    }
+
+    /// Whether a supervisor or admin is connected to this node.
+    pub fn watching(&self) -> bool {
+        !self.inner.lock().unwrap().watchers.is_empty()
+    }
+
+    /// Sends a floor frame to this node's watchers: every one of them when it changed
+    /// (`changed`), else only those that joined since the last one. Never to other nodes:
+    /// each builds its own.
+    pub fn deliver_floor(&self, frame: Bytes, changed: bool) {
+        let out = Arc::new(Outbound::event(frame));
+        let mut inner = self.inner.lock().unwrap();
+        let fresh = std::mem::take(&mut inner.unfloored);
+        let ids = if changed {
+            inner.watchers.clone()
+        } else {
+            fresh
+        };
+        for id in ids {
+            self.push(&mut inner, id, &out);
         }
     }
 

@@ -182,6 +182,7 @@ impl Sessions {
             context: context.clone().unwrap_or_default(),
             tags: Vec::new(),
             priority: Priority::Normal,
+            channel: crate::store::CHANNEL_WEB.into(),
         };
         match self.store.create_conversation(&c).await {
             Ok(()) => {}
@@ -304,6 +305,15 @@ impl Sessions {
             _ => "Conversation closed".to_string(),
         };
         let _ = self.system_message(conv, "closed", text).await;
+        // A supervisor closing a conversation that is not its own is a supervisor's action.
+        if let Some(Caller::Agent(a)) = caller
+            && a.role >= crate::store::Role::Supervisor
+            && c.agent_id != Some(a.id)
+        {
+            let details = serde_json::json!({ "agent_id": c.agent_id });
+            self.audit_supervision(a, "close", Some(conv), conv.to_string(), details, &Ok(()))
+                .await;
+        }
         self.events.lifecycle(
             conv,
             Lifecycle::Closed {

@@ -11,20 +11,25 @@
 //!   changes reaching live connections.
 //! - `records`: lists, the shopper behind a conversation, attachments, ratings.
 //! - `automation`: what plugins and bots do (tag, prioritise, route, send as a bot).
+//! - `floor`: the supervisors' live floor, pushed to their sockets, and their actions.
 //! - `cards`: what a product, order or return card may carry (capped fields, http(s) links).
 //! - `hub`: live connections and non-blocking fan-out.
 //! - `writer`: the batching message writer (acks after commit, publishes in order).
 //! - `routing`: queues, offers, capacity and presence: a pure state machine and the task
 //!   that performs its effects.
+//! - `service_levels`: first-response and resolution targets; the sweeper that records and
+//!   announces breaches.
 
 pub mod automation;
 mod cards;
 mod connections;
+pub mod floor;
 pub mod hub;
 mod lifecycle;
 mod messages;
 mod records;
 pub mod routing;
+pub mod service_levels;
 pub mod writer;
 
 use std::{sync::Arc, time::Duration};
@@ -187,9 +192,11 @@ impl Sessions {
             cluster,
         });
         tokio::spawn(connections::heartbeat_sweeper(Arc::downgrade(&sessions)));
+        tokio::spawn(floor::push_floor(Arc::downgrade(&sessions)));
         if sessions.settings.routing.idle_close_secs > 0 {
             tokio::spawn(lifecycle::idle_sweeper(Arc::downgrade(&sessions)));
         }
+        service_levels::spawn(&sessions);
         Ok(sessions)
     }
 

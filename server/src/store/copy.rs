@@ -128,6 +128,12 @@ const TABLES: &[Table] = &[
             ("page_order_id", Text),
             ("tags", Json),
             ("priority", Int),
+            ("channel", Text),
+            ("first_response_at", Int),
+            ("last_agent_reply_at", Int),
+            ("transfers", Int),
+            ("queued_at", Int),
+            ("assigned_at", Int),
         ],
     },
     Table {
@@ -154,6 +160,16 @@ const TABLES: &[Table] = &[
             ("score", Int),
             ("comment", Text),
             ("created_at", Int),
+        ],
+    },
+    Table {
+        name: "sla_breach",
+        key: &["conversation_id", "target"],
+        columns: &[
+            ("conversation_id", Id),
+            ("target", Text),
+            ("due_at", Int),
+            ("at", Int),
         ],
     },
     Table {
@@ -541,8 +557,11 @@ type Schema = BTreeMap<String, Vec<String>>;
 
 async fn sqlite_schema(pool: &SqlitePool) -> sqlx::Result<Schema> {
     let rows: Vec<(String, String)> = sqlx::query_as(
-        "select m.name, c.name from sqlite_master m join pragma_table_info(m.name) c \
-         where m.type = 'table' and m.name not like 'sqlite_%' and m.name != '_sqlx_migrations'",
+        // Ordinary tables only: the search index (FTS5, a virtual table and its shadow
+        // tables) is derived from `message` and rebuilt by PostgreSQL's own index.
+        "select t.name, c.name from pragma_table_list t join pragma_table_info(t.name) c \
+         where t.schema = 'main' and t.type = 'table' and t.name not like 'sqlite_%' \
+         and t.name != '_sqlx_migrations'",
     )
     .fetch_all(pool)
     .await?;

@@ -26,10 +26,14 @@ mod bots;
 mod canned;
 mod conversations;
 pub mod copy;
+pub(crate) mod floor;
 mod messages;
 mod model;
 pub mod postgres;
+mod reports;
 mod schema;
+mod search;
+mod service_levels;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -41,8 +45,12 @@ pub use audit::Audit;
 pub use bots::Bots;
 pub use canned::CannedReplies;
 pub use conversations::{Conversations, OPEN_ALREADY};
+pub use floor::{Floor, FloorAccount, FloorFacts, QueueFacts, RecentConversation};
 pub use messages::Messages;
 pub use model::*;
+pub use reports::{ConversationFacts, ReportFilter, Reports};
+pub use search::{Search, SearchPage, SearchQuery, SearchResult, SearchScope};
+pub use service_levels::{OpenBreach, OpenClock, ServiceLevels, Target, UnknownTarget};
 pub use visitors::Visitors;
 pub use webhooks::WebhookLog;
 
@@ -64,7 +72,8 @@ pub(crate) fn latest_schema_version(postgres: bool) -> i64 {
 /// `SqliteStore`, or through a generic `S: Store`, do.
 pub mod prelude {
     pub use super::{
-        Accounts, Audit, Bots, CannedReplies, Conversations, Messages, Store, Visitors, WebhookLog,
+        Accounts, Audit, Bots, CannedReplies, Conversations, Messages, Reports, Search,
+        ServiceLevels, Store, Visitors, WebhookLog,
     };
 }
 
@@ -116,7 +125,19 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Implementations must be safe to call from many tasks.
 #[async_trait]
 pub trait Store:
-    Accounts + Visitors + Conversations + Messages + CannedReplies + Audit + Bots + WebhookLog + 'static
+    Accounts
+    + Visitors
+    + Conversations
+    + Messages
+    + CannedReplies
+    + Audit
+    + Bots
+    + WebhookLog
+    + Reports
+    + ServiceLevels
+    + Search
+    + Floor
+    + 'static
 {
     /// Cheap liveness probe of the database.
     async fn ping(&self) -> StoreResult<()>;

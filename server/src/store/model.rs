@@ -213,7 +213,14 @@ pub struct Conversation {
     pub tags: Vec<String>,
     /// Waiting conversations of higher priority are offered first.
     pub priority: Priority,
+    /// How it was opened: [`CHANNEL_WEB`] (widget, chat page) or [`CHANNEL_API`] (bot REST).
+    pub channel: String,
 }
+
+/// `Conversation::channel` of one opened from the widget or the chat page.
+pub const CHANNEL_WEB: &str = "web";
+/// `Conversation::channel` of one opened through the bot REST API.
+pub const CHANNEL_API: &str = "api";
 
 /// How urgently a conversation needs a human. Stored as an integer so queues sort by it.
 #[derive(

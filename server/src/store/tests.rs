@@ -6,12 +6,15 @@ use uuid::Uuid;
 
 use super::*;
 
+mod search;
+
 /// Runs every behaviour check on `store`, which must be freshly migrated and empty.
 pub async fn suite(store: &dyn Store) {
     one_batch_numbers_each_conversation_and_stores_each_message_once(store).await;
     conflicts_say_what_was_taken(store).await;
     a_visitor_has_one_open_conversation(store).await;
     missing_rows_are_not_found(store).await;
+    search::suite(store).await;
 }
 
 /// A visitor and a queued conversation of theirs; returns the conversation's id.
@@ -47,6 +50,7 @@ pub async fn conversation(store: &dyn Store) -> Uuid {
             context: PageContext::default(),
             tags: vec![],
             priority: Priority::default(),
+            channel: CHANNEL_WEB.into(),
         })
         .await
         .unwrap();

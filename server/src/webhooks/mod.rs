@@ -7,8 +7,8 @@
 //!
 //! What is sent: `message.created` for every stored message a shopper may see (shoppers',
 //! agents', bots' and system messages) — agents' private notes stay internal and are never
-//! sent — and `conversation.opened|assigned|transferred|closed`. Each webhook picks the
-//! events it wants.
+//! sent — and `conversation.opened|assigned|transferred|closed|sla_breached`. Each webhook
+//! picks the events it wants.
 //!
 //! What is promised: at least once while the server runs (deduplicate on `X-Kefu-Delivery`),
 //! not in order (deliveries run concurrently and retries overtake; order by the message's
@@ -35,12 +35,13 @@ pub use log::DeliveryLog;
 use crate::{events::Event, store::Store};
 
 /// Every event a webhook may ask for, as named in `events` and `X-Kefu-Event`.
-pub const EVENTS: [&str; 5] = [
+pub const EVENTS: [&str; 6] = [
     "message.created",
     "conversation.opened",
     "conversation.assigned",
     "conversation.transferred",
     "conversation.closed",
+    "conversation.sla_breached",
 ];
 
 /// Events waiting for the webhook sender before new ones are dropped (and counted).
@@ -296,6 +297,10 @@ mod tests {
             },
             Lifecycle::Closed {
                 reason: String::new(),
+            },
+            Lifecycle::ServiceLevelBreached {
+                target: "first_response".into(),
+                due_at: 0,
             },
         ];
         for change in changes {

@@ -123,6 +123,7 @@ mod tests {
             context: PageContext::default(),
             tags: vec!["vip".into()],
             priority: Priority::High,
+            channel: "web".into(),
         }
     }
 

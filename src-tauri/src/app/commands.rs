@@ -235,21 +235,32 @@ pub async fn save_attachment(
     attachment_id: String,
     file_name: String,
 ) -> Res<Option<String>> {
+    let Some(path) = save_dialog(&app, &file_name).await? else {
+        return Ok(None);
+    };
+    desk.save_attachment(&attachment_id, &path).await?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Asks where to save a file (the OS save dialog, `file_name` suggested); `None` when the
+/// agent cancels.
+pub(super) async fn save_dialog(
+    app: &AppHandle,
+    file_name: &str,
+) -> Res<Option<std::path::PathBuf>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()
-        .set_file_name(safe_file_name(&file_name))
+        .set_file_name(safe_file_name(file_name))
         .save_file(move |path| {
             let _ = tx.send(path);
         });
     let Some(path) = rx.await.ok().flatten() else {
         return Ok(None);
     };
-    let path = path
-        .into_path()
-        .map_err(|e| DeskError::new(DeskErrorCode::Invalid, format!("save location: {e}")))?;
-    desk.save_attachment(&attachment_id, &path).await?;
-    Ok(Some(path.display().to_string()))
+    path.into_path()
+        .map(Some)
+        .map_err(|e| DeskError::new(DeskErrorCode::Invalid, format!("save location: {e}")))
 }
 
 /// The conversation the `kefu://` link that started the app names, once.

@@ -3,6 +3,7 @@
 
 mod commands;
 pub mod links;
+mod supervision;
 mod tray;
 pub mod updates;
 pub mod webview;
@@ -57,6 +58,17 @@ pub fn specta() -> tauri_specta::Builder<tauri::Wry> {
             commands::opened_with,
             commands::check_update,
             commands::install_update,
+            supervision::floor,
+            supervision::floor_conversations,
+            supervision::reassign,
+            supervision::whisper,
+            supervision::take_over,
+            supervision::close_conversation,
+            supervision::set_agent_status,
+            supervision::report_summary,
+            supervision::report_csv,
+            supervision::search,
+            supervision::load_conversation,
         ])
         .events(collect_events![DeskEvent])
         // Ids, seqs and unix-ms times stay far below 2^53, and JSON numbers are JS numbers.

@@ -7,6 +7,7 @@
 mod convert;
 mod ops;
 mod pump;
+mod supervisor;
 
 pub use ops::safe_file_name;
 
@@ -70,6 +71,8 @@ struct Active {
     agent: Agent,
     cache: Cache,
     sync: Sync,
+    /// The floor and unconfirmed whispers of this session.
+    watch: Arc<supervisor::Watch>,
 }
 
 pub struct Desk {
@@ -335,6 +338,7 @@ impl Desk {
             self.prefs.lock().expect("prefs lock").status,
         ));
         let events = sync.subscribe();
+        let watch = Arc::new(supervisor::Watch::default());
         // The pump holds no `Sync` handle: when the session ends the engine stops, its
         // event channel closes and the pump ends with it.
         tokio::spawn(pump::run(
@@ -342,6 +346,7 @@ impl Desk {
             server.clone(),
             agent.clone(),
             cache.clone(),
+            watch.clone(),
             events,
         ));
         *self.active.write().await = Some(Active {
@@ -349,6 +354,7 @@ impl Desk {
             agent,
             cache,
             sync,
+            watch,
         });
         Ok(())
     }

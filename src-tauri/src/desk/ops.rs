@@ -203,25 +203,7 @@ impl Desk {
     ) -> Result<(), DeskError> {
         let a = self.active().await?;
         let (_, bytes) = a.server.download(attachment_id).await?;
-        let partial = path.with_file_name(format!(
-            ".{}.kefu-partial",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
-        let written = async {
-            tokio::fs::write(&partial, &bytes).await?;
-            tokio::fs::rename(&partial, path).await
-        }
-        .await;
-        if let Err(e) = written {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(DeskError::new(
-                DeskErrorCode::Invalid,
-                format!("saving to {}: {e}", path.display()),
-            ));
-        }
-        Ok(())
+        write_file(path, &bytes).await
     }
 
     pub async fn accept(&self, conversation_id: &str) -> Result<(), DeskError> {
@@ -484,6 +466,30 @@ impl Desk {
             Err(_) => 0,
         }
     }
+}
+
+/// Writes `bytes` to `path` (chosen by the agent in a save dialog): beside it first, then
+/// renamed into place, so a failure leaves no partial file.
+pub(super) async fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), DeskError> {
+    let partial = path.with_file_name(format!(
+        ".{}.kefu-partial",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let written = async {
+        tokio::fs::write(&partial, bytes).await?;
+        tokio::fs::rename(&partial, path).await
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(DeskError::new(
+            DeskErrorCode::Invalid,
+            format!("saving to {}: {e}", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn wire_status(status: AgentStatus) -> pb::AgentStatus {

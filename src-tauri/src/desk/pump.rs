@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kefu_proto::v1::{self as pb, conversation_event::Kind as Ev, server_envelope::Kind as Out};
 use tokio::sync::broadcast;
 
-use super::{Desk, convert};
+use super::{Desk, convert, supervisor::Watch};
 use crate::{
     cache::Cache,
     client::{ClientError, Server},
@@ -20,6 +20,7 @@ pub(super) async fn run(
     server: Server,
     agent: Agent,
     cache: Cache,
+    watch: Arc<Watch>,
     mut events: broadcast::Receiver<Event>,
 ) {
     let pump = Pump {
@@ -27,6 +28,7 @@ pub(super) async fn run(
         server,
         agent,
         cache,
+        watch,
     };
     loop {
         match events.recv().await {
@@ -49,6 +51,7 @@ struct Pump {
     server: Server,
     agent: Agent,
     cache: Cache,
+    watch: Arc<Watch>,
 }
 
 impl Pump {
@@ -108,12 +111,15 @@ impl Pump {
                 });
             }
             Event::Frame(Out::Presence(p)) if p.agent_id == self.agent.id => {
+                // A supervisor may set the agent offline from the floor: like away, no new
+                // chats, and the desk knows no third state.
                 let status = match pb::AgentStatus::try_from(p.status) {
-                    Ok(pb::AgentStatus::Away) => AgentStatus::Away,
+                    Ok(pb::AgentStatus::Away | pb::AgentStatus::Offline) => AgentStatus::Away,
                     _ => AgentStatus::Online,
                 };
                 self.desk.emit(Update::Status { status });
             }
+            Event::Frame(Out::Floor(floor)) => self.desk.floor_pushed(&self.watch, floor.into()),
             Event::Frame(_) => {}
         }
         Ok(())

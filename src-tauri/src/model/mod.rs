@@ -3,11 +3,17 @@
 //! cannot drift apart. Fields are snake_case, like the server's JSON.
 
 mod customer;
+mod floor;
+mod reports;
+mod search;
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
 pub use customer::*;
+pub use floor::*;
+pub use reports::*;
+pub use search::*;
 
 /// An error a command returns to the UI: a stable code to branch on and a message to show.
 #[derive(Debug, Clone, Serialize, Type, thiserror::Error)]
@@ -472,6 +478,10 @@ pub enum Update {
     /// The server offers a newer signed build of the app.
     UpdateAvailable {
         update: AvailableUpdate,
+    },
+    /// The live floor changed (supervisors and admins only); it replaces the last one.
+    Floor {
+        floor: Floor,
     },
 }
 

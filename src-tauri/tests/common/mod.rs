@@ -139,6 +139,24 @@ impl Kefu {
         self.process.create_agent(&admin, &spec).await
     }
 
+    /// Creates a supervisor in no group (no chat is routed to them; they watch all); returns
+    /// its id.
+    pub async fn add_supervisor(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> String {
+        let admin = self.admin_token().await;
+        let spec = AgentSpec {
+            password: password.into(),
+            display_name: Some(display_name.into()),
+            role: "supervisor".into(),
+            ..AgentSpec::agent(username, &[])
+        };
+        self.process.create_agent(&admin, &spec).await
+    }
+
     /// GET with a token, as JSON.
     pub async fn get(&self, path: &str, token: &str) -> Value {
         reqwest::Client::new()

@@ -50,6 +50,29 @@ export const commands = {
 	checkUpdate: () => typedError<AvailableUpdate | null, DeskError>(__TAURI_INVOKE("check_update")),
 	/**  Downloads the newer build, installs it only if its signature verifies, and restarts. */
 	installUpdate: () => typedError<null, DeskError>(__TAURI_INVOKE("install_update")),
+	/**  The live floor now (later ones arrive as `floor` events). */
+	floor: () => typedError<Floor, DeskError>(__TAURI_INVOKE("floor")),
+	/**  Every open conversation, for the floor's list (kept current by `conversation` events). */
+	floorConversations: () => typedError<ConversationSummary[], DeskError>(__TAURI_INVOKE("floor_conversations")),
+	/**  Gives a conversation to an agent (`agent_id`) or a group's queue (`group`). */
+	reassign: (conversationId: string, agentId: string | null, group: string | null, note: string | null) => typedError<null, DeskError>(__TAURI_INVOKE("reassign", { conversationId, agentId, group, note })),
+	/**  A private note to the conversation's agent; never shown to the shopper. */
+	whisper: (conversationId: string, text: string) => typedError<ChatMessage, DeskError>(__TAURI_INVOKE("whisper", { conversationId, text })),
+	/**  Assigns the conversation to the supervisor signed in. */
+	takeOver: (conversationId: string) => typedError<null, DeskError>(__TAURI_INVOKE("take_over", { conversationId })),
+	/**  Closes any conversation this account may close, and says whether it worked. */
+	closeConversation: (conversationId: string) => typedError<null, DeskError>(__TAURI_INVOKE("close_conversation", { conversationId })),
+	setAgentStatus: (agentId: string, status: Presence) => typedError<null, DeskError>(__TAURI_INVOKE("set_agent_status", { agentId, status })),
+	reportSummary: (filter: ReportFilter) => typedError<ReportSummary, DeskError>(__TAURI_INVOKE("report_summary", { filter })),
+	/**
+	 *  Saves one table of the report as CSV where the supervisor picks in the save dialog;
+	 *  `null` when they cancel, else where it was saved.
+	 */
+	reportCsv: (table: ReportTable, filter: ReportFilter, fileName: string) => typedError<string | null, DeskError>(__TAURI_INVOKE("report_csv", { table, filter, fileName })),
+	/**  A page of conversations matching `query`, best first (what this account may see). */
+	search: (query: SearchQuery) => typedError<SearchPage, DeskError>(__TAURI_INVOKE("search", { query })),
+	/**  Brings a found conversation into the desk's cache so it can be opened. */
+	loadConversation: (conversationId: string, shopperName: string | null) => typedError<ConversationSummary, DeskError>(__TAURI_INVOKE("load_conversation", { conversationId, shopperName })),
 };
 
 /** Events */
@@ -87,7 +110,24 @@ export type AgentRef = {
 	display_name: string,
 };
 
+export type AgentReport = {
+	agent_id: string,
+	display_name: string,
+	closed: number,
+	first_response_p50: number | null,
+	resolution_p50: number | null,
+	transfers: number,
+	csat_average: number | null,
+};
+
 export type AgentStatus = "online" | "away";
+
+export type Attainment = {
+	met: number,
+	breached: number,
+	/**  met / (met + breached); `None` when both are 0. */
+	attainment: number | null,
+};
 
 /**  A newer build of the app the server offers. */
 export type AvailableUpdate = {
@@ -149,6 +189,15 @@ export type ConversationSummary = {
 	views: View[],
 };
 
+export type Csat = {
+	responses: number,
+	average: number | null,
+	/**  Rated / closed; `None` when nothing closed. */
+	response_rate: number | null,
+	/**  How many rated 1, 2, 3, 4 and 5. */
+	distribution: number[],
+};
+
 /**  The customer's profile from the CRM. */
 export type Customer = {
 	id: string,
@@ -183,6 +232,13 @@ export type CustomerPanel = {
 	received_at: number,
 };
 
+export type DailyCount = {
+	/**  `YYYY-MM-DD` in the filter's time zone. */
+	day: string,
+	opened: number,
+	closed: number,
+};
+
 export type DeliveryState = "pending" | "sent" | "read" | "failed";
 
 /**  An error a command returns to the UI: a stable code to branch on and a message to show. */
@@ -202,6 +258,66 @@ export type EarlierConversation = {
 	state: string,
 	created_at: number,
 	closed_at: number | null,
+};
+
+/**  Everything on the floor at one moment. Each one replaces the last. */
+export type Floor = {
+	/**  When the server built it, unix ms. */
+	at_ms: number,
+	/**  Every agent account that is not disabled, online first. */
+	agents: FloorAgent[],
+	/**  Every group, including empty queues. */
+	queues: FloorQueue[],
+	/**  Open conversations past a service-level target, oldest breach first. */
+	breaches: FloorBreach[],
+};
+
+export type FloorAgent = {
+	agent_id: string,
+	display_name: string,
+	status: Presence,
+	/**  Conversations assigned to the agent now. */
+	active: number,
+	/**  Most conversations the agent takes at once. */
+	capacity: number,
+	/**  When the agent last replied to a shopper, unix ms; `None` if never. */
+	last_reply_at_ms: number | null,
+	groups: string[],
+};
+
+export type FloorBreach = {
+	conversation_id: string,
+	group: string,
+	/**  Its agent; `None` while queued. */
+	agent_id: string | null,
+	target: SlaTarget,
+	/**  When the target was due, unix ms. */
+	due_at_ms: number,
+	priority: Priority,
+};
+
+export type FloorQueue = {
+	group: string,
+	/**  Conversations waiting for an agent. */
+	waiting: number,
+	/**  When the longest-waiting conversation joined the queue, unix ms; `None` if none waits. */
+	oldest_since_ms: number | null,
+	/**
+	 *  How long a conversation joining now is expected to wait, ms; `None` without recent
+	 *  history to tell.
+	 */
+	expected_wait_ms: number | null,
+	/**  Members of the group online now. */
+	agents_online: number,
+};
+
+export type GroupReport = {
+	group: string,
+	opened: number,
+	closed: number,
+	first_response_p50: number | null,
+	resolution_p50: number | null,
+	attainment: number | null,
 };
 
 export type HistoryPage = {
@@ -283,6 +399,16 @@ export type PageContext = {
 	order_id: string | null,
 };
 
+/**  Percentiles of a duration, ms; `None` when nothing was measured. */
+export type Percentiles = {
+	count: number,
+	p50: number | null,
+	p90: number | null,
+};
+
+/**  An agent's presence as the floor shows it (and as a supervisor may set it). */
+export type Presence = "online" | "away" | "offline";
+
 /**
  *  How urgently a conversation needs a human; the server offers waiting conversations of
  *  higher priority first. The server's JSON spelling, snake_case.
@@ -294,6 +420,48 @@ export type Refund = {
 	amount: Money | null,
 	state: string,
 };
+
+/**
+ *  Which conversations a report counts: those OPENED in `[from, to)`, narrowed by the
+ *  optional filters.
+ */
+export type ReportFilter = {
+	/**  Unix ms, inclusive. */
+	from: number,
+	/**  Unix ms, exclusive; after `from`, at most 400 days later. */
+	to: number,
+	/**  A shop (site id). */
+	site: string | null,
+	group: string | null,
+	/**  An agent's id. */
+	agent: string | null,
+	tag: string | null,
+	/**  `web` (widget, chat page) or `api` (bots). */
+	channel: string | null,
+	/**  The viewer's offset from UTC in minutes (e.g. 480 for China), for days and hours. */
+	tz_offset_minutes: number | null,
+};
+
+/**  The whole summary for a filter. */
+export type ReportSummary = {
+	from: number,
+	to: number,
+	opened: number,
+	closed: number,
+	transfers: number,
+	first_response_ms: Percentiles,
+	resolution_ms: Percentiles,
+	service_level: ServiceLevel,
+	csat: Csat,
+	/**  Conversations opened per weekday (7 rows, Monday first) and hour (24 columns). */
+	busiest_hours: number[][],
+	daily: DailyCount[],
+	by_agent: AgentReport[],
+	by_group: GroupReport[],
+};
+
+/**  A table a report can be exported as (`GET /api/v1/reports/{table}.csv`). */
+export type ReportTable = "summary" | "agents" | "groups" | "hours" | "daily" | "csat";
 
 /**  A return (RMA). */
 export type Return = {
@@ -321,6 +489,50 @@ export type ReturnLine = {
 
 export type Role = "agent" | "supervisor" | "admin";
 
+export type SearchHit = {
+	conversation_id: string,
+	site_id: string,
+	group: string,
+	state: ConversationState,
+	agent_id: string | null,
+	customer_name: string,
+	tags: string[],
+	created_at: number,
+	updated_at: number,
+	/**  The matched text, plain: shopper-written, so shown as text, never as markup. */
+	snippet: string,
+	/**  The matched message's seq, when a message matched. */
+	seq: number | null,
+};
+
+/**  One page of results, best match first. */
+export type SearchPage = {
+	/**  Matches in all, over every page. */
+	total: number,
+	results: SearchHit[],
+};
+
+/**  What to look for; at least one criterion. Blank fields are no criterion. */
+export type SearchQuery = {
+	/**  Words in the messages (at least 2 characters; Chinese and English alike). */
+	q: string | null,
+	/**  The customer's name, e-mail, phone or id. */
+	customer: string | null,
+	/**  An order number. */
+	order: string | null,
+	tag: string | null,
+	/**  An agent's id. */
+	agent: string | null,
+	/**  Opened at or after, unix ms. */
+	from: number | null,
+	/**  Opened before, unix ms. */
+	to: number | null,
+	/**  Results to skip (paging). */
+	offset: number,
+	/**  Results per page, 1 to 50. */
+	limit: number,
+};
+
 /**  One part of the view, with where it came from and how fresh it is. */
 export type Section<T> = {
 	state: SourceState,
@@ -337,6 +549,11 @@ export type Section<T> = {
 };
 
 export type Sender = "shopper" | "agent" | "bot" | "system";
+
+export type ServiceLevel = {
+	first_response: Attainment,
+	resolution: Attainment,
+};
 
 /**  Who is signed in, and where. */
 export type Session = {
@@ -372,6 +589,9 @@ export type Shipment = {
 	shipped_at: string | null,
 };
 
+/**  Which service-level target a conversation is past. */
+export type SlaTarget = "first_response" | "resolution";
+
 /**
  *  What happened with one source for this view: `ok`, fresh data; `stale`, cached data older
  *  than the TTL while a refresh is under way; `timed_out`, the source did not answer in time;
@@ -403,7 +623,9 @@ export type TransferTargets = {
 /**  Everything the core pushes to the window, on one channel. */
 export type Update = { type: "connection"; online: boolean; reason: string | null } | { type: "message"; message: ChatMessage } | { type: "delivered"; conversation_id: string; client_msg_id: string; seq: number } | { type: "undeliverable"; conversation_id: string; client_msg_id: string; reason: string } | { type: "conversation"; conversation: ConversationSummary } | { type: "removed"; conversation_id: string; reason: string } | { type: "typing"; conversation_id: string; typing: boolean } | { type: "read"; conversation_id: string; seq: number } | { type: "customer_view"; conversation_id: string } | { type: "status"; status: AgentStatus } | { type: "session_expired"; message: string } | { type: "open_conversation"; conversation_id: string } | 
 /**  The server offers a newer signed build of the app. */
-{ type: "update_available"; update: AvailableUpdate };
+{ type: "update_available"; update: AvailableUpdate } | 
+/**  The live floor changed (supervisors and admins only); it replaces the last one. */
+{ type: "floor"; floor: Floor };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
 

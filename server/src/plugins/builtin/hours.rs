@@ -14,6 +14,11 @@
 //!
 //! Times are a fixed UTC offset (no daylight saving), so no timezone database is needed.
 //! Opening hours cannot span midnight; `close = "24:00"` runs to the end of the day.
+//!
+//! The same [`Schedule`] pauses service-level clocks (`sessions::service_levels`): while
+//! nobody is at work, a first response or a resolution cannot fall due. [`configured`]
+//! reads it from `[plugins.business_hours]`; [`business_ms_between`] and [`due_at`] count
+//! opening hours only.
 
 use std::collections::BTreeSet;
 
@@ -77,7 +82,7 @@ mod defaults {
 
 /// When someone is at work, in local time of a fixed UTC offset.
 #[derive(Debug, Clone, PartialEq)]
-struct Schedule {
+pub struct Schedule {
     offset_minutes: i64,
     /// Monday first.
     days: [bool; 7],
@@ -98,6 +103,88 @@ fn is_open(schedule: &Schedule, unix_ms: i64) -> bool {
     schedule.days[weekday]
         && !schedule.holidays.contains(&day)
         && (schedule.open..schedule.close).contains(&minute)
+}
+
+/// The opening hours of local day `day` (days since 1970-01-01 in the schedule's offset) as
+/// unix ms `[open, close)`, or `None` on a closed weekday or a holiday.
+fn hours_of(schedule: &Schedule, day: i64) -> Option<(i64, i64)> {
+    let weekday = (day + 3).rem_euclid(7) as usize;
+    if !schedule.days[weekday] || schedule.holidays.contains(&day) {
+        return None;
+    }
+    let midnight = day * DAY_MS - schedule.offset_minutes * 60_000;
+    Some((
+        midnight + schedule.open * 60_000,
+        midnight + schedule.close * 60_000,
+    ))
+}
+
+/// The local day `unix_ms` falls on.
+fn local_day(schedule: &Schedule, unix_ms: i64) -> i64 {
+    (unix_ms + schedule.offset_minutes * 60_000).div_euclid(DAY_MS)
+}
+
+/// How far [`due_at`] looks for opening hours before calling a target never due: ten years.
+const HORIZON_DAYS: i64 = 3653;
+
+/// Milliseconds of opening hours in `[from, to)` (0 when `to <= from`).
+pub fn business_ms_between(schedule: &Schedule, from: i64, to: i64) -> i64 {
+    if to <= from {
+        return 0;
+    }
+    (local_day(schedule, from)..=local_day(schedule, to - 1))
+        .filter_map(|day| hours_of(schedule, day))
+        .map(|(open, close)| (close.min(to) - open.max(from)).max(0))
+        .sum()
+}
+
+/// The instant at which `target_ms` of opening hours will have passed since `start`: when a
+/// target whose clock pauses outside opening hours falls due. Always within opening hours
+/// (or at a closing time). `None` when the schedule does not open that much in ten years
+/// (no working day at all, say): such a target is never due.
+pub fn due_at(schedule: &Schedule, start: i64, target_ms: i64) -> Option<i64> {
+    if !schedule.days.contains(&true) {
+        return None;
+    }
+    let mut left = target_ms.max(0);
+    let first = local_day(schedule, start);
+    for day in first..first + HORIZON_DAYS {
+        let Some((open, close)) = hours_of(schedule, day) else {
+            continue;
+        };
+        let begin = open.max(start);
+        if begin >= close {
+            continue;
+        }
+        if left <= close - begin {
+            return Some(begin + left);
+        }
+        left -= close - begin;
+    }
+    None
+}
+
+/// The schedule of `[plugins.business_hours]` when that plugin is declared and not
+/// `enabled = false`; `None` otherwise. Its settings are checked as the plugin checks them
+/// (start-up has already refused bad ones).
+pub fn configured(
+    plugins: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> anyhow::Result<Option<Schedule>> {
+    let Some(serde_json::Value::Object(table)) = plugins.get("business_hours") else {
+        return Ok(None);
+    };
+    let mut table = table.clone();
+    if table.remove("enabled") == Some(serde_json::Value::Bool(false)) {
+        return Ok(None);
+    }
+    // The keys every plugin table accepts (`plugins::registry`), none of the schedule's.
+    table.remove("priority");
+    table.remove("timeout_ms");
+    let settings: Settings = serde_json::from_value(serde_json::Value::Object(table))
+        .context("config key `plugins.business_hours`")?;
+    Schedule::new(&settings)
+        .map(Some)
+        .context("config key `plugins.business_hours`")
 }
 
 impl Schedule {
@@ -363,6 +450,172 @@ mod tests {
         }
         let never = schedule(serde_json::json!({"days": []})).unwrap();
         assert!(!is_open(&never, at("2025-06-02", 12, 0)));
+    }
+
+    const HOUR: i64 = 3_600_000;
+
+    /// Mon–Fri 09:00–18:00 in UTC+8, with 2025-10-01 (a Wednesday) off.
+    fn china_office() -> Schedule {
+        schedule(serde_json::json!({"utc_offset": "+08:00", "holidays": ["2025-10-01"]})).unwrap()
+    }
+
+    /// Unix ms of a date and time in UTC+8.
+    fn beijing(date: &str, h: i64, m: i64) -> i64 {
+        at(date, h, m) - 8 * HOUR
+    }
+
+    #[test]
+    fn a_clock_started_in_hours_runs_until_it_is_due() {
+        let s = china_office();
+        // Monday 2025-06-02 10:00 local + 2h = 12:00.
+        let start = beijing("2025-06-02", 10, 0);
+        assert_eq!(
+            due_at(&s, start, 2 * HOUR),
+            Some(beijing("2025-06-02", 12, 0))
+        );
+        assert_eq!(
+            business_ms_between(&s, start, beijing("2025-06-02", 12, 0)),
+            2 * HOUR
+        );
+        // Exactly to closing time is still that day.
+        assert_eq!(
+            due_at(&s, start, 8 * HOUR),
+            Some(beijing("2025-06-02", 18, 0))
+        );
+    }
+
+    #[test]
+    fn the_night_pauses_the_clock() {
+        let s = china_office();
+        // Monday 17:00 + 2h: one hour on Monday, one on Tuesday from 09:00.
+        let start = beijing("2025-06-02", 17, 0);
+        assert_eq!(
+            due_at(&s, start, 2 * HOUR),
+            Some(beijing("2025-06-03", 10, 0))
+        );
+        assert_eq!(
+            business_ms_between(&s, start, beijing("2025-06-03", 9, 0)),
+            HOUR,
+            "the night counts nothing"
+        );
+        // Opened at 03:00, before opening: the clock starts at 09:00.
+        let early = beijing("2025-06-03", 3, 0);
+        assert_eq!(
+            due_at(&s, early, 30 * 60_000),
+            Some(beijing("2025-06-03", 9, 30))
+        );
+        // Opened after closing: the next morning.
+        let late = beijing("2025-06-03", 20, 0);
+        assert_eq!(due_at(&s, late, HOUR), Some(beijing("2025-06-04", 10, 0)));
+    }
+
+    #[test]
+    fn weekends_pause_the_clock() {
+        let s = china_office();
+        // Friday 2025-06-06 17:30 + 1h: half an hour Friday, half on Monday 2025-06-09.
+        let start = beijing("2025-06-06", 17, 30);
+        assert_eq!(due_at(&s, start, HOUR), Some(beijing("2025-06-09", 9, 30)));
+        // Saturday noon + 15 minutes: Monday 09:15.
+        assert_eq!(
+            due_at(&s, beijing("2025-06-07", 12, 0), 15 * 60_000),
+            Some(beijing("2025-06-09", 9, 15))
+        );
+        assert_eq!(
+            business_ms_between(
+                &s,
+                beijing("2025-06-06", 18, 0),
+                beijing("2025-06-09", 9, 0)
+            ),
+            0,
+            "a whole weekend is closed"
+        );
+        // A week of opening hours is five days of nine hours.
+        assert_eq!(
+            business_ms_between(&s, beijing("2025-06-02", 0, 0), beijing("2025-06-09", 0, 0)),
+            45 * HOUR
+        );
+    }
+
+    #[test]
+    fn holidays_pause_the_clock() {
+        let s = china_office();
+        // Tuesday 2025-09-30 17:00 + 2h: 1h Tuesday, Wednesday is a holiday, 1h Thursday.
+        let start = beijing("2025-09-30", 17, 0);
+        assert_eq!(
+            due_at(&s, start, 2 * HOUR),
+            Some(beijing("2025-10-02", 10, 0))
+        );
+        assert_eq!(
+            business_ms_between(&s, start, beijing("2025-10-02", 10, 0)),
+            2 * HOUR
+        );
+    }
+
+    #[test]
+    fn long_targets_span_many_working_days() {
+        let s = china_office();
+        // 3 working days of 9 hours from Monday 09:00: due Wednesday 18:00.
+        let start = beijing("2025-06-02", 9, 0);
+        assert_eq!(
+            due_at(&s, start, 27 * HOUR),
+            Some(beijing("2025-06-04", 18, 0))
+        );
+        // One more minute: Thursday 09:01.
+        assert_eq!(
+            due_at(&s, start, 27 * HOUR + 60_000),
+            Some(beijing("2025-06-05", 9, 1))
+        );
+    }
+
+    #[test]
+    fn a_schedule_that_never_opens_is_never_due() {
+        let never = schedule(serde_json::json!({"days": []})).unwrap();
+        assert_eq!(due_at(&never, at("2025-06-02", 12, 0), 1000), None);
+        assert_eq!(business_ms_between(&never, 0, at("2025-06-02", 12, 0)), 0);
+    }
+
+    #[test]
+    fn the_schedule_is_read_from_the_plugin_table_unless_disabled() {
+        let declared = |json: serde_json::Value| {
+            let json = serde_json::json!({"business_hours": json});
+            serde_json::from_value(json).unwrap()
+        };
+        let s = configured(&declared(serde_json::json!({
+            "utc_offset": "+08:00", "holidays": ["2025-10-01"], "priority": 5, "timeout_ms": 200
+        })))
+        .unwrap();
+        assert_eq!(
+            s,
+            Some(china_office()),
+            "the plugin's common keys are not the schedule's"
+        );
+        let off = configured(&declared(serde_json::json!({"enabled": false}))).unwrap();
+        assert_eq!(off, None, "a disabled plugin pauses nothing");
+        assert_eq!(configured(&Default::default()).unwrap(), None);
+        let err = configured(&declared(serde_json::json!({"open": "25:00"}))).unwrap_err();
+        assert!(format!("{err:#}").contains("`25:00`"), "{err:#}");
+    }
+
+    proptest::proptest! {
+        /// `due_at` is the inverse of counting opening hours, wherever the clock starts.
+        #[test]
+        fn due_at_counts_exactly_the_target_in_hours(
+            start in 1_700_000_000_000_i64..1_800_000_000_000,
+            target in 1_i64..(40 * HOUR),
+            offset in -12_i64..=14,
+        ) {
+            let s = schedule(serde_json::json!({
+                "utc_offset": format!("{}{:02}:00", if offset < 0 { '-' } else { '+' }, offset.abs()),
+                "holidays": ["2025-10-01", "2026-01-01"],
+            }))
+            .unwrap();
+            let due = due_at(&s, start, target).expect("weekdays open");
+            proptest::prop_assert_eq!(business_ms_between(&s, start, due), target);
+            proptest::prop_assert!(
+                business_ms_between(&s, start, due - 1) < target,
+                "not due a moment earlier"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - `recommend`: `recommend`: a product card for shoppers who bought something related.
 
 mod faq;
-mod hours;
+pub mod hours;
 mod keywords;
 mod recommend;
 

@@ -34,8 +34,10 @@ use crate::{
 };
 use nodes::{AgentPresence, NodePresence};
 use shell::Shell;
-pub(crate) use shell::{Cmd, Request, Response};
-pub use state::{Config, Effect, OpenConversation, Outcome, RoutingState, Snapshot, StoreOp};
+pub(crate) use shell::{Cmd, Request, Response, transfer_activity};
+pub use state::{
+    AgentLoad, Config, Effect, OpenConversation, Outcome, RoutingState, Snapshot, StoreOp,
+};
 
 /// An agent as routing needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -354,6 +356,48 @@ impl Router {
     pub async fn position(&self, conv: Uuid) -> Option<u32> {
         match self.request(Request::Position(conv)).await {
             Some(Response::Position(p)) => p,
+            _ => None,
+        }
+    }
+    /// A supervisor sets the agent's status, at the router itself (in a cluster the
+    /// supervisor's node may hold none of the agent's sockets); refused while the agent is
+    /// not connected. The nodes holding its sockets learn it from the `Presence` frame
+    /// their sockets deliver ([`Self::status_seen`]).
+    pub async fn impose_status(
+        &self,
+        agent: Uuid,
+        status: pb::AgentStatus,
+    ) -> Result<(), RouteError> {
+        self.ask(Request::ImposeStatus(agent, status as i32)).await
+    }
+    /// Cluster mode: an agent socket here delivered its own status (a supervisor set it):
+    /// this node adopts and reports it, so the router's record of what the node says
+    /// agrees with the router's state and the agent's next change is seen as one. A status
+    /// the node has already is not reported again, which ends the exchange.
+    pub async fn status_seen(&self, agent: Uuid, status: i32) {
+        let Some(p) = &self.presence else { return };
+        let report = match p.agents.lock().unwrap().get_mut(&agent) {
+            Some(a) if a.status != status => {
+                a.status = status;
+                Some(p.one(a.clone()))
+            }
+            _ => None,
+        };
+        if let Some(report) = report {
+            self.send(Request::Presence(report)).await
+        }
+    }
+    /// Whether the agent has a socket open anywhere; false if the router is gone.
+    pub async fn connected(&self, agent: Uuid) -> bool {
+        matches!(
+            self.request(Request::Connected(agent)).await,
+            Some(Response::Connected(true))
+        )
+    }
+    /// Every agent routing knows, with presence and load; `None` if the router is gone.
+    pub async fn loads(&self) -> Option<Vec<AgentLoad>> {
+        match self.request(Request::Loads).await {
+            Some(Response::Loads(loads)) => Some(loads),
             _ => None,
         }
     }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{
     AgentInfo, RouteError,
     nodes::{NodeBook, NodePresence, PresenceChange},
-    state::{Effect, Outcome, RoutingState, StoreOp, Target, TransferTo},
+    state::{AgentLoad, Effect, Outcome, RoutingState, StoreOp, Target, TransferTo},
 };
 use crate::{
     events::{EventSink, Lifecycle},
@@ -69,6 +69,12 @@ pub(crate) enum Request {
     Release(Uuid),
     OnlineIn(String),
     Position(Uuid),
+    /// A supervisor sets an agent's status (a `pb::AgentStatus`), as if the agent had.
+    ImposeStatus(Uuid, i32),
+    /// Whether the agent has a socket open anywhere.
+    Connected(Uuid),
+    /// Every agent's presence and load, for the supervisors' floor.
+    Loads,
     /// Cluster mode: the agent sockets a node holds (all of them, or those that changed).
     Presence(NodePresence),
 }
@@ -81,6 +87,8 @@ pub(crate) enum Response {
     Waiting(bool),
     Online(u32),
     Position(Option<u32>),
+    Connected(bool),
+    Loads(Vec<AgentLoad>),
 }
 
 /// A request with, if its sender waits, where the answer goes.
@@ -160,7 +168,13 @@ impl Shell {
         let now = self.now();
         let fx = match req {
             Request::AgentUp(info) => self.state.agent_up(info, now),
-            Request::AgentDown(id) => self.state.agent_down(id, now),
+            Request::AgentDown(id) => {
+                let was_up = self.state.connected(id);
+                let fx = self.state.agent_down(id, now);
+                self.perform(fx).await;
+                self.tell_if_gone(id, was_up);
+                return Response::Done;
+            }
             Request::SetStatus(id, status) => {
                 let status = pb::AgentStatus::try_from(status).unwrap_or(pb::AgentStatus::Online);
                 self.state.set_status(id, status, now)
@@ -204,6 +218,19 @@ impl Shell {
             Request::Release(conv) => self.state.release(conv, now),
             Request::OnlineIn(group) => return Response::Online(self.state.online_in(&group)),
             Request::Position(conv) => return Response::Position(self.state.position(conv)),
+            Request::ImposeStatus(id, status) => {
+                if !self.state.connected(id) {
+                    return Response::Routed(Err(RouteError::Conflict(
+                        "the agent is not connected: it shows offline already".into(),
+                    )));
+                }
+                let status = pb::AgentStatus::try_from(status).unwrap_or(pb::AgentStatus::Online);
+                let fx = self.state.set_status(id, status, now);
+                self.perform(fx).await;
+                return Response::Routed(Ok(()));
+            }
+            Request::Connected(id) => return Response::Connected(self.state.connected(id)),
+            Request::Loads => return Response::Loads(self.state.loads()),
             Request::Presence(report) => {
                 for change in self.nodes.report(report, now) {
                     self.apply_presence(change, now).await;
@@ -228,10 +255,29 @@ impl Shell {
                 };
                 self.state.agent_up(info, now)
             }
-            PresenceChange::Down(id) => self.state.agent_down(id, now),
+            PresenceChange::Down(id) => {
+                let was_up = self.state.connected(id);
+                let fx = self.state.agent_down(id, now);
+                self.perform(fx).await;
+                self.tell_if_gone(id, was_up);
+                return;
+            }
             PresenceChange::Status(id, status) => self.state.set_status(id, status, now),
         };
         self.perform(fx).await;
+    }
+
+    /// After a socket of `agent` closed: with its last one gone, supervisors hear it is
+    /// offline (their floor shows it at once, on every node; its conversations wait out
+    /// the grace period meanwhile).
+    fn tell_if_gone(&self, agent: Uuid, was_up: bool) {
+        if was_up && !self.state.connected(agent) {
+            let frame = wire::encode(pb::server_envelope::Kind::Presence(pb::Presence {
+                agent_id: agent.to_string(),
+                status: pb::AgentStatus::Offline as i32,
+            }));
+            self.tell(None, &[], true, frame);
+        }
     }
 
     async fn transfer(
@@ -468,6 +514,7 @@ impl Shell {
             }),
         );
         self.tell(Some(visitor), &[], false, for_shopper);
+        let text = transfer_activity(&by_name, by == from, to_agent == Some(by), &target_name);
         if !note.is_empty() {
             self.write(NewMessage {
                 conversation_id: conv,
@@ -480,7 +527,6 @@ impl Shell {
             })
             .await;
         }
-        let text = format!("Transferred to {target_name}");
         self.system_message(conv, "transferred", text).await;
         self.events.lifecycle(
             conv,
@@ -563,5 +609,15 @@ impl Shell {
         for (group, len) in g.queues {
             metrics::gauge!("kefu_queue_length", "group" => group).set(len as f64);
         }
+    }
+}
+
+/// The activity entry of a transfer, which its shopper sees too: who moved it when it was
+/// not its own agent (a supervisor), and a supervisor taking it over as such.
+pub(crate) fn transfer_activity(by_name: &str, by_holder: bool, to_self: bool, to: &str) -> String {
+    match (by_holder, to_self) {
+        (true, _) => format!("Transferred to {to}"),
+        (false, true) => format!("{by_name} took over the conversation"),
+        (false, false) => format!("{by_name} transferred the conversation to {to}"),
     }
 }

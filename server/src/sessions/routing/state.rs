@@ -80,6 +80,17 @@ pub struct Gauges {
     pub queues: Vec<(String, usize)>,
 }
 
+/// One agent's presence and load, as the supervisors' floor shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AgentLoad {
+    pub agent: Uuid,
+    /// A `pb::AgentStatus`: the one it chose, or offline while no socket is connected
+    /// (also during its grace period).
+    pub status: i32,
+    /// Conversations it holds (or is being given).
+    pub active: u32,
+}
+
 /// One agent as routing knows it (from its first connection until it is removed).
 #[derive(Debug, Clone)]
 struct Slot {
@@ -475,6 +486,26 @@ impl RoutingState {
     /// The agent `conv` is offered to now.
     pub fn offered_to(&self, conv: Uuid) -> Option<Uuid> {
         self.waiting.get(&conv).and_then(|w| w.offer).map(|o| o.0)
+    }
+
+    /// Whether the agent has a socket open now.
+    pub fn connected(&self, agent: Uuid) -> bool {
+        self.agents.get(&agent).is_some_and(|s| s.conns > 0)
+    }
+
+    /// Every agent routing knows: presence and load, for the supervisors' floor.
+    pub fn loads(&self) -> Vec<AgentLoad> {
+        self.agents
+            .values()
+            .map(|s| AgentLoad {
+                agent: s.info.id,
+                status: match s.conns {
+                    0 => Status::Offline,
+                    _ => s.status,
+                } as i32,
+                active: s.active.len() as u32,
+            })
+            .collect()
     }
 
     /// Counts for the gauges.

@@ -6,7 +6,8 @@
 //! 2. Find resends: messages already stored under a batch message's idempotency key.
 //! 3. Hand out seqs: one `update … from unnest(…)` raises each conversation's `last_seq` by
 //!    its number of new messages; under the row lock, so seqs are gapless and never shared
-//!    whichever node writes.
+//!    whichever node writes. The same statement keeps the reports' reply times
+//!    (`first_response_at`, `last_agent_reply_at`).
 //! 4. Insert the new messages in one multi-row `insert … on conflict (sender_id,
 //!    client_msg_id) do nothing`.
 //!
@@ -20,7 +21,9 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{error::Db, messages::MESSAGE_COLUMNS};
-use crate::store::{AppendResult, NewMessage, StoreError, StoreResult, StoredMessage};
+use crate::store::{
+    AppendResult, NewMessage, StoreError, StoreResult, StoredMessage, reports::Added,
+};
 
 /// Attempts before giving up on a batch whose keys keep being stored by another writer
 /// meanwhile (each retry finds the earlier winners, so a second attempt nearly always
@@ -73,8 +76,7 @@ async fn attempt(
     let stored = find_resends(tx, batch).await?;
 
     let mut first: HashMap<(Uuid, &str), usize> = HashMap::new();
-    // Conversation → (new messages, newest created_at).
-    let mut new_per_conv: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    let mut new_per_conv: HashMap<Uuid, Added> = HashMap::new();
     let mut plans = Vec::with_capacity(batch.len());
     for (i, m) in batch.iter().enumerate() {
         let key = (m.sender_id, m.client_msg_id.as_str());
@@ -85,9 +87,7 @@ async fn attempt(
         } else {
             first.insert(key, i);
             if audiences.contains_key(&m.conversation_id) {
-                let e = new_per_conv.entry(m.conversation_id).or_default();
-                e.0 += 1;
-                e.1 = e.1.max(m.created_at);
+                new_per_conv.entry(m.conversation_id).or_default().add(m);
             }
             Plan::New
         };
@@ -230,25 +230,34 @@ async fn find_resends(
 /// Reserves each conversation's new seqs: conversation → its first new seq.
 async fn take_seqs(
     tx: &mut Transaction<'_, Postgres>,
-    new_per_conv: &HashMap<Uuid, (i64, i64)>,
+    new_per_conv: &HashMap<Uuid, Added>,
 ) -> StoreResult<HashMap<Uuid, i64>> {
     if new_per_conv.is_empty() {
         return Ok(HashMap::new());
     }
-    let (mut ids, mut counts, mut ats) = (vec![], vec![], vec![]);
-    for (&id, &(n, at)) in new_per_conv {
+    let (mut ids, mut counts, mut ats, mut firsts, mut lasts) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (&id, a) in new_per_conv {
         ids.push(id);
-        counts.push(n);
-        ats.push(at);
+        counts.push(a.n);
+        ats.push(a.at);
+        firsts.push(a.first_reply);
+        lasts.push(a.last_reply);
     }
+    // `greatest` ignores nulls: a batch without an agent reply keeps the last one.
     let rows = sqlx::query(
-        "update conversation c set last_seq = c.last_seq + v.n, updated_at = v.at \
-         from unnest($1::uuid[], $2::bigint[], $3::bigint[]) as v(id, n, at) \
+        "update conversation c set last_seq = c.last_seq + v.n, updated_at = v.at, \
+         first_response_at = coalesce(c.first_response_at, v.first_reply), \
+         last_agent_reply_at = greatest(c.last_agent_reply_at, v.last_reply) \
+         from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+         as v(id, n, at, first_reply, last_reply) \
          where c.id = v.id returning c.id, c.last_seq",
     )
     .bind(ids)
     .bind(counts)
     .bind(ats)
+    .bind(firsts)
+    .bind(lasts)
     .fetch_all(&mut **tx)
     .await
     .db()?;
@@ -256,7 +265,7 @@ async fn take_seqs(
     for r in rows {
         let id: Uuid = r.try_get("id").db()?;
         let last: i64 = r.try_get("last_seq").db()?;
-        first.insert(id, last - new_per_conv[&id].0 + 1);
+        first.insert(id, last - new_per_conv[&id].n + 1);
     }
     Ok(first)
 }

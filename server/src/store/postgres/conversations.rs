@@ -12,8 +12,8 @@ use super::{
     named, one, touched,
 };
 use crate::store::{
-    Conversation, ConversationFilter, Conversations, OPEN_ALREADY, PageContext, Priority, Rating,
-    StoreResult,
+    ConvState, Conversation, ConversationFilter, Conversations, OPEN_ALREADY, PageContext,
+    Priority, Rating, StoreResult,
 };
 
 impl FromRow<'_, PgRow> for Conversation {
@@ -43,6 +43,7 @@ impl FromRow<'_, PgRow> for Conversation {
                 index: "priority".into(),
                 source: Box::new(e),
             })?,
+            channel: row.try_get("channel")?,
         })
     }
 }
@@ -55,6 +56,11 @@ impl FromRow<'_, PgRow> for Rating {
             created_at: row.try_get("created_at")?,
         })
     }
+}
+
+/// `queued_at` of a new conversation: when it was opened, if it opens waiting.
+fn queued_since(c: &Conversation) -> Option<i64> {
+    (c.state == ConvState::Queued).then_some(c.created_at)
 }
 
 /// Records the visitor's agent for sticky routing, in the transaction that assigned it.
@@ -103,8 +109,9 @@ impl Conversations for PgStore {
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
         sqlx::query(
             "insert into conversation (id, site_id, visitor_id, group_name, state, agent_id, last_seq, \
-             created_at, updated_at, page_url, page_title, page_product_id, page_order_id, tags, priority) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             created_at, updated_at, page_url, page_title, page_product_id, page_order_id, tags, priority, \
+             channel, queued_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(c.id)
         .bind(&c.site_id)
@@ -121,6 +128,8 @@ impl Conversations for PgStore {
         .bind(&c.context.order_id)
         .bind(Json(&c.tags))
         .bind(c.priority.level())
+        .bind(&c.channel)
+        .bind(queued_since(c))
         .execute(&self.pool)
         .await
         .map_err(|e| conflict_or(e, OPEN_ALREADY))?;
@@ -198,8 +207,8 @@ impl Conversations for PgStore {
 
     async fn assign_if_unassigned(&self, id: Uuid, agent_id: Uuid, at: i64) -> StoreResult<bool> {
         self.assign_guarded(
-            "update conversation set agent_id = $1, state = 'assigned', updated_at = $2 \
-             where id = $3 and agent_id is null and state = 'queued'",
+            "update conversation set agent_id = $1, state = 'assigned', updated_at = $2, \
+             assigned_at = $2 where id = $3 and agent_id is null and state = 'queued'",
             (agent_id, at, id),
             None,
         )
@@ -208,8 +217,8 @@ impl Conversations for PgStore {
 
     async fn reassign(&self, id: Uuid, from: Uuid, to: Uuid, at: i64) -> StoreResult<bool> {
         self.assign_guarded(
-            "update conversation set agent_id = $1, updated_at = $2 \
-             where id = $3 and agent_id = $4 and state = 'assigned'",
+            "update conversation set agent_id = $1, updated_at = $2, assigned_at = $2, \
+             transfers = transfers + 1 where id = $3 and agent_id = $4 and state = 'assigned'",
             (to, at, id),
             Some(from),
         )
@@ -217,9 +226,15 @@ impl Conversations for PgStore {
     }
 
     async fn requeue(&self, id: Uuid, group: &str, at: i64) -> StoreResult<()> {
+        // A waiting conversation moved to another queue keeps its wait; a transfer is a
+        // change of group while assigned (an agent leaving keeps the group).
         sqlx::query(
             "update conversation set agent_id = null, state = 'queued', group_name = $1, \
-             updated_at = $2 where id = $3 and state != 'closed'",
+             updated_at = $2, \
+             queued_at = case when state = 'queued' then coalesce(queued_at, $2) else $2 end, \
+             transfers = transfers + \
+             case when agent_id is not null and group_name <> $1 then 1 else 0 end \
+             where id = $3 and state != 'closed'",
         )
         .bind(group)
         .bind(at)
@@ -247,7 +262,8 @@ impl Conversations for PgStore {
     async fn reopen_conversation(&self, id: Uuid, group: &str, at: i64) -> StoreResult<bool> {
         let done = sqlx::query(
             "update conversation set state = 'queued', agent_id = null, group_name = $1, \
-             closed_at = null, close_reason = null, updated_at = $2 where id = $3 and state = 'closed'",
+             closed_at = null, close_reason = null, updated_at = $2, queued_at = $2 \
+             where id = $3 and state = 'closed'",
         )
         .bind(group)
         .bind(at)

@@ -29,7 +29,11 @@ mod bots;
 mod canned;
 mod conversations;
 mod error;
+mod floor;
 mod messages;
+mod reports;
+mod search;
+mod service_levels;
 mod visitors;
 mod webhooks;
 

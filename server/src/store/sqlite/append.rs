@@ -1,6 +1,7 @@
 //! The message writer's connection, and appending a batch on it: per message a lookup of
 //! its idempotency key and an insert, per conversation one `UPDATE … RETURNING` that hands
-//! out its seqs, all on statements prepared once and kept in the connection's cache.
+//! out its seqs, all on statements prepared once and kept in the connection's cache. That
+//! update also keeps the reports' reply times (`first_response_at`, `last_agent_reply_at`).
 //!
 //! It speaks to SQLite directly (rusqlite), not through sqlx: the writer has a thread of its
 //! own, and sqlx would hand each statement to a connection thread and back, two thread
@@ -15,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{error::Db, messages::MESSAGE_COLUMNS};
-use crate::store::{AppendResult, NewMessage, StoreResult, StoredMessage};
+use crate::store::{AppendResult, NewMessage, StoreResult, StoredMessage, reports::Added};
 
 /// A message already stored under an idempotency key (searched in its unique index).
 static FIND_RESEND: LazyLock<String> = LazyLock::new(|| {
@@ -26,8 +27,12 @@ static INSERT: LazyLock<String> = LazyLock::new(|| {
         "insert into message ({MESSAGE_COLUMNS}, private) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     )
 });
-/// Reserves `?2` seqs; returns the last of them and who may see the conversation.
-const TAKE_SEQS: &str = "update conversation set last_seq = last_seq + ?2, updated_at = ?3 \
+/// Reserves `?2` seqs and notes the batch's first and last agent reply (`?4`, `?5`, null
+/// when none: SQLite's two-argument `max` is null if either is); returns the last seq and
+/// who may see the conversation.
+const TAKE_SEQS: &str = "update conversation set last_seq = last_seq + ?2, updated_at = ?3, \
+     first_response_at = coalesce(first_response_at, ?4), \
+     last_agent_reply_at = coalesce(max(last_agent_reply_at, ?5), ?5, last_agent_reply_at) \
      where id = ?1 returning last_seq, visitor_id, agent_id, group_name";
 const AUDIENCE: &str = "select visitor_id, agent_id, group_name from conversation where id = ?1";
 
@@ -99,8 +104,7 @@ pub(super) struct Appended {
 fn append_batch(tx: &Connection, batch: &[NewMessage]) -> rusqlite::Result<Appended> {
     let mut find_resend = tx.prepare_cached(&FIND_RESEND)?;
     let mut first: HashMap<(Uuid, &str), usize> = HashMap::new();
-    // Conversation → (new messages, newest created_at).
-    let mut new_per_conv: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    let mut new_per_conv: HashMap<Uuid, Added> = HashMap::new();
     let mut plans = Vec::with_capacity(batch.len());
     for (i, m) in batch.iter().enumerate() {
         let key = (m.sender_id, m.client_msg_id.as_str());
@@ -113,9 +117,7 @@ fn append_batch(tx: &Connection, batch: &[NewMessage]) -> rusqlite::Result<Appen
             Plan::Resend(Box::new(stored))
         } else {
             first.insert(key, i);
-            let e = new_per_conv.entry(m.conversation_id).or_default();
-            e.0 += 1;
-            e.1 = e.1.max(m.created_at);
+            new_per_conv.entry(m.conversation_id).or_default().add(m);
             Plan::New
         };
         plans.push(plan);
@@ -124,8 +126,8 @@ fn append_batch(tx: &Connection, batch: &[NewMessage]) -> rusqlite::Result<Appen
     let seqs = next_seq
         .iter()
         .map(|(id, (first, _))| {
-            let (n, at) = new_per_conv[id];
-            (*id, first + n - 1, at)
+            let added = &new_per_conv[id];
+            (*id, first + added.n - 1, added.at)
         })
         .collect();
 
@@ -222,13 +224,14 @@ fn message(row: &Row) -> rusqlite::Result<StoredMessage> {
 /// conversations are left out.
 fn take_seqs(
     tx: &Connection,
-    new_per_conv: &HashMap<Uuid, (i64, i64)>,
+    new_per_conv: &HashMap<Uuid, Added>,
 ) -> rusqlite::Result<HashMap<Uuid, (i64, Audience)>> {
     let mut take = tx.prepare_cached(TAKE_SEQS)?;
     let mut seqs = HashMap::with_capacity(new_per_conv.len());
-    for (&id, &(n, at)) in new_per_conv {
+    for (&id, a) in new_per_conv {
+        let n = a.n;
         let taken = take
-            .query_row(params![id, n, at], |row| {
+            .query_row(params![id, n, a.at, a.first_reply, a.last_reply], |row| {
                 Ok((row.get::<_, i64>(0)?, audience(row, 1)?))
             })
             .optional()?;

@@ -102,6 +102,7 @@ mod tests {
             context: Default::default(),
             tags: vec![],
             priority: Priority::Normal,
+            channel: "web".into(),
         }
     }
 

@@ -12,8 +12,8 @@ use super::{
     json, named, one, touched,
 };
 use crate::store::{
-    Conversation, ConversationFilter, Conversations, OPEN_ALREADY, PageContext, Priority, Rating,
-    StoreResult,
+    ConvState, Conversation, ConversationFilter, Conversations, OPEN_ALREADY, PageContext,
+    Priority, Rating, StoreResult,
 };
 
 impl FromRow<'_, SqliteRow> for Conversation {
@@ -42,6 +42,7 @@ impl FromRow<'_, SqliteRow> for Conversation {
                 index: "priority".into(),
                 source: Box::new(e),
             })?,
+            channel: row.try_get("channel")?,
         })
     }
 }
@@ -54,6 +55,11 @@ impl FromRow<'_, SqliteRow> for Rating {
             created_at: row.try_get("created_at")?,
         })
     }
+}
+
+/// `queued_at` of a new conversation: when it was opened, if it opens waiting.
+fn queued_since(c: &Conversation) -> Option<i64> {
+    (c.state == ConvState::Queued).then_some(c.created_at)
 }
 
 /// Records the visitor's agent for sticky routing, in the transaction that assigned it.
@@ -75,10 +81,11 @@ impl SqliteStore {
     async fn assign_tx(&self, id: Uuid, agent_id: Uuid, at: i64) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "update conversation set agent_id = ?, state = 'assigned', updated_at = ? \
+            "update conversation set agent_id = ?, state = 'assigned', updated_at = ?, assigned_at = ? \
              where id = ? and agent_id is null and state = 'queued'",
         )
         .bind(agent_id)
+        .bind(at)
         .bind(at)
         .bind(id)
         .execute(&mut *tx)
@@ -94,9 +101,11 @@ impl SqliteStore {
     async fn reassign_tx(&self, id: Uuid, from: Uuid, to: Uuid, at: i64) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "update conversation set agent_id = ?, updated_at = ? where id = ? and agent_id = ? and state = 'assigned'",
+            "update conversation set agent_id = ?, updated_at = ?, assigned_at = ?, transfers = transfers + 1 \
+             where id = ? and agent_id = ? and state = 'assigned'",
         )
         .bind(to)
+        .bind(at)
         .bind(at)
         .bind(id)
         .bind(from)
@@ -139,8 +148,8 @@ impl Conversations for SqliteStore {
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
         let done = sqlx::query(
             "insert into conversation (id, site_id, visitor_id, group_name, state, agent_id, last_seq, created_at, updated_at, \
-             page_url, page_title, page_product_id, page_order_id, tags, priority) \
-             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             page_url, page_title, page_product_id, page_order_id, tags, priority, channel, queued_at) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id)
         .bind(&c.site_id)
@@ -157,6 +166,8 @@ impl Conversations for SqliteStore {
         .bind(&c.context.order_id)
         .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
         .bind(c.priority.level())
+        .bind(&c.channel)
+        .bind(queued_since(c))
         .execute(&self.pool)
         .await;
         self.conversations.forget(c.id);
@@ -298,12 +309,19 @@ impl Conversations for SqliteStore {
     }
 
     async fn requeue(&self, id: Uuid, group: &str, at: i64) -> StoreResult<()> {
+        // A waiting conversation moved to another queue keeps its wait; a transfer is a
+        // change of group while assigned (an agent leaving keeps the group).
         let done = sqlx::query(
-            "update conversation set agent_id = null, state = 'queued', group_name = ?, updated_at = ? \
+            "update conversation set agent_id = null, state = 'queued', group_name = ?, updated_at = ?, \
+             queued_at = case when state = 'queued' then coalesce(queued_at, ?) else ? end, \
+             transfers = transfers + (agent_id is not null and group_name <> ?) \
              where id = ? and state != 'closed'",
         )
         .bind(group)
         .bind(at)
+        .bind(at)
+        .bind(at)
+        .bind(group)
         .bind(id)
         .execute(&self.pool)
         .await;
@@ -330,9 +348,10 @@ impl Conversations for SqliteStore {
     async fn reopen_conversation(&self, id: Uuid, group: &str, at: i64) -> StoreResult<bool> {
         let done = sqlx::query(
             "update conversation set state = 'queued', agent_id = null, group_name = ?, closed_at = null, \
-             close_reason = null, updated_at = ? where id = ? and state = 'closed'",
+             close_reason = null, updated_at = ?, queued_at = ? where id = ? and state = 'closed'",
         )
         .bind(group)
+        .bind(at)
         .bind(at)
         .bind(id)
         .execute(&self.pool)
