@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Options: `--conversations N` (100000), `--messages N` per conversation (10), `--runs N`
-//! (7), `--keep` (keep the SQLite file). The rows are bulk-inserted in a few transactions, not through the server: the
+//! (7), `--keep` (keep the databases, to look at them). The rows are bulk-inserted in a few transactions, not through the server: the
 //! point is the read. `docs/reports.md` has the figures.
 
 use std::{
@@ -37,7 +37,7 @@ struct Options {
     messages: usize,
     runs: usize,
     postgres: Option<String>,
-    /// Keep the SQLite file (to look at it with `sqlite3`).
+    /// Keep the databases (to look at them with `sqlite3` and `psql`).
     keep: bool,
 }
 
@@ -499,5 +499,9 @@ async fn main() {
         let store: Arc<dyn Store> = Arc::new(store);
         time_reports("postgres", store.clone(), o.runs).await;
         store.close().await;
+        if o.keep {
+            println!("postgres: kept {}", db.url);
+            std::mem::forget(db);
+        }
     }
 }

@@ -60,6 +60,8 @@ use crate::config::Settings;
         (name = "attachments", description = "File upload and download"),
         (name = "bots", description = "Bot accounts and the bot API"),
         (name = "webhooks", description = "The webhook delivery log"),
+        (name = "supervisor", description = "The live floor and supervisors' actions (supervisors and admins)"),
+        (name = "reports", description = "Service reports from aggregates kept as conversations happen, as JSON and CSV (supervisors and admins)"),
         (name = "desk", description = "Signed builds of the desktop app for Tauri's updater (`[desk_updates]`)"),
         (name = "sockets", description = "WebSocket upgrades (binary protobuf frames)"),
         (name = "ops", description = "Health, readiness, metrics, this description"),

@@ -21,7 +21,7 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search))
+    OpenApiRouter::new().routes(routes!(search_conversations))
 }
 
 /// Most results in one page, and without `limit`.
@@ -186,7 +186,7 @@ fn scope_of(agent: &AgentInfo) -> SearchScope {
         (status = 400, description = "No criterion given, `from` not before `to`, or a parameter malformed or out of range; the message says which", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn search(
+async fn search_conversations(
     State(state): State<AppState>,
     auth: AgentAuth,
     Query(params): Query<SearchParams>,

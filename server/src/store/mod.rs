@@ -5,7 +5,8 @@
 //! - `model`: the rows, plain data that names no database library.
 //! - One trait per resource, each in its own file: [`Accounts`] (agents, groups, tokens),
 //!   [`Visitors`], [`Conversations`] (incl. rating, tags, priority), [`Messages`] (incl.
-//!   attachments), [`CannedReplies`], [`Audit`], [`Bots`], [`WebhookLog`].
+//!   attachments), [`CannedReplies`], [`Audit`], [`Bots`], [`WebhookLog`], and the
+//!   supervisors' reads: [`Reports`], [`Search`], [`Floor`], [`ServiceLevels`].
 //! - [`Store`]: all of them plus `ping` and `close`; the rest of Kefu holds an
 //!   `Arc<dyn Store>` (code holding a concrete backend imports [`prelude`]).
 //! - [`StoreError`]: what went wrong, in terms a caller can act on; each backend maps its

@@ -1,6 +1,8 @@
-//! [`Reports`] on PostgreSQL: one range scan of `conversation (created_at)` with the rating
-//! and breach rows joined by primary key. Filters left unset are null parameters, so the
-//! statement text never changes and stays prepared.
+//! [`Reports`] on PostgreSQL: one range scan of `conversation (created_at)` (or of the
+//! table, for a range that holds most of it), joined with the ratings and breaches (each
+//! at most one row per conversation and target, by their keys), which PostgreSQL hashes
+//! rather than searching per row. Filters left unset are null parameters, so the statement
+//! text never changes and stays prepared.
 
 use async_trait::async_trait;
 use sqlx::{FromRow, Row, postgres::PgRow};
@@ -11,12 +13,11 @@ use crate::store::{ConversationFacts, ReportFilter, Reports, StoreResult};
 /// The facts of one conversation; `$1`–`$2` the range, `$3`… the optional filters.
 const FACTS: &str = "\
     select c.group_name, c.agent_id, c.created_at, c.first_response_at, c.closed_at, \
-        c.transfers, r.score, \
-        exists (select 1 from sla_breach b \
-                where b.conversation_id = c.id and b.target = 'first_response'), \
-        exists (select 1 from sla_breach b \
-                where b.conversation_id = c.id and b.target = 'resolution') \
-    from conversation c left join rating r on r.conversation_id = c.id \
+        c.transfers, r.score, fr.conversation_id is not null, rs.conversation_id is not null \
+    from conversation c \
+        left join rating r on r.conversation_id = c.id \
+        left join sla_breach fr on fr.conversation_id = c.id and fr.target = 'first_response' \
+        left join sla_breach rs on rs.conversation_id = c.id and rs.target = 'resolution' \
     where c.created_at >= $1 and c.created_at < $2 \
         and ($3::text is null or c.site_id = $3) \
         and ($4::text is null or c.group_name = $4) \
