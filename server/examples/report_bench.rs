@@ -501,7 +501,8 @@ async fn main() {
         store.close().await;
         if o.keep {
             println!("postgres: kept {}", db.url);
-            std::mem::forget(db);
+            // Not dropped: dropping it drops the database.
+            let _kept = std::mem::ManuallyDrop::new(db);
         }
     }
 }

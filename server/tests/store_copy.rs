@@ -110,6 +110,15 @@ async fn a_sqlite_deployment_is_copied_into_postgresql_whole_and_once() {
         })
         .await
         .unwrap();
+    // A missed resolution target, recorded while it is still open (breaches of closed
+    // conversations are not recorded).
+    assert!(
+        store
+            .record_breach(conv_id, kefu_server::store::Target::Resolution, 3, 3)
+            .await
+            .unwrap(),
+        "the breach is recorded"
+    );
     assert!(
         store
             .close_conversation(conv_id, "resolved", 4)
