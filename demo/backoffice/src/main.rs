@@ -88,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
             origin: format!("http://{addr}"),
             identity_secret: args.identity_secret.clone(),
             customers: kefu_demo_backoffice::shoppers::customers(&dataset(args.seed)),
+            thinking: kefu_demo_backoffice::shoppers::THINKING,
         };
         println!(
             "  {} scripted shoppers chat with {}",

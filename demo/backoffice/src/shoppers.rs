@@ -31,7 +31,13 @@ pub struct Script {
     pub identity_secret: String,
     /// Customer ids to sign in as.
     pub customers: Vec<String>,
+    /// Seconds a shopper takes to read and answer, drawn from this range ([`THINKING`] in
+    /// the demo; tests answer at once).
+    pub thinking: std::ops::Range<u64>,
 }
+
+/// How long demo shoppers take to answer, in seconds.
+pub const THINKING: std::ops::Range<u64> = 3..10;
 
 /// Opening questions: (group, text).
 const OPENERS: [(&str, &str); 8] = [
@@ -144,7 +150,7 @@ async fn chat_once(script: &Script) -> anyhow::Result<()> {
             Some(Out::Ack(ack)) => conversation = ack.conversation_id,
             Some(Out::Message(m)) if from_agent(&m) => {
                 // Read, think, type.
-                let pause = rand::rng().random_range(3..10);
+                let pause = rand::rng().random_range(script.thinking.clone());
                 tokio::time::sleep(Duration::from_secs(pause)).await;
                 if replies_left == 0 {
                     let thanks = *THANKS.choose(&mut rand::rng()).expect("thanks");

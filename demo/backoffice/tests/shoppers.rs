@@ -21,6 +21,8 @@ async fn a_scripted_shopper_asks_and_answers_the_agent() {
         origin: shop.into(),
         identity_secret: kefu_demo_backoffice::DEFAULT_IDENTITY_SECRET.into(),
         customers: shoppers::customers(&dataset(kefu_demo_backoffice::DEFAULT_SEED)),
+        // Answer at once: the test's waits are bounded, a loaded machine is slow enough.
+        thinking: 0..1,
     };
     let running = tokio::spawn(shoppers::run(script, 1));
 
